@@ -1,0 +1,44 @@
+# The two commands a new user needs: `make demo` (run the portal) and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export DEBUG ?= 1
+
+.PHONY: venv demo test lint migrate seed cluster cluster-stop cluster-reset clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+migrate: venv
+	$(PYTHON) manage.py migrate --no-input
+
+seed: migrate
+	$(PYTHON) manage.py seed_demo
+
+demo: seed
+	$(PYTHON) manage.py runserver 127.0.0.1:$${PORT:-8000}
+
+test: venv
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+cluster: venv
+	bash cluster/up.sh
+
+cluster-stop:
+	bash cluster/stop.sh
+
+cluster-reset:
+	bash cluster/reset.sh
+
+clean:
+	rm -rf $(VENV) var

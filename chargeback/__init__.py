@@ -1,0 +1,1 @@
+"""Chargeback reports over usage samples and rates."""

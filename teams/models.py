@@ -1,0 +1,319 @@
+"""Teams, GPU tiers, namespaces' desired state, requests and their audit trail."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from teams.constants import APPROVERS_GROUP, FINANCE_GROUP
+
+dns_label_validator = RegexValidator(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    "Use lower-case letters, digits and '-', starting and ending with a letter or digit (a DNS-1123 label).",
+)
+
+
+def is_approver(user) -> bool:
+    """Platform admins: active staff users in the approvers group (superusers count too)."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return user.is_staff and _in_group(user, APPROVERS_GROUP)
+
+
+def is_finance(user) -> bool:
+    return user.is_authenticated and user.is_active and _in_group(user, FINANCE_GROUP)
+
+
+def _in_group(user, name: str) -> bool:
+    # Cached per user object: permission checks run several times per page.
+    cache = getattr(user, "_portal_groups", None)
+    if cache is None:
+        cache = set(user.groups.values_list("name", flat=True))
+        user._portal_groups = cache
+    return name in cache
+
+
+class CostCenter(models.Model):
+    """Who pays: chargeback reports group GPU-hours by this code."""
+
+    code = models.SlugField(max_length=32, unique=True, help_text="Finance's code, e.g. rd-001.")
+    name = models.CharField(max_length=200)
+    owner_contact = models.CharField(max_length=254, blank=True, help_text="E-mail or team alias of the budget owner.")
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.name})"
+
+
+class GpuTier(models.Model):
+    """A class of service: its PriorityClass, what a namespace may hold, and its price."""
+
+    class PreemptionPolicy(models.TextChoices):
+        PREEMPT_LOWER_PRIORITY = "PreemptLowerPriority", "PreemptLowerPriority"
+        NEVER = "Never", "Never"
+
+    slug = models.SlugField(max_length=63, unique=True, validators=[dns_label_validator])
+    name = models.CharField(max_length=100)
+    priority_class_name = models.CharField(max_length=63, unique=True, validators=[dns_label_validator])
+    priority_value = models.IntegerField(
+        validators=[MinValueValidator(0)], help_text="PriorityClass value; user classes stay below 1,000,000,000."
+    )
+    preemption_policy = models.CharField(max_length=32, choices=PreemptionPolicy.choices)
+    description = models.CharField(max_length=300, blank=True)
+    allows_guaranteed_gpus = models.BooleanField(
+        default=True, help_text="Off for preemptible tiers: every GPU there may be taken back."
+    )
+    max_guaranteed_gpus = models.PositiveIntegerField(default=0, help_text="Per namespace.")
+    max_gpu_limit = models.PositiveIntegerField(default=0, help_text="Per namespace, guaranteed plus burst.")
+    default_quota_hard = models.JSONField(default=dict, blank=True, help_text="ResourceQuota hard for new namespaces.")
+    default_limit_range = models.JSONField(
+        default=list, blank=True, help_text="LimitRange spec.limits for new namespaces."
+    )
+    reserved_gpu_hour_rate = models.DecimalField(
+        max_digits=12, decimal_places=4, default=Decimal(0), help_text="Price of one guaranteed GPU-hour."
+    )
+    used_gpu_hour_rate = models.DecimalField(
+        max_digits=12, decimal_places=4, default=Decimal(0), help_text="Price of one GPU-hour used beyond guaranteed."
+    )
+
+    class Meta:
+        ordering = ["-priority_value"]
+        verbose_name = "GPU tier"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not self.allows_guaranteed_gpus and self.max_guaranteed_gpus:
+            raise ValidationError(
+                {"max_guaranteed_gpus": "A tier without guaranteed GPUs must have a maximum of 0 guaranteed GPUs."}
+            )
+        if self.max_guaranteed_gpus > self.max_gpu_limit:
+            raise ValidationError({"max_guaranteed_gpus": "Cannot exceed the tier's maximum GPU limit."})
+
+
+class TeamQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "TeamQuerySet":
+        """Approvers and finance see every team; everyone else sees the teams they belong to."""
+        if is_approver(user) or is_finance(user):
+            return self
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user).distinct()
+
+
+class Team(models.Model):
+    slug = models.SlugField(max_length=63, unique=True, validators=[dns_label_validator])
+    name = models.CharField(max_length=200)
+    cost_center = models.ForeignKey(CostCenter, on_delete=models.PROTECT, related_name="teams")
+    default_tier = models.ForeignKey(GpuTier, on_delete=models.PROTECT, related_name="+")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+
+    objects = TeamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def kubernetes_group(self) -> str:
+        """The group name bound to `edit` in the team's namespaces."""
+        return f"gpu-portal:{self.slug}"
+
+    def role_of(self, user) -> str | None:
+        membership = self.memberships.filter(user=user).first() if user.is_authenticated else None
+        return membership.role if membership else None
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        LEAD = "lead", "Team lead"
+        MEMBER = "member", "Member"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team")]
+        ordering = ["team", "role", "user"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()} of {self.team})"
+
+
+class TeamNamespaceQuerySet(models.QuerySet):
+    def live(self) -> "TeamNamespaceQuerySet":
+        """Namespaces the portal manages now: not yet deleted from the cluster."""
+        return self.filter(deleted_at__isnull=True)
+
+    def visible_to(self, user) -> "TeamNamespaceQuerySet":
+        return self.filter(team__in=Team.objects.visible_to(user))
+
+
+class TeamNamespace(models.Model):
+    """A namespace the portal manages: its desired state, and what provisioning last observed."""
+
+    class Phase(models.TextChoices):
+        PENDING = "", "Not yet applied"
+        ACTIVE = "Active", "Active"
+        TERMINATING = "Terminating", "Terminating"
+        MISSING = "Missing", "Missing from the cluster"
+
+    name = models.CharField(max_length=63, validators=[dns_label_validator])
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="namespaces")
+    tier = models.ForeignKey(GpuTier, on_delete=models.PROTECT, related_name="namespaces")
+
+    # Desired state: what provisioning applies. Written only by teams.workflow.
+    labels = models.JSONField(default=dict, blank=True, help_text="Extra labels beside team, cost-center, gpu-tier.")
+    quotas = models.JSONField(
+        default=list, blank=True, help_text="ResourceQuotas: [{name, hard, scopeSelector?}], quantities canonical."
+    )
+    limit_range = models.JSONField(default=dict, blank=True, help_text="LimitRange: {name, limits: [...]}, or {}.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    # Observed state: written by provisioning.
+    phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.PENDING, blank=True)
+    observed_quotas = models.JSONField(
+        default=dict, blank=True, help_text="{quota name: {hard: {...}, used: {...}}} as the cluster reports it."
+    )
+    is_drifted = models.BooleanField(default=False)
+    drift = models.JSONField(default=dict, blank=True, help_text="Desired vs observed, where they differ.")
+    last_applied_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TeamNamespaceQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(deleted_at__isnull=True), name="teamnamespace_unique_live_name"
+            )
+        ]
+        ordering = ["name"]
+        verbose_name = "team namespace"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def desired_labels(self) -> dict[str, str]:
+        """The labels the seed puts on every ML namespace, plus the namespace's own."""
+        return {
+            **self.labels,
+            "team": self.team.slug,
+            "cost-center": self.team.cost_center.code,
+            "gpu-tier": self.tier.slug,
+        }
+
+
+class RequestQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "RequestQuerySet":
+        return self.filter(team__in=Team.objects.visible_to(user))
+
+
+class Request(models.Model):
+    """A team lead's ask for a namespace or a change to one, and its way through approval."""
+
+    class Kind(models.TextChoices):
+        CREATE_NAMESPACE = "create_namespace", "Create namespace"
+        CHANGE_QUOTA = "change_quota", "Change quota"
+        CHANGE_LIMIT_RANGE = "change_limit_range", "Change LimitRange"
+        CHANGE_TIER = "change_tier", "Change tier"
+        DELETE_NAMESPACE = "delete_namespace", "Delete namespace"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        APPLYING = "applying", "Applying"
+        APPLIED = "applied", "Applied"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    OPEN_STATES = (State.PENDING, State.APPROVED, State.APPLYING, State.FAILED)
+    TERMINAL_STATES = (State.APPLIED, State.REJECTED, State.CANCELLED)
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="requests")
+    namespace = models.ForeignKey(
+        TeamNamespace, on_delete=models.PROTECT, null=True, blank=True, related_name="requests"
+    )
+    namespace_name = models.CharField(max_length=63, help_text="Target namespace, also before it exists.")
+    proposed_spec = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True, help_text="Policy warnings shown to approvers.")
+    justification = models.TextField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decision_note = models.TextField(blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RequestQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "created_at"]), models.Index(fields=["team", "-created_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()} {self.namespace_name} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Audit events are append-only.")
+
+    def delete(self):
+        raise TypeError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """One transition or administrative act; written once, never updated or deleted."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="Empty for the system (Celery workers).",
+    )
+    verb = models.CharField(max_length=64)
+    target = models.CharField(max_length=200, help_text="What was acted on, e.g. request:12 or namespace:ml-research.")
+    request = models.ForeignKey(Request, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events")
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor or 'system'} {self.verb} {self.target}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise TypeError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit events are append-only.")
