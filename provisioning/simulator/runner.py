@@ -1,0 +1,60 @@
+"""Starts the simulator's loops in threads and stops them cleanly on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from .connection import new_api_client, run_forever
+from .events import log_event
+from .kubelet import Kubelet
+from .nodes import NodeKeeper
+from .options import SimulatorOptions
+from .workloads import WorkloadGenerator
+
+logger = logging.getLogger(__name__)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+    # The client logs every retry of urllib3 at WARNING; our own lines say it once.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+
+
+def run(options: SimulatorOptions, stop: threading.Event | None = None) -> int:
+    """Runs until ``stop`` is set (by SIGTERM or SIGINT when run in the main thread)."""
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    log_event(
+        logger,
+        "simulator.started",
+        kubeconfig=options.kubeconfig or "default",
+        context=options.context or "current",
+        nodes=options.nodes,
+        gpus_per_node=options.gpus_per_node,
+        workloads=options.workloads,
+        seed=options.seed if options.workloads else None,
+    )
+    nodes = NodeKeeper(new_api_client(options), options, stop)
+    kubelet = Kubelet(new_api_client(options), options, stop)
+    threads = [threading.Thread(target=run_forever, args=("nodes", stop, nodes.step), name="nodes", daemon=True)]
+    threads += kubelet.threads()
+    if options.workloads:
+        generator = WorkloadGenerator(new_api_client(options), options, stop)
+        threads.append(
+            threading.Thread(
+                target=run_forever, args=("workloads", stop, generator.step), name="workloads", daemon=True
+            )
+        )
+    for thread in threads:
+        thread.start()
+    while not stop.wait(1.0):
+        pass
+    # Watches end within their timeout; daemon threads do not hold the exit.
+    for thread in threads:
+        thread.join(timeout=2.0)
+    log_event(logger, "simulator.stopped")
+    return 0
