@@ -21,10 +21,13 @@ migrate: venv
 seed: migrate
 	$(PYTHON) manage.py seed_demo
 
-demo: seed
+demo: seed cluster
 	$(PYTHON) manage.py runserver 127.0.0.1:$${PORT:-8000}
 
+# Without a KUBECONFIG of the user's own, the tests run against the local control plane.
 test: venv
+	$(VENV)/bin/ruff check .
+	@if [ -z "$${KUBECONFIG:-}" ]; then bash cluster/up.sh; fi
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 lint: venv

@@ -292,7 +292,11 @@ class AuditEvent(models.Model):
     """One transition or administrative act; written once, never updated or deleted."""
 
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         help_text="Empty for the system (Celery workers).",
     )
     verb = models.CharField(max_length=64)

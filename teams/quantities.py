@@ -13,7 +13,7 @@ from decimal import ROUND_CEILING, Decimal, localcontext
 from enum import Enum
 from functools import total_ordering
 
-__all__ = ["Quantity", "QuantityError", "parse_quantity", "canonical"]
+__all__ = ["Quantity", "QuantityError", "canonical", "parse_quantity"]
 
 
 class QuantityError(ValueError):
@@ -121,7 +121,7 @@ def parse_quantity(text: object, *, allow_negative: bool = False) -> Quantity:
     Integers are accepted as written in YAML (`nvidia.com/gpu: 4`); booleans are not.
     """
     if isinstance(text, bool) or not isinstance(text, str | int | float):
-        raise QuantityError(f"must be a quantity string such as \"4\", \"500m\" or \"8Gi\", not {text!r}")
+        raise QuantityError(f'must be a quantity string such as "4", "500m" or "8Gi", not {text!r}')
     raw = str(text).strip()
     if not raw:
         raise QuantityError("must not be empty")

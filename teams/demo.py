@@ -1,0 +1,290 @@
+"""The seed tutorial's world, as written and as the portal corrects it.
+
+`SEED_*` hold the tutorial's manifests literally; `demo_world()` applies the three
+corrections the real API server demands. `seed_demo` checks both against the policy,
+so the demo prints the policy's own explanation of every correction.
+"""
+
+import copy
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, GPU_RESOURCE
+from teams.models import AuditEvent, CostCenter, GpuTier, Membership, Team, TeamNamespace
+from teams.policy import check_namespace_spec
+
+SEED_RESEARCH_QUOTA = {
+    "name": "ml-research-quota",
+    "hard": {
+        "requests.nvidia.com/gpu": "8",
+        "limits.nvidia.com/gpu": "32",
+        "requests.cpu": "64",
+        "limits.cpu": "128",
+        "requests.memory": "256Gi",
+        "limits.memory": "512Gi",
+        "requests.storage": "2Ti",
+        "persistentvolumeclaims": "20",
+        "pods": "50",
+        "services": "10",
+        "secrets": "50",
+        "configmaps": "50",
+    },
+}
+SEED_PRODUCTION_QUOTA = {
+    "name": "ml-production-quota",
+    "hard": {
+        "requests.nvidia.com/gpu": "16",
+        "limits.nvidia.com/gpu": "16",
+        "requests.cpu": "128",
+        "limits.cpu": "256",
+        "requests.memory": "512Gi",
+        "limits.memory": "1Ti",
+        "pods": "200",
+        "services": "50",
+    },
+    "scopeSelector": {
+        "matchExpressions": [{"operator": "In", "scopeName": "PriorityClass", "values": ["critical", "high"]}]
+    },
+}
+SEED_LIMIT_RANGE = {
+    "name": "ml-limit-range",
+    "limits": [
+        {
+            "type": "Container",
+            "default": {"cpu": "2", "memory": "8Gi"},
+            "defaultRequest": {"cpu": "1", "memory": "4Gi"},
+            "max": {"cpu": "32", "memory": "128Gi", "nvidia.com/gpu": "8"},
+            "min": {"cpu": "100m", "memory": "128Mi"},
+        },
+        {"type": "PersistentVolumeClaim", "max": {"storage": "500Gi"}, "min": {"storage": "1Gi"}},
+    ],
+}
+
+COST_CENTERS = [
+    {"code": "rd-001", "name": "Research & Development", "owner_contact": "rd-budget@example.com"},
+    {"code": "prod-001", "name": "Production ML", "owner_contact": "prod-budget@example.com"},
+    {"code": "ds-001", "name": "Data Science", "owner_contact": "ds-budget@example.com"},
+]
+CONTAINER_DEFAULTS = [
+    {
+        "type": "Container",
+        "default": {"cpu": "2", "memory": "8Gi", GPU_RESOURCE: "0"},
+        "defaultRequest": {"cpu": "1", "memory": "4Gi", GPU_RESOURCE: "0"},
+    }
+]
+TIERS = [
+    {
+        "slug": "critical",
+        "name": "Critical",
+        "priority_class_name": "ml-critical",
+        "priority_value": 1000000,
+        "preemption_policy": "PreemptLowerPriority",
+        "description": "Production ML inference - never preempt",
+        "allows_guaranteed_gpus": True,
+        "max_guaranteed_gpus": 32,
+        "max_gpu_limit": 32,
+        "default_quota_hard": {
+            "requests.nvidia.com/gpu": "4",
+            "requests.cpu": "32",
+            "requests.memory": "128Gi",
+            "limits.cpu": "64",
+            "limits.memory": "256Gi",
+            "pods": "50",
+        },
+        "default_limit_range": CONTAINER_DEFAULTS,
+        "reserved_gpu_hour_rate": Decimal("3.2000"),
+        "used_gpu_hour_rate": Decimal("3.2000"),
+    },
+    {
+        "slug": "high-priority",
+        "name": "High priority",
+        "priority_class_name": "ml-high",
+        "priority_value": 100000,
+        "preemption_policy": "PreemptLowerPriority",
+        "description": "Research training jobs",
+        "allows_guaranteed_gpus": True,
+        "max_guaranteed_gpus": 16,
+        "max_gpu_limit": 64,
+        "default_quota_hard": {
+            "requests.nvidia.com/gpu": "4",
+            "requests.cpu": "32",
+            "requests.memory": "128Gi",
+            "limits.cpu": "64",
+            "limits.memory": "256Gi",
+            "pods": "50",
+        },
+        "default_limit_range": CONTAINER_DEFAULTS,
+        "reserved_gpu_hour_rate": Decimal("2.4000"),
+        "used_gpu_hour_rate": Decimal("1.2000"),
+    },
+    {
+        "slug": "best-effort",
+        "name": "Best effort",
+        "priority_class_name": "ml-low",
+        "priority_value": 1000,
+        "preemption_policy": "Never",
+        "description": "Experimental workloads - can be preempted",
+        "allows_guaranteed_gpus": False,
+        "max_guaranteed_gpus": 0,
+        "max_gpu_limit": 16,
+        "default_quota_hard": {"requests.nvidia.com/gpu": "4", "pods": "50"},
+        "default_limit_range": CONTAINER_DEFAULTS,
+        "reserved_gpu_hour_rate": Decimal("0.0000"),
+        "used_gpu_hour_rate": Decimal("0.8000"),
+    },
+]
+TEAMS = [
+    {"slug": "research", "name": "ML Research", "cost_center": "rd-001", "default_tier": "high-priority"},
+    {"slug": "platform", "name": "ML Platform", "cost_center": "prod-001", "default_tier": "critical"},
+    {"slug": "data-science", "name": "Data Science", "cost_center": "ds-001", "default_tier": "best-effort"},
+]
+
+
+@dataclass(frozen=True)
+class SeedNamespace:
+    name: str
+    team: str
+    tier: str
+    as_written: dict
+    corrected: dict
+    corrections: list[str] = field(default_factory=list)
+
+
+def demo_world() -> list[SeedNamespace]:
+    """The seed's three namespaces, as the tutorial writes them and as a real API server accepts them."""
+    research_limits = copy.deepcopy(SEED_LIMIT_RANGE)
+    container = research_limits["limits"][0]
+    container["default"][GPU_RESOURCE] = "0"
+    container["defaultRequest"][GPU_RESOURCE] = "0"
+
+    production_quota = copy.deepcopy(SEED_PRODUCTION_QUOTA)
+    production_quota["scopeSelector"]["matchExpressions"][0]["values"] = ["ml-critical", "ml-high"]
+    services = production_quota["hard"].pop("services")
+    production_objects = {"name": "ml-production-objects", "hard": {"services": services}}
+
+    experiments_quota = {"name": "ml-experiments-quota", "hard": {"requests.nvidia.com/gpu": "8"}}
+    return [
+        SeedNamespace(
+            "ml-research",
+            "research",
+            "high-priority",
+            as_written={"tier": "high-priority", "quotas": [SEED_RESEARCH_QUOTA], "limitRange": SEED_LIMIT_RANGE},
+            corrected={"tier": "high-priority", "quotas": [SEED_RESEARCH_QUOTA], "limitRange": research_limits},
+            corrections=[
+                'ml-limit-range: added default and defaultRequest of nvidia.com/gpu "0", so that a container '
+                "naming no GPU is not given the max of 8."
+            ],
+        ),
+        SeedNamespace(
+            "ml-production",
+            "platform",
+            "critical",
+            as_written={"tier": "critical", "quotas": [SEED_PRODUCTION_QUOTA]},
+            corrected={"tier": "critical", "quotas": [production_quota, production_objects]},
+            corrections=[
+                "ml-production-quota: PriorityClass scope names ml-critical and ml-high (the seed's critical and "
+                "high do not exist, so the quota would match no pod).",
+                'ml-production-quota: services "50" moved to the unscoped quota ml-production-objects (the API '
+                "server rejects object counts in a PriorityClass-scoped quota).",
+            ],
+        ),
+        SeedNamespace(
+            "ml-experiments",
+            "data-science",
+            "best-effort",
+            as_written={"tier": "best-effort", "quotas": [experiments_quota]},
+            corrected={"tier": "best-effort", "quotas": [experiments_quota]},
+        ),
+    ]
+
+
+def demo_users() -> list[dict]:
+    """Sign-in names of the demo: a lead and a member per team, an approver, a finance user."""
+    users = []
+    for team in TEAMS:
+        for role in (Membership.Role.LEAD, Membership.Role.MEMBER):
+            users.append({"username": f"{team['slug']}-{role}", "team": team["slug"], "role": role})
+    users.append({"username": "approver", "group": APPROVERS_GROUP, "is_staff": True})
+    users.append({"username": "finance", "group": FINANCE_GROUP})
+    return users
+
+
+@transaction.atomic
+def seed_demo() -> list[str]:
+    """Create or update the seed's world; running it twice changes nothing. Return what it did."""
+    lines: list[str] = []
+    for values in COST_CENTERS:
+        CostCenter.objects.update_or_create(code=values["code"], defaults=values)
+    for values in TIERS:
+        GpuTier.objects.update_or_create(slug=values["slug"], defaults=values)
+    for values in TEAMS:
+        Team.objects.update_or_create(
+            slug=values["slug"],
+            defaults={
+                "name": values["name"],
+                "cost_center": CostCenter.objects.get(code=values["cost_center"]),
+                "default_tier": GpuTier.objects.get(slug=values["default_tier"]),
+            },
+        )
+    _seed_users(lines)
+    for namespace in demo_world():
+        _seed_namespace(namespace, lines)
+    return lines
+
+
+def _seed_users(lines: list[str]) -> None:
+    password = settings.DEMO_PASSWORD
+    user_model = get_user_model()
+    for values in demo_users():
+        user, _ = user_model.objects.get_or_create(username=values["username"])
+        wanted_staff = values.get("is_staff", False)
+        if user.is_staff != wanted_staff or not user.check_password(password):
+            user.is_staff = wanted_staff
+            user.set_password(password)
+            user.save()
+        if "group" in values:
+            user.groups.add(Group.objects.get_or_create(name=values["group"])[0])
+            description = f"{values['group']} group"
+        else:
+            Membership.objects.update_or_create(
+                user=user, team=Team.objects.get(slug=values["team"]), defaults={"role": values["role"]}
+            )
+            description = f"{values['role']} of {values['team']}"
+        lines.append(f"user {values['username']:<20} password {password}  ({description})")
+
+
+def _seed_namespace(namespace: SeedNamespace, lines: list[str]) -> None:
+    team = Team.objects.get(slug=namespace.team)
+    for finding in check_namespace_spec(team=team, spec=namespace.as_written).errors:
+        lines.append(f"{namespace.name}: the seed as written fails: {finding.field}: {finding.message}")
+    for correction in namespace.corrections:
+        lines.append(f"{namespace.name}: corrected: {correction}")
+    corrected = check_namespace_spec(team=team, spec=namespace.corrected)
+    corrected.raise_for_errors()
+    for finding in corrected.warnings:
+        lines.append(f"{namespace.name}: warning: {finding.field}: {finding.message}")
+    desired = {
+        "team": team,
+        "tier": GpuTier.objects.get(slug=namespace.tier),
+        "quotas": corrected.proposed["quotas"],
+        "limit_range": corrected.proposed.get("limitRange") or {},
+    }
+    existing = TeamNamespace.objects.live().filter(name=namespace.name).first()
+    if existing is None:
+        created = TeamNamespace.objects.create(name=namespace.name, **desired)
+        AuditEvent.objects.create(
+            verb="namespace.seeded",
+            target=f"namespace:{created.name}",
+            after={"quotas": created.quotas, "limitRange": created.limit_range},
+        )
+        lines.append(f"{namespace.name}: created")
+    elif any(getattr(existing, key) != value for key, value in desired.items()):
+        for key, value in desired.items():
+            setattr(existing, key, value)
+        existing.save()
+        lines.append(f"{namespace.name}: reset to the seed's desired state")

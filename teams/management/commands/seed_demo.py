@@ -1,0 +1,11 @@
+from django.core.management.base import BaseCommand
+
+from teams.demo import seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create the seed tutorial's world (corrected for a real API server) and print the demo sign-ins."
+
+    def handle(self, *args, **options) -> None:
+        for line in seed_demo():
+            self.stdout.write(line)

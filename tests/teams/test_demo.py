@@ -1,0 +1,97 @@
+"""seed_demo: the seed's world, corrected, and stable when run again."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core import serializers
+from django.core.management import call_command
+
+from teams.demo import SEED_LIMIT_RANGE, SEED_PRODUCTION_QUOTA, SEED_RESEARCH_QUOTA
+from teams.models import AuditEvent, GpuTier, TeamNamespace
+
+SEED_FILE = Path(__file__).resolve().parents[3] / "shared" / "seed" / "000_f59c491ff6007589.txt"
+
+
+def snapshot() -> str:
+    """Every row seed_demo writes, serialised, so two runs can be compared exactly."""
+    models = [*apps.get_app_config("teams").get_models(), get_user_model(), apps.get_model("auth", "Group")]
+    return serializers.serialize("json", [row for model in models for row in model.objects.order_by("pk")])
+
+
+@pytest.mark.django_db
+def test_seed_demo_twice_gives_identical_rows(capsys):
+    call_command("seed_demo")
+    first = snapshot()
+    call_command("seed_demo")
+
+    assert snapshot() == first
+    assert "user research-lead" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_seed_demo_builds_the_seeds_world_with_the_three_corrections(capsys):
+    call_command("seed_demo")
+
+    output = capsys.readouterr().out
+    tiers = list(GpuTier.objects.values_list("slug", "priority_class_name", "priority_value", "preemption_policy"))
+    assert tiers == [
+        ("critical", "ml-critical", 1000000, "PreemptLowerPriority"),
+        ("high-priority", "ml-high", 100000, "PreemptLowerPriority"),
+        ("best-effort", "ml-low", 1000, "Never"),
+    ]
+    namespaces = {ns.name: ns for ns in TeamNamespace.objects.select_related("team__cost_center", "tier")}
+    assert {name: ns.desired_labels for name, ns in namespaces.items()} == {
+        "ml-research": {"team": "research", "cost-center": "rd-001", "gpu-tier": "high-priority"},
+        "ml-production": {"team": "platform", "cost-center": "prod-001", "gpu-tier": "critical"},
+        "ml-experiments": {"team": "data-science", "cost-center": "ds-001", "gpu-tier": "best-effort"},
+    }
+    container = namespaces["ml-research"].limit_range["limits"][0]
+    assert (container["default"]["nvidia.com/gpu"], container["defaultRequest"]["nvidia.com/gpu"]) == ("0", "0")
+    production, objects = namespaces["ml-production"].quotas
+    assert production["scopeSelector"]["matchExpressions"][0]["values"] == ["ml-critical", "ml-high"]
+    assert "services" not in production["hard"]
+    assert objects == {"name": "ml-production-objects", "hard": {"services": "50"}}
+    assert namespaces["ml-experiments"].quotas == [
+        {"name": "ml-experiments-quota", "hard": {"requests.nvidia.com/gpu": "8"}}
+    ]
+    assert output.count("the seed as written fails") == 4
+    assert output.count("corrected:") == 3
+    assert AuditEvent.objects.filter(verb="namespace.seeded").count() == 3
+
+
+@pytest.mark.django_db
+def test_demo_users_sign_in_with_the_configured_password(client, settings):
+    settings.DEMO_PASSWORD = "scripted-demo"
+    call_command("seed_demo")
+
+    assert client.login(username="approver", password="scripted-demo")
+    assert client.login(username="data-science-member", password="scripted-demo")
+
+
+@pytest.mark.skipif(not SEED_FILE.exists(), reason="the shared seed is laid beside the repository")
+def test_the_seed_constants_are_the_tutorials_manifests_verbatim():
+    documents = _manifests(SEED_FILE.read_text())
+    by_name = {doc["metadata"]["name"]: doc for doc in documents}
+
+    for constant in (SEED_RESEARCH_QUOTA, SEED_PRODUCTION_QUOTA):
+        spec = by_name[constant["name"]]["spec"]
+        assert {key: str(value) for key, value in spec["hard"].items()} == constant["hard"]
+        assert spec.get("scopeSelector") == constant.get("scopeSelector")
+    assert by_name["ml-limit-range"]["spec"]["limits"] == SEED_LIMIT_RANGE["limits"]
+
+
+def _manifests(text: str) -> list[dict]:
+    """The YAML documents of the tutorial: each runs from `apiVersion:` until a line of prose."""
+    yaml_line = re.compile(r"^(\s|-|#|$|[A-Za-z][\w.-]*:(\s|$))")
+    documents, block = [], []
+    for line in [*text.splitlines(), "end of text"]:
+        if line.startswith("apiVersion:") or (block and yaml_line.match(line)):
+            block.append(line)
+        elif block:
+            documents.extend(doc for doc in yaml.safe_load_all("\n".join(block)) if doc)
+            block = []
+    return [doc for doc in documents if isinstance(doc, dict) and "kind" in doc]
