@@ -44,7 +44,6 @@ def test_admin_bulk_approval_goes_through_the_workflow(world, client):
 
     request = new_namespace_request(world)
     client.force_login(world.approver)
-    world.approver.user_permissions.add(*_request_permissions())
 
     response = client.post(
         reverse("admin:teams_request_changelist"),
@@ -58,7 +57,21 @@ def test_admin_bulk_approval_goes_through_the_workflow(world, client):
     assert f"Request #{request.pk} approved." in response.content.decode()
 
 
-def _request_permissions():
-    from django.contrib.auth.models import Permission
+def test_approvers_manage_teams_in_the_admin_but_never_change_audit_events(world, client):
+    client.force_login(world.approver)
 
-    return Permission.objects.filter(content_type__app_label="teams", codename__in=["view_request", "change_request"])
+    index = client.get(reverse("admin:index")).content.decode()
+
+    assert client.get(reverse("admin:teams_team_add")).status_code == 200
+    assert client.get(reverse("admin:teams_request_changelist")).status_code == 200
+    assert "Audit events" in index
+    assert client.get(reverse("admin:teams_auditevent_add")).status_code == 403
+
+
+def test_finance_is_read_only_and_not_staff(world, client):
+    assert world.finance.has_perm("teams.view_request")
+    assert not world.finance.has_perm("teams.change_request")
+
+    client.force_login(world.finance)
+
+    assert client.get(reverse("admin:index")).status_code == 302
