@@ -244,6 +244,11 @@ start_simulator() {
     wait_for "${CLUSTER_SIM_NODES} simulated GPU nodes to be Ready" "${READY_TIMEOUT}" nodes_ready
 }
 
+default_service_account_ready() {
+    # Pods are refused until the default ServiceAccount has its token secret.
+    [[ -n "$(kubectl_admin -n default get serviceaccount default -o 'jsonpath={.secrets[0].name}')" ]]
+}
+
 nodes_ready() {
     local ready
     ready="$(kubectl_admin get nodes -l sim.gpu-portal/simulated=true \
@@ -263,7 +268,7 @@ main() {
     apply_rbac
     start_controller_manager
     start_scheduler
-    wait_for "the default ServiceAccount" "${READY_TIMEOUT}" kubectl_admin -n default get serviceaccount default
+    wait_for "the default ServiceAccount and its token" "${READY_TIMEOUT}" default_service_account_ready
     start_simulator
     log "cluster ready in $((SECONDS - started)) s"
     cat <<MSG

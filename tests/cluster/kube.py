@@ -1,0 +1,116 @@
+"""Helpers for the cluster tests: the seed's manifests, pod manifests, bounded waits."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from kubernetes.client import CoreV1Api, V1Pod
+from kubernetes.client.exceptions import ApiException
+
+T = TypeVar("T")
+
+SEED_FILE = Path(__file__).with_name("seed.yaml")
+GPU = "nvidia.com/gpu"
+
+
+@cache
+def _seed_documents() -> tuple[dict, ...]:
+    return tuple(doc for doc in yaml.safe_load_all(SEED_FILE.read_text()) if doc)
+
+
+def seed_manifest(kind: str, name: str, namespace: str | None = None) -> dict:
+    """A fresh copy of one seed manifest, moved to ``namespace`` when given."""
+    for document in _seed_documents():
+        if document["kind"] == kind and document["metadata"]["name"] == name:
+            manifest = copy.deepcopy(document)
+            if namespace is not None:
+                manifest["metadata"]["namespace"] = namespace
+            return manifest
+    raise KeyError(f"{kind}/{name} is not in {SEED_FILE}")
+
+
+def wait_until(condition: Callable[[], T], *, timeout: float, what: str, interval: float = 0.5) -> T:
+    """Polls ``condition`` until it returns something truthy, for at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T = condition()
+    while not last:
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+        time.sleep(interval)
+        last = condition()
+    return last
+
+
+def api_message(error: ApiException) -> str:
+    """The message of the Status the API server answered with."""
+    return json.loads(error.body)["message"]
+
+
+def pod_manifest(
+    name: str,
+    *,
+    gpus: int | None = None,
+    priority_class: str | None = None,
+    node: str | None = None,
+    cpu: str | None = None,
+    memory: str | None = None,
+) -> dict:
+    """A pod whose container asks for ``gpus`` (requests == limits) or nothing at all."""
+    container: dict = {"name": "main", "image": "busybox:1.36", "command": ["sleep", "infinity"]}
+    limits: dict[str, str] = {}
+    if gpus is not None:
+        limits[GPU] = str(gpus)
+    if cpu is not None:
+        limits["cpu"] = cpu
+    if memory is not None:
+        limits["memory"] = memory
+    if limits:
+        container["resources"] = {"limits": limits, "requests": dict(limits)}
+    spec: dict = {"containers": [container], "terminationGracePeriodSeconds": 30}
+    if priority_class:
+        spec["priorityClassName"] = priority_class
+    if node:
+        spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+
+
+def wait_running(core: CoreV1Api, namespace: str, name: str, timeout: float = 60) -> V1Pod:
+    """Waits until the simulated kubelet reports the pod Running."""
+
+    def running() -> V1Pod | None:
+        pod = core.read_namespaced_pod(name, namespace)
+        return pod if pod.status.phase == "Running" else None
+
+    return wait_until(running, timeout=timeout, what=f"pod {namespace}/{name} to run")
+
+
+def wait_quota_synced(core: CoreV1Api, namespace: str, name: str, timeout: float = 60) -> None:
+    """Until the quota controller has filled status.hard, admission refuses what the quota covers."""
+
+    def synced() -> bool:
+        quota = core.read_namespaced_resource_quota(name, namespace)
+        return bool(quota.status and quota.status.hard == quota.spec.hard and quota.status.used is not None)
+
+    wait_until(synced, timeout=timeout, what=f"quota {namespace}/{name} to be synced")
+
+
+def quota_used(core: CoreV1Api, namespace: str, name: str) -> dict[str, str]:
+    quota = core.read_namespaced_resource_quota(name, namespace)
+    return dict((quota.status.used if quota.status else None) or {})
+
+
+def gone_or_terminating(core: CoreV1Api, namespace: str, name: str) -> bool:
+    try:
+        pod = core.read_namespaced_pod(name, namespace)
+    except ApiException as error:
+        if error.status == 404:
+            return True
+        raise
+    return pod.metadata.deletion_timestamp is not None
