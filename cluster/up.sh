@@ -15,13 +15,20 @@ port_in_use() {
 }
 
 wait_for() {
-    # wait_for DESCRIPTION TIMEOUT COMMAND...: polls COMMAND until it succeeds.
+    # wait_for DESCRIPTION TIMEOUT COMMAND...: polls COMMAND until it succeeds,
+    # giving up early when a component we started has exited.
     local what="$1" timeout="$2"; shift 2
-    local deadline=$((SECONDS + timeout))
+    local deadline=$((SECONDS + timeout)) name
     until "$@" >/dev/null 2>&1; do
         if ((SECONDS >= deadline)); then
             die "timed out after ${timeout} s waiting for ${what} (logs: ${LOG_DIR})"
         fi
+        for name in "${CLUSTER_COMPONENTS[@]}"; do
+            if [[ -f "${RUN_DIR}/${name}.pid" && -z "$(component_pid "${name}")" ]]; then
+                tail -n 15 "${LOG_DIR}/${name}.log" >&2 || true
+                die "${name} exited while waiting for ${what}; see ${LOG_DIR}/${name}.log, then run cluster/up.sh again"
+            fi
+        done
         sleep 0.5
     done
 }

@@ -38,7 +38,7 @@ def is_transient(error: BaseException) -> bool:
 class Backoff:
     """Exponential backoff between reconnection attempts, reset after a success."""
 
-    def __init__(self, stop: threading.Event, initial: float = 0.5, maximum: float = 15.0) -> None:
+    def __init__(self, stop: threading.Event, initial: float = 0.5, maximum: float = 5.0) -> None:
         self._stop = stop
         self._initial = initial
         self._maximum = maximum

@@ -32,6 +32,8 @@ TIER_PRIORITY_CLASS = {"critical": "ml-critical", "high-priority": "ml-high", "b
 GPU_CHOICES = (1, 1, 2, 2, 4, 8)
 MAX_GENERATED_PER_NAMESPACE = 6
 FINISHED_JOB_SECONDS = 120
+# One workload in ten asks for more GPUs than the namespace's quota has left.
+BEYOND_QUOTA_SHARE = 0.1
 
 
 def priority_class_for(tier: str | None) -> str | None:
@@ -98,11 +100,15 @@ class WorkloadGenerator:
         return free
 
     def create_one(self, namespace: str, tier: str | None) -> None:
-        generated = self._core.list_namespaced_pod(namespace, label_selector=f"{GENERATED_LABEL}=true").items
+        generated = [
+            pod
+            for pod in self._core.list_namespaced_pod(namespace, label_selector=f"{GENERATED_LABEL}=true").items
+            if pod.status.phase not in ("Succeeded", "Failed")
+        ]
         # Draw the same numbers whatever happens, so the stream stays reproducible.
         kind = self._random.choices(("training", "notebook", "inference"), weights=(5, 3, 2))[0]
         gpus = self._random.choice(GPU_CHOICES)
-        beyond_quota = self._random.random() < 0.15
+        beyond_quota = self._random.random() < BEYOND_QUOTA_SHARE
         duration = self._random.randint(60, 600)
         lifetime = self._random.randint(300, 1200)
         replicas = self._random.randint(1, 3)
