@@ -24,7 +24,9 @@ seed: migrate
 demo: seed cluster
 	$(PYTHON) manage.py runserver 127.0.0.1:$${PORT:-8000}
 
-# Without a KUBECONFIG of the user's own, the tests run against the local control plane.
+# Without a KUBECONFIG of the user's own, the tests run against the local control plane;
+# without a broker of the user's own, on a broker file of their own, apart from the demo's.
+test: export CELERY_BROKER_URL ?= sqla+sqlite:///$(CURDIR)/var/test-broker.sqlite3
 test: venv
 	$(VENV)/bin/ruff check .
 	@if [ -z "$${KUBECONFIG:-}" ]; then bash cluster/up.sh; fi

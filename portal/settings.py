@@ -82,6 +82,8 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while a Celery worker writes.
     DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
+    # A file, not memory, so that a Celery worker process in the tests sees the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-portal.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -123,6 +125,20 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Redis and SQS redeliver an unacknowledged task after this long; acks_late tasks rely on it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.get_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+
+# Provisioning: how often usage is read back, and how hard a failing cluster is retried.
+PROVISIONING_SYNC_INTERVAL = env.get_int("SYNC_INTERVAL_SECONDS", 30)
+PROVISIONING_MAX_RETRIES = env.get_int("PROVISIONING_MAX_RETRIES", 8)
+PROVISIONING_RETRY_BACKOFF = env.get_int("PROVISIONING_RETRY_BACKOFF_SECONDS", 2)
+USAGE_HEARTBEAT_SECONDS = env.get_int("USAGE_HEARTBEAT_SECONDS", 3600)
+AUTO_RECONCILE = env.get_bool("AUTO_RECONCILE", False)
+CELERY_BEAT_SCHEDULE = {
+    "sync-usage": {"task": "provisioning.sync_usage", "schedule": PROVISIONING_SYNC_INTERVAL},
+    "sync-capacity": {"task": "provisioning.sync_capacity", "schedule": 60},
+    "resume-requests": {"task": "provisioning.resume_requests", "schedule": 60},
+}
 
 # The cluster the worker provisions: any kubeconfig; the local control plane's by default.
 KUBECONFIG = env.get_str("KUBECONFIG", str(BASE_DIR / ".cluster" / "kubeconfig"))

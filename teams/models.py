@@ -72,6 +72,11 @@ class GpuTier(models.Model):
     )
     max_guaranteed_gpus = models.PositiveIntegerField(default=0, help_text="Per namespace.")
     max_gpu_limit = models.PositiveIntegerField(default=0, help_text="Per namespace, guaranteed plus burst.")
+    enforces_gpu_burst = models.BooleanField(
+        default=False,
+        help_text="Render limits.nvidia.com/gpu as a quota for the preemptible PriorityClass, so the burst is "
+        "enforced; off, the seed's literal (unenforced) manifests are applied.",
+    )
     default_quota_hard = models.JSONField(default=dict, blank=True, help_text="ResourceQuota hard for new namespaces.")
     default_limit_range = models.JSONField(
         default=list, blank=True, help_text="LimitRange spec.limits for new namespaces."
@@ -182,6 +187,9 @@ class TeamNamespace(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     deletion_requested_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    adopted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when an admin adopted a namespace the portal did not create."
+    )
 
     # Observed state: written by provisioning.
     phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.PENDING, blank=True)
@@ -192,6 +200,7 @@ class TeamNamespace(models.Model):
     drift = models.JSONField(default=dict, blank=True, help_text="Desired vs observed, where they differ.")
     last_applied_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_sampled_at = models.DateTimeField(null=True, blank=True, help_text="When usage samples were last stored.")
 
     objects = TeamNamespaceQuerySet.as_manager()
 

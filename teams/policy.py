@@ -233,7 +233,7 @@ class _Checker:
                 "with a letter or digit.",
                 "invalid",
             )
-        elif name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES):
+        elif is_reserved_namespace(name):
             self.report.error(
                 field_name, f"{name!r} is reserved for the cluster itself (default, kube-*, openshift-*).", "reserved"
             )
@@ -336,15 +336,6 @@ class _Checker:
                         f"{key} ({request}) must not exceed {limit_key} ({parsed[limit_key]}).",
                         "requests_above_limits",
                     )
-        if GPU_LIMIT_KEY in parsed:
-            self.report.warn(
-                f"{prefix}[{GPU_LIMIT_KEY}]",
-                f"Kubernetes never counts or enforces {GPU_LIMIT_KEY}: for extended resources it tracks only "
-                f"{GUARANTEED_GPU_KEY}, and a pod's GPU request must equal its limit. This line states an intent "
-                f"({parsed[GPU_LIMIT_KEY]} GPUs) that no pod is held to; use the tier's enforced burst mode to "
-                "make a burst limit real.",
-                "gpu_limit_not_enforced",
-            )
         return {key: quantity.canonical() for key, quantity in parsed.items()}
 
     def check_scope(self, quota_name: str, selector: object, hard: dict[str, str]) -> None:
@@ -542,10 +533,26 @@ class _Checker:
                 "per namespace.",
                 "tier_max_limit",
             )
+        if not tier.enforces_gpu_burst:
+            self.warn_gpu_limit_not_enforced(quotas)
         self.check_gpu_max_fits(spec.get("limitRange") or {}, allocation.largest_quota)
         self.warn_compute_without_defaults(quotas, spec.get("limitRange") or {})
         if self.kind == Kind.CHANGE_QUOTA and self.namespace is not None:
             self.warn_below_usage(quotas)
+
+    def warn_gpu_limit_not_enforced(self, quotas: list[dict]) -> None:
+        for quota in quotas:
+            limit = (quota.get("hard") or {}).get(GPU_LIMIT_KEY)
+            if limit is None:
+                continue
+            self.report.warn(
+                f"quotas[{quota.get('name')}].hard[{GPU_LIMIT_KEY}]",
+                f"Kubernetes never counts or enforces {GPU_LIMIT_KEY}: for extended resources it tracks only "
+                f"{GUARANTEED_GPU_KEY}, and a pod's GPU request must equal its limit. This line states an intent "
+                f"({limit} GPUs) that no pod is held to; use the tier's enforced burst mode to make a burst limit "
+                "real.",
+                "gpu_limit_not_enforced",
+            )
 
     def check_gpu_max_fits(self, limit_range: dict, largest_quota: int) -> None:
         container = _container_limit(limit_range)
@@ -596,6 +603,11 @@ class _Checker:
         except QuantityError as error:
             self.report.error(field_name, f"Not a valid quantity: {error}.", "invalid_quantity")
             return None
+
+
+def is_reserved_namespace(name: str) -> bool:
+    """Namespaces of the cluster itself, which the portal never creates nor touches."""
+    return name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES)
 
 
 def _is_quota_key(key: object) -> bool:

@@ -104,3 +104,9 @@ def _whole(value: object) -> int:
         return parse_quantity(value).as_int_ceiling()
     except QuantityError:
         return 0
+
+
+def total_guaranteed_gpus(namespaces, tiers) -> int:
+    """The cluster's guaranteed GPUs: what approvers weigh against its capacity."""
+    preemptible = {tier.priority_class_name for tier in tiers if not tier.allows_guaranteed_gpus}
+    return sum(gpu_allocation(namespace.quotas, namespace.tier, preemptible).guaranteed for namespace in namespaces)

@@ -1,10 +1,6 @@
 """seed_demo: the seed's world, corrected, and stable when run again."""
 
-import re
-from pathlib import Path
-
 import pytest
-import yaml
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core import serializers
@@ -12,8 +8,7 @@ from django.core.management import call_command
 
 from teams.demo import SEED_LIMIT_RANGE, SEED_PRODUCTION_QUOTA, SEED_RESEARCH_QUOTA
 from teams.models import AuditEvent, GpuTier, TeamNamespace
-
-SEED_FILE = Path(__file__).resolve().parents[3] / "shared" / "seed" / "000_f59c491ff6007589.txt"
+from tests.seed import TUTORIAL, parse_tutorial, seed_documents, seed_manifest
 
 
 def snapshot() -> str:
@@ -72,26 +67,14 @@ def test_demo_users_sign_in_with_the_configured_password(client, settings):
     assert client.login(username="data-science-member", password="scripted-demo")
 
 
-@pytest.mark.skipif(not SEED_FILE.exists(), reason="the shared seed is laid beside the repository")
 def test_the_seed_constants_are_the_tutorials_manifests_verbatim():
-    documents = _manifests(SEED_FILE.read_text())
-    by_name = {doc["metadata"]["name"]: doc for doc in documents}
-
     for constant in (SEED_RESEARCH_QUOTA, SEED_PRODUCTION_QUOTA):
-        spec = by_name[constant["name"]]["spec"]
+        spec = seed_manifest("ResourceQuota", constant["name"])["spec"]
         assert {key: str(value) for key, value in spec["hard"].items()} == constant["hard"]
         assert spec.get("scopeSelector") == constant.get("scopeSelector")
-    assert by_name["ml-limit-range"]["spec"]["limits"] == SEED_LIMIT_RANGE["limits"]
+    assert seed_manifest("LimitRange", "ml-limit-range")["spec"]["limits"] == SEED_LIMIT_RANGE["limits"]
 
 
-def _manifests(text: str) -> list[dict]:
-    """The YAML documents of the tutorial: each runs from `apiVersion:` until a line of prose."""
-    yaml_line = re.compile(r"^(\s|-|#|$|[A-Za-z][\w.-]*:(\s|$))")
-    documents, block = [], []
-    for line in [*text.splitlines(), "end of text"]:
-        if line.startswith("apiVersion:") or (block and yaml_line.match(line)):
-            block.append(line)
-        elif block:
-            documents.extend(doc for doc in yaml.safe_load_all("\n".join(block)) if doc)
-            block = []
-    return [doc for doc in documents if isinstance(doc, dict) and "kind" in doc]
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared seed is laid beside the repository")
+def test_the_seed_fixture_is_the_tutorial():
+    assert parse_tutorial(TUTORIAL.read_text()) == seed_documents()

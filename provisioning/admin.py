@@ -1,0 +1,34 @@
+from django.contrib import admin
+
+from provisioning.models import Cluster, UsageSample
+
+
+@admin.register(Cluster)
+class ClusterAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_default", "health", "gpu_capacity", "guaranteed_gpus", "ready_nodes", "last_synced_at"]
+    list_filter = ["health", "is_default"]
+    search_fields = ["name"]
+    readonly_fields = [
+        "gpu_capacity",
+        "ready_nodes",
+        "guaranteed_gpus",
+        "health",
+        "last_error",
+        "last_synced_at",
+        "capacity_synced_at",
+    ]
+
+
+@admin.register(UsageSample)
+class UsageSampleAdmin(admin.ModelAdmin):
+    list_display = ["time", "namespace", "quota_name", "resource", "used", "hard"]
+    list_filter = ["resource", "cluster"]
+    list_select_related = ["namespace"]
+    search_fields = ["namespace__name", "resource"]
+    date_hierarchy = "time"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

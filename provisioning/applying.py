@@ -1,0 +1,98 @@
+"""Making one namespace on the cluster match its desired state, and asking the cluster first."""
+
+import copy
+import logging
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from provisioning.cluster import ClusterError, ClusterGateway, ConflictError
+from provisioning.manifests import preemptible_classes, render_namespace_objects, render_priority_class
+from provisioning.models import Cluster
+from teams.models import GpuTier, Request, Team, TeamNamespace
+from teams.specs import merge_spec
+
+logger = logging.getLogger(__name__)
+
+
+def desired_objects(namespace: TeamNamespace, tiers: list[GpuTier] | None = None) -> list[dict]:
+    """The tier's PriorityClass, then the namespace's own objects: exactly what is applied."""
+    tiers = list(GpuTier.objects.all()) if tiers is None else tiers
+    return [render_priority_class(namespace.tier), *render_namespace_objects(namespace, preemptible_classes(tiers))]
+
+
+def apply_namespace(namespace: TeamNamespace, *, cluster: Cluster | None = None, force: bool = False) -> list:
+    """Apply the namespace's desired state; raises a ClusterError kind on failure."""
+    cluster = cluster or Cluster.objects.get_default()
+    with ClusterGateway(cluster) as gateway:
+        applied = gateway.apply_namespace(
+            namespace.name, desired_objects(namespace), allow_unmanaged=namespace.adopted_at is not None, force=force
+        )
+    TeamNamespace.objects.filter(pk=namespace.pk).update(
+        phase=TeamNamespace.Phase.ACTIVE, last_applied_at=timezone.now(), is_drifted=False, drift={}
+    )
+    logger.info("namespace.applied", extra={"namespace": namespace.name, "objects": len(applied), "forced": force})
+    return applied
+
+
+def delete_namespace(namespace: TeamNamespace, *, force: bool, cluster: Cluster | None = None) -> None:
+    cluster = cluster or Cluster.objects.get_default()
+    with ClusterGateway(cluster) as gateway:
+        gateway.delete_namespace(namespace.name, force=force)
+    TeamNamespace.objects.filter(pk=namespace.pk).update(phase=TeamNamespace.Phase.TERMINATING)
+    logger.info("namespace.deleted", extra={"namespace": namespace.name, "forced": force})
+
+
+@dataclass(frozen=True)
+class DryRunVerdict:
+    accepted: bool
+    message: str
+    objects: list[str]
+
+
+def dry_run_request(request: Request, *, cluster: Cluster | None = None) -> DryRunVerdict:
+    """What the API server says of a pending request, with dryRun=All: nothing is stored."""
+    if request.kind == Request.Kind.DELETE_NAMESPACE:
+        return DryRunVerdict(True, "Deletion needs no validation by the API server.", [])
+    namespace = proposed_namespace(request)
+    objects = desired_objects(namespace)
+    cluster = cluster or Cluster.objects.get_default()
+    try:
+        with ClusterGateway(cluster) as gateway:
+            gateway.check_ownership(namespace.name, allow_unmanaged=namespace.adopted_at is not None)
+            if gateway.namespace_labels(namespace.name) is None:
+                # Namespaced objects cannot be dry-run in a namespace that does not exist yet: the API
+                # server validates them the same in any namespace, so ask it about them in `default`.
+                objects = [_in_namespace(manifest, "default") for manifest in objects]
+            applied = gateway.apply(objects, dry_run=True)
+    except ConflictError as error:
+        return DryRunVerdict(False, f"{error} (field managers: {', '.join(error.managers) or 'unknown'})", [])
+    except ClusterError as error:
+        return DryRunVerdict(False, str(error), [])
+    names = [f"{item.kind}/{item.name}" for item in applied]
+    return DryRunVerdict(True, f"The API server accepts all {len(names)} objects.", names)
+
+
+def proposed_namespace(request: Request) -> TeamNamespace:
+    """An unsaved namespace holding the state the request would leave behind."""
+    proposed = request.proposed_spec
+    if request.namespace_id:
+        namespace = copy.copy(request.namespace)
+        current = {"tier": namespace.tier.slug, "quotas": namespace.quotas, "limitRange": namespace.limit_range}
+    else:
+        namespace = TeamNamespace(name=request.namespace_name, team=Team.objects.get(pk=request.team_id))
+        current = {}
+    spec = merge_spec(current, proposed)
+    namespace.tier = GpuTier.objects.get(slug=spec["tier"])
+    namespace.labels = spec.get("labels", namespace.labels) or {}
+    namespace.quotas = spec.get("quotas") or []
+    namespace.limit_range = spec.get("limitRange") or {}
+    return namespace
+
+
+def _in_namespace(manifest: dict, namespace: str) -> dict:
+    if manifest["kind"] in ("Namespace", "PriorityClass"):
+        return manifest
+    moved = copy.deepcopy(manifest)
+    moved["metadata"]["namespace"] = namespace
+    return moved

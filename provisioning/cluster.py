@@ -1,0 +1,352 @@
+"""The cluster gateway: the only module that imports the kubernetes client.
+
+It applies objects with server-side apply under one field manager, refuses to touch
+namespaces the portal does not own, reads quota usage across all namespaces in one
+paginated LIST, and turns every failure into one of three kinds the tasks act on:
+transient (retry with backoff), conflict (another manager owns a field: show the
+admin) and permanent (record the API server's message, do not retry).
+"""
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from provisioning.manifests import MANAGED_SELECTOR
+from provisioning.models import Cluster
+from teams.constants import GPU_RESOURCE, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from teams.policy import is_reserved_namespace
+from teams.quantities import parse_quantity
+
+logger = logging.getLogger(__name__)
+
+FIELD_MANAGER = "gpu-portal"
+APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+LIST_PAGE_SIZE = 500
+#: (connect, read) seconds: a stalled API server must fail the call, not hang the worker.
+TIMEOUT = (5, 30)
+
+
+class ClusterError(Exception):
+    """A call the cluster did not carry out; `status` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TransientError(ClusterError):
+    """Worth retrying: the API server is unreachable, overloaded or failing (timeouts, 429, 5xx)."""
+
+
+class ConflictError(ClusterError):
+    """Server-side apply found fields owned by another field manager."""
+
+    def __init__(self, message: str, *, status: int | None = 409, managers: list[str] | None = None) -> None:
+        super().__init__(message, status=status)
+        self.managers = managers or []
+
+
+class PermanentError(ClusterError):
+    """The API server refused the request itself (4xx); retrying cannot help."""
+
+
+class OwnershipError(PermanentError):
+    """The namespace exists but is not the portal's to change."""
+
+
+@dataclass(frozen=True)
+class AppliedObject:
+    kind: str
+    namespace: str
+    name: str
+    resource_version: str
+
+
+@dataclass(frozen=True)
+class QuotaReading:
+    namespace: str
+    name: str
+    hard: dict[str, str]
+    #: None while the quota controller has not reported usage yet: unknown, not zero.
+    used: dict[str, str] | None
+
+
+@dataclass(frozen=True)
+class Capacity:
+    gpus: int
+    ready_nodes: int
+
+
+def _kind_methods(api: client.ApiClient) -> dict[str, tuple]:
+    """kind -> (patch, delete, list, namespaced) on the typed clients."""
+    core, rbac, scheduling = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api), client.SchedulingV1Api(api)
+    return {
+        "Namespace": (core.patch_namespace, core.delete_namespace, None, False),
+        "ResourceQuota": (
+            core.patch_namespaced_resource_quota,
+            core.delete_namespaced_resource_quota,
+            core.list_namespaced_resource_quota,
+            True,
+        ),
+        "LimitRange": (
+            core.patch_namespaced_limit_range,
+            core.delete_namespaced_limit_range,
+            core.list_namespaced_limit_range,
+            True,
+        ),
+        "RoleBinding": (
+            rbac.patch_namespaced_role_binding,
+            rbac.delete_namespaced_role_binding,
+            rbac.list_namespaced_role_binding,
+            True,
+        ),
+        "PriorityClass": (scheduling.patch_priority_class, None, None, False),
+    }
+
+
+#: Kinds the portal owns inside a namespace; managed ones that are no longer desired are removed.
+PRUNED_KINDS = ("ResourceQuota", "LimitRange", "RoleBinding")
+
+
+class ClusterGateway:
+    """One connection to one cluster, as the identity its kubeconfig context names."""
+
+    def __init__(self, cluster: Cluster, *, page_size: int = LIST_PAGE_SIZE) -> None:
+        self.cluster = cluster
+        self.page_size = page_size
+        self.api = _connect(cluster)
+        self.core = client.CoreV1Api(self.api)
+        self.methods = _kind_methods(self.api)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def __enter__(self) -> "ClusterGateway":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # Writing.
+
+    def apply(self, objects: list[dict], *, dry_run: bool = False, force: bool = False) -> list[AppliedObject]:
+        """Server-side apply each object as field manager `gpu-portal`.
+
+        `force` takes over fields another manager owns; only an admin's explicit
+        reconcile asks for it, never a request.
+        """
+        applied = []
+        for manifest in objects:
+            kind, metadata = manifest["kind"], manifest["metadata"]
+            patch, _, _, namespaced = self.methods[kind]
+            arguments = (metadata["name"], metadata["namespace"]) if namespaced else (metadata["name"],)
+            result = _call(
+                patch,
+                *arguments,
+                manifest,
+                field_manager=FIELD_MANAGER,
+                force=force or None,
+                dry_run="All" if dry_run else None,
+                _content_type=APPLY_CONTENT_TYPE,
+            )
+            applied.append(
+                AppliedObject(kind, metadata.get("namespace", ""), metadata["name"], result.metadata.resource_version)
+            )
+        logger.info(
+            "cluster.applied", extra={"cluster": self.cluster.name, "objects": len(applied), "dry_run": dry_run}
+        )
+        return applied
+
+    def apply_namespace(
+        self,
+        name: str,
+        objects: list[dict],
+        *,
+        allow_unmanaged: bool = False,
+        dry_run: bool = False,
+        force: bool = False,
+    ) -> list[AppliedObject]:
+        """Apply a namespace's objects, then remove the portal's objects there that are no longer desired."""
+        self.check_ownership(name, allow_unmanaged=allow_unmanaged)
+        applied = self.apply(objects, dry_run=dry_run, force=force)
+        if not dry_run:
+            self.prune(name, {(o["kind"], o["metadata"]["name"]) for o in objects})
+        return applied
+
+    def prune(self, namespace: str, desired: set[tuple[str, str]]) -> list[tuple[str, str]]:
+        removed = []
+        for kind in PRUNED_KINDS:
+            _, delete, list_namespaced, _ = self.methods[kind]
+            existing = _call(list_namespaced, namespace, label_selector=MANAGED_SELECTOR)
+            for item in existing.items:
+                if (kind, item.metadata.name) not in desired:
+                    _call(delete, item.metadata.name, namespace)
+                    removed.append((kind, item.metadata.name))
+        if removed:
+            logger.info("cluster.pruned", extra={"namespace": namespace, "objects": removed})
+        return removed
+
+    def delete_namespace(self, name: str, *, force: bool = False) -> None:
+        """Delete a namespace the portal manages; with pods still active, only when forced."""
+        self.check_ownership(name, allow_unmanaged=False)
+        active = self.count_active_pods(name)
+        if active and not force:
+            raise PermanentError(
+                f"{active} pod(s) are still running or pending in {name}; the namespace was left in place. "
+                "Stop them, or ask for the deletion again with force."
+            )
+        try:
+            _call(self.core.delete_namespace, name)
+        except PermanentError as error:
+            if error.status != 404:
+                raise
+
+    def check_ownership(self, name: str, *, allow_unmanaged: bool) -> None:
+        """Refuse reserved namespaces always, and unlabelled existing ones unless adopted."""
+        if is_reserved_namespace(name):
+            raise OwnershipError(f"{name} is reserved for the cluster itself; the portal never changes it.")
+        labels = self.namespace_labels(name)
+        if labels is None or allow_unmanaged or labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE:
+            return
+        raise OwnershipError(
+            f"Namespace {name} already exists on cluster {self.cluster.name} and is not managed by the portal "
+            f"(no {MANAGED_BY_LABEL}={MANAGED_BY_VALUE} label), so the portal left it untouched. An admin can "
+            f"adopt it with `python manage.py adopt_namespace {name} --team <team>`."
+        )
+
+    # Reading.
+
+    def namespace_labels(self, name: str) -> dict[str, str] | None:
+        """The namespace's labels, or None when it does not exist."""
+        try:
+            namespace = _call(self.core.read_namespace, name)
+        except PermanentError as error:
+            if error.status == 404:
+                return None
+            raise
+        return namespace.metadata.labels or {}
+
+    def read_namespace_state(self, name: str) -> dict:
+        """Labels, quotas and LimitRanges of one namespace, as plain dicts (for adoption)."""
+        quotas = _call(self.core.list_namespaced_resource_quota, name, _preload_content=False)
+        limit_ranges = _call(self.core.list_namespaced_limit_range, name, _preload_content=False)
+        return {
+            "labels": self.namespace_labels(name),
+            "quotas": json.loads(quotas.data)["items"],
+            "limitRanges": json.loads(limit_ranges.data)["items"],
+        }
+
+    def count_active_pods(self, namespace: str) -> int:
+        pods = _call(self.core.list_namespaced_pod, namespace)
+        return sum(
+            1
+            for pod in pods.items
+            if pod.status.phase in ("Pending", "Running") and pod.metadata.deletion_timestamp is None
+        )
+
+    def list_quota_usage(self) -> list[QuotaReading]:
+        """Every managed ResourceQuota in the cluster, in one paginated LIST.
+
+        Read as raw JSON: at 10,000 quotas the typed client's deserialisation costs
+        twice the fetch itself.
+        """
+        readings = []
+        for item in self._list_raw(self.core.list_resource_quota_for_all_namespaces):
+            status = item.get("status") or {}
+            readings.append(
+                QuotaReading(
+                    namespace=item["metadata"]["namespace"],
+                    name=item["metadata"]["name"],
+                    hard=item["spec"].get("hard") or {},
+                    used=status.get("used") if "hard" in status else None,
+                )
+            )
+        return readings
+
+    def list_managed_namespaces(self) -> dict[str, dict]:
+        """name -> {labels, phase} of every namespace carrying the ownership label."""
+        return {
+            item["metadata"]["name"]: {
+                "labels": item["metadata"].get("labels") or {},
+                "phase": (item.get("status") or {}).get("phase", ""),
+            }
+            for item in self._list_raw(self.core.list_namespace)
+        }
+
+    def node_gpu_capacity(self) -> Capacity:
+        """Allocatable nvidia.com/gpu summed over Ready, schedulable nodes."""
+        gpus = ready = 0
+        for node in self._list_raw(self.core.list_node, selector=None):
+            conditions = (node.get("status") or {}).get("conditions") or []
+            is_ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+            if not is_ready or (node.get("spec") or {}).get("unschedulable"):
+                continue
+            ready += 1
+            allocatable = (node.get("status") or {}).get("allocatable") or {}
+            gpus += parse_quantity(allocatable.get(GPU_RESOURCE, "0")).as_int_ceiling()
+        return Capacity(gpus=gpus, ready_nodes=ready)
+
+    def _list_raw(self, method, selector: str | None = MANAGED_SELECTOR) -> Iterator[dict]:
+        token = None
+        while True:
+            response = _call(
+                method, label_selector=selector, limit=self.page_size, _continue=token, _preload_content=False
+            )
+            page = json.loads(response.data)
+            yield from page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+
+def _connect(cluster: Cluster) -> client.ApiClient:
+    configuration = client.Configuration()
+    try:
+        if cluster.in_cluster:
+            config.load_incluster_config(client_configuration=configuration)
+        else:
+            config.load_kube_config(
+                config_file=cluster.kubeconfig_path or None,
+                context=cluster.context or None,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+    except (ConfigException, OSError) as error:
+        raise PermanentError(f"Cannot load the connection of cluster {cluster.name}: {error}") from error
+    # Retries belong to the Celery task (bounded, with backoff), not to urllib3 inside one call.
+    configuration.retries = False
+    return client.ApiClient(configuration)
+
+
+_CONFLICT_MANAGER = re.compile(r'conflicts? with "([^"]+)"')
+
+
+def _call(method, *args, **kwargs):
+    """Call the API, mapping every failure to a ClusterError kind carrying the server's message."""
+    kwargs = {key: value for key, value in kwargs.items() if value is not None}
+    kwargs.setdefault("_request_timeout", TIMEOUT)
+    try:
+        return method(*args, **kwargs)
+    except ApiException as error:
+        message = _server_message(error)
+        if error.status == 409:
+            raise ConflictError(message, managers=sorted(set(_CONFLICT_MANAGER.findall(message)))) from None
+        if error.status == 429 or (error.status or 0) >= 500:
+            raise TransientError(message, status=error.status) from None
+        raise PermanentError(message, status=error.status) from None
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        raise TransientError(f"The API server did not answer: {error}") from None
+
+
+def _server_message(error: ApiException) -> str:
+    try:
+        return json.loads(error.body)["message"]
+    except (TypeError, ValueError, KeyError):
+        return f"{error.status} {error.reason}"

@@ -1,0 +1,93 @@
+"""GPU burst on the real API server: the seed's literal quota versus the tier's enforced burst."""
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from provisioning.applying import desired_objects
+from provisioning.cluster import ClusterGateway
+from teams.models import GpuTier, TeamNamespace
+from tests.cluster.kube import api_message, pod_manifest, wait_quota_synced
+
+pytestmark = [pytest.mark.django_db, pytest.mark.cluster]
+
+
+def make_namespace(world, name: str, *, enforced: bool) -> TeamNamespace:
+    """2 guaranteed GPUs and a limit of 4, the seed's "32 limit, 8 guaranteed" at a smaller scale."""
+    tier = GpuTier.objects.get(slug="high-priority")
+    tier.enforces_gpu_burst = enforced
+    tier.save()
+    return TeamNamespace.objects.create(
+        name=name,
+        team=world.research,
+        tier=tier,
+        quotas=[{"name": "gpus", "hard": {"requests.nvidia.com/gpu": "2", "limits.nvidia.com/gpu": "4", "pods": "10"}}],
+    )
+
+
+def admit(kube, namespace: str, name: str, gpus: int, priority_class: str | None) -> str:
+    """Create a pod; return "admitted", or the API server's refusal."""
+    try:
+        kube.create_namespaced_pod(namespace, pod_manifest(name, gpus=gpus, priority_class=priority_class))
+    except ApiException as error:
+        return api_message(error)
+    return "admitted"
+
+
+def apply(cluster, namespace: TeamNamespace) -> list[str]:
+    with ClusterGateway(cluster) as gateway:
+        gateway.apply_namespace(namespace.name, desired_objects(namespace))
+    return [o["metadata"]["name"] for o in desired_objects(namespace) if o["kind"] == "ResourceQuota"]
+
+
+def test_enforced_burst_renders_a_guaranteed_and_a_burst_quota(world):
+    namespace = make_namespace(world, "burst", enforced=True)
+
+    quotas = {o["metadata"]["name"]: o["spec"] for o in desired_objects(namespace) if o["kind"] == "ResourceQuota"}
+
+    assert quotas == {
+        "gpus": {"hard": {"pods": "10"}},
+        "burst-guaranteed": {
+            "hard": {"requests.nvidia.com/gpu": "2"},
+            "scopeSelector": {
+                "matchExpressions": [{"scopeName": "PriorityClass", "operator": "NotIn", "values": ["ml-low"]}]
+            },
+        },
+        "burst-burst": {
+            "hard": {"requests.nvidia.com/gpu": "2"},
+            "scopeSelector": {
+                "matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": ["ml-low"]}]
+            },
+        },
+    }
+
+
+def test_the_seeds_literal_gpu_limit_lets_no_pod_burst(world, cluster, kube, unique_name):
+    namespace = make_namespace(world, unique_name("literal"), enforced=False)
+    for quota in apply(cluster, namespace):
+        wait_quota_synced(kube, namespace.name, quota)
+
+    assert admit(kube, namespace.name, "training", 2, "ml-high") == "admitted"
+    refused = admit(kube, namespace.name, "experiment", 2, "ml-low")
+
+    assert "exceeded quota: gpus" in refused
+    assert "limited: requests.nvidia.com/gpu=2" in refused
+
+
+def test_enforced_burst_holds_guaranteed_gpus_and_lets_preemptible_pods_burst_to_the_limit(
+    world, cluster, kube, unique_name
+):
+    namespace = make_namespace(world, unique_name("enforced"), enforced=True)
+    for quota in apply(cluster, namespace):
+        wait_quota_synced(kube, namespace.name, quota)
+    guaranteed, burst = f"{namespace.name}-guaranteed", f"{namespace.name}-burst"
+
+    assert admit(kube, namespace.name, "training", 2, "ml-high") == "admitted"
+    beyond_guarantee = admit(kube, namespace.name, "training-2", 1, "ml-high")
+    no_class = admit(kube, namespace.name, "unlabelled", 1, None)
+    assert admit(kube, namespace.name, "experiment", 2, "ml-low") == "admitted"
+    beyond_limit = admit(kube, namespace.name, "experiment-2", 1, "ml-low")
+
+    assert f"exceeded quota: {guaranteed}" in beyond_guarantee
+    # A pod that names no PriorityClass is not preemptible, so it counts against the guarantee.
+    assert f"exceeded quota: {guaranteed}" in no_class
+    assert f"exceeded quota: {burst}" in beyond_limit
