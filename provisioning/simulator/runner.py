@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from .connection import new_api_client, run_forever
 from .events import log_event
@@ -53,8 +54,10 @@ def run(options: SimulatorOptions, stop: threading.Event | None = None) -> int:
         thread.start()
     while not stop.wait(1.0):
         pass
-    # Watches end within their timeout; daemon threads do not hold the exit.
+    # A thread blocked in a watch would hold the exit for its timeout: give them
+    # all 3 s together, then leave (they are daemons).
+    deadline = time.monotonic() + 3.0
     for thread in threads:
-        thread.join(timeout=2.0)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
     log_event(logger, "simulator.stopped")
     return 0
