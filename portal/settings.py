@@ -125,8 +125,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
-# Redis and SQS redeliver an unacknowledged task after this long; acks_late tasks rely on it.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.get_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+if CELERY_BROKER_URL.startswith(("redis", "rediss", "sqs")):
+    # These brokers redeliver an unacknowledged task after this long; acks_late tasks rely on it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.get_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 
 # Provisioning: how often usage is read back, and how hard a failing cluster is retried.
 PROVISIONING_SYNC_INTERVAL = env.get_int("SYNC_INTERVAL_SECONDS", 30)

@@ -491,7 +491,14 @@ class _Checker:
                 f'GPUs of the quota. Set default and defaultRequest of {GPU_RESOURCE} to "0".',
                 "gpu_default_missing",
             )
-        elif default is not None and default_request is not None and default != default_request:
+        elif default is not None and default.value > 0:
+            self.report.warn(
+                f"{prefix}.default[{GPU_RESOURCE}]",
+                f"Every container that names no GPU is given {default} of them: sidecars and CPU-only pods take "
+                f'GPUs of the quota. A default of "0" lets pods ask for GPUs explicitly.',
+                "gpu_default_nonzero",
+            )
+        if default is not None and default_request is not None and default != default_request:
             self.report.error(
                 f"{prefix}.defaultRequest[{GPU_RESOURCE}]",
                 f"default ({default}) and defaultRequest ({default_request}) of {GPU_RESOURCE} must be equal: "

@@ -1,10 +1,22 @@
-"""Fixtures shared by every test folder: the seed's world and its people."""
+"""Fixtures shared by every test folder: the seed's world and its people, and the real cluster.
+
+The kubeconfig is the interface: `$KUBECONFIG` if set, else the local cluster's
+`.cluster/kubeconfig` (`make cluster`). Nothing of the cluster is mocked.
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 from django.contrib.auth import get_user_model
+from kubernetes import config
+from kubernetes.client import ApiClient, CoreV1Api
 
 from teams.demo import seed_demo
 from teams.models import Team, TeamNamespace
+from tests.kube import ADMIN_CONTEXT, LOCAL_KUBECONFIG, WORKER_CONTEXT
 
 
 class World:
@@ -42,3 +54,47 @@ def second_approver(world):
     user = get_user_model().objects.create_user("approver-2", password="x", is_staff=True)
     user.groups.add(world.approver.groups.get())
     return user
+
+
+@pytest.fixture(scope="session")
+def kubeconfig_path() -> Path:
+    path = Path(os.environ.get("KUBECONFIG") or LOCAL_KUBECONFIG)
+    if not path.is_file():
+        pytest.fail(f"no kubeconfig at {path}: run `make cluster` (or set KUBECONFIG to another cluster's)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def kubeconfig_contexts(kubeconfig_path: Path) -> dict:
+    document = yaml.safe_load(kubeconfig_path.read_text())
+    return {
+        "names": [context["name"] for context in document.get("contexts") or []],
+        "current": document.get("current-context"),
+    }
+
+
+@pytest.fixture(scope="session")
+def admin_api(kubeconfig_path: Path, kubeconfig_contexts: dict) -> Iterator[ApiClient]:
+    """cluster-admin: ``$KUBE_ADMIN_CONTEXT``, else gpu-portal-admin, else the current context."""
+    context = os.environ.get("KUBE_ADMIN_CONTEXT") or (
+        ADMIN_CONTEXT if ADMIN_CONTEXT in kubeconfig_contexts["names"] else kubeconfig_contexts["current"]
+    )
+    client = config.new_client_from_config(config_file=str(kubeconfig_path), context=context)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def worker_api(kubeconfig_path: Path, kubeconfig_contexts: dict) -> Iterator[ApiClient]:
+    """The portal worker's least-privilege identity (cluster/rbac.yaml)."""
+    context = os.environ.get("KUBE_WORKER_CONTEXT") or WORKER_CONTEXT
+    if context not in kubeconfig_contexts["names"]:
+        pytest.skip(f"kubeconfig has no context {context!r} for the portal worker (set KUBE_WORKER_CONTEXT)")
+    client = config.new_client_from_config(config_file=str(kubeconfig_path), context=context)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def core(admin_api: ApiClient) -> CoreV1Api:
+    return CoreV1Api(admin_api)

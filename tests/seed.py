@@ -20,10 +20,14 @@ def seed_documents() -> list[dict]:
     return copy.deepcopy(list(_documents()))
 
 
-def seed_manifest(kind: str, name: str) -> dict:
+def seed_manifest(kind: str, name: str, namespace: str | None = None) -> dict:
+    """A fresh copy of one seed manifest, moved to `namespace` when given."""
     for document in _documents():
         if document["kind"] == kind and document["metadata"]["name"] == name:
-            return copy.deepcopy(document)
+            manifest = copy.deepcopy(document)
+            if namespace is not None:
+                manifest["metadata"]["namespace"] = namespace
+            return manifest
     raise KeyError(f"{kind}/{name} is not in {FIXTURE}")
 
 

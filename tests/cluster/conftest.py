@@ -13,69 +13,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
-from kubernetes import config
 from kubernetes.client import ApiClient, CoreV1Api, SchedulingV1Api
 from kubernetes.client.exceptions import ApiException
 
-from .kube import seed_manifest, wait_until
+from tests.kube import K8S_VERSION, LOCAL_KUBECONFIG, wait_pods_allowed
+from tests.seed import seed_manifest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-LOCAL_KUBECONFIG = REPO_ROOT / ".cluster" / "kubeconfig"
-K8S_VERSION = "v1.20.2"
-ADMIN_CONTEXT = "gpu-portal-admin"
-WORKER_CONTEXT = "gpu-portal-worker"
 THROWAWAY_LABEL = "gpu-portal.test/throwaway"
-
-
-@pytest.fixture(scope="session")
-def kubeconfig_path() -> Path:
-    path = Path(os.environ.get("KUBECONFIG") or LOCAL_KUBECONFIG)
-    if not path.is_file():
-        pytest.fail(f"no kubeconfig at {path}: run `make cluster` (or set KUBECONFIG to another cluster's)")
-    return path
-
-
-@pytest.fixture(scope="session")
-def kubeconfig_contexts(kubeconfig_path: Path) -> dict:
-    document = yaml.safe_load(kubeconfig_path.read_text())
-    return {
-        "names": [context["name"] for context in document.get("contexts") or []],
-        "current": document.get("current-context"),
-    }
 
 
 @pytest.fixture(scope="session")
 def is_local_cluster(kubeconfig_path: Path) -> bool:
     """True when the tests run against this repo's own control plane (cluster/up.sh)."""
     return kubeconfig_path.resolve() == LOCAL_KUBECONFIG.resolve()
-
-
-@pytest.fixture(scope="session")
-def admin_api(kubeconfig_path: Path, kubeconfig_contexts: dict) -> Iterator[ApiClient]:
-    """cluster-admin: ``$KUBE_ADMIN_CONTEXT``, else gpu-portal-admin, else the current context."""
-    context = os.environ.get("KUBE_ADMIN_CONTEXT") or (
-        ADMIN_CONTEXT if ADMIN_CONTEXT in kubeconfig_contexts["names"] else kubeconfig_contexts["current"]
-    )
-    client = config.new_client_from_config(config_file=str(kubeconfig_path), context=context)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="session")
-def worker_api(kubeconfig_path: Path, kubeconfig_contexts: dict) -> Iterator[ApiClient]:
-    """The portal worker's least-privilege identity (cluster/rbac.yaml)."""
-    context = os.environ.get("KUBE_WORKER_CONTEXT") or WORKER_CONTEXT
-    if context not in kubeconfig_contexts["names"]:
-        pytest.skip(f"kubeconfig has no context {context!r} for the portal worker (set KUBE_WORKER_CONTEXT)")
-    client = config.new_client_from_config(config_file=str(kubeconfig_path), context=context)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="session")
-def core(admin_api: ApiClient) -> CoreV1Api:
-    return CoreV1Api(admin_api)
 
 
 @pytest.fixture(scope="session")
@@ -88,18 +38,6 @@ def kubectl() -> Path:
     return path
 
 
-def service_account_ready(core: CoreV1Api, namespace: str) -> bool:
-    """Pods are refused (500 "No API token found") until the controller manager has made
-    the namespace's default ServiceAccount and its token secret."""
-    try:
-        account = core.read_namespaced_service_account("default", namespace)
-    except ApiException as error:
-        if error.status == 404:
-            return False
-        raise
-    return bool(account.secrets)
-
-
 @pytest.fixture
 def namespace(core: CoreV1Api, request: pytest.FixtureRequest) -> Iterator[Callable[..., str]]:
     """Factory of uniquely named throwaway namespaces, deleted after the test."""
@@ -110,11 +48,7 @@ def namespace(core: CoreV1Api, request: pytest.FixtureRequest) -> Iterator[Calla
         name = f"t-{prefix}-{uuid.uuid4().hex[:6]}"
         core.create_namespace({"metadata": {"name": name, "labels": {THROWAWAY_LABEL: "true", **(labels or {})}}})
         created.append(name)
-        wait_until(
-            lambda: service_account_ready(core, name),
-            timeout=60,
-            what=f"the default ServiceAccount of {name} and its token",
-        )
+        wait_pods_allowed(core, name)
         return name
 
     yield create

@@ -14,7 +14,7 @@ import pytest
 from kubernetes import config
 from kubernetes.client import VersionApi
 
-from .conftest import K8S_VERSION, REPO_ROOT
+from tests.kube import K8S_VERSION, REPO_ROOT
 
 pytestmark = pytest.mark.cluster
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from kubernetes.client import ApiClient, CoreV1Api, VersionApi
 
-from .conftest import K8S_VERSION
-from .kube import GPU
+from tests.kube import GPU, K8S_VERSION
 
 pytestmark = pytest.mark.cluster
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from kubernetes.client import CoreV1Api
 
-from .kube import GPU, gone_or_terminating, pod_manifest, wait_running, wait_until
+from tests.kube import GPU, gone_or_terminating, pod_manifest, wait_running, wait_until
 
 pytestmark = pytest.mark.cluster
 

@@ -10,16 +10,16 @@ import pytest
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
-from .kube import (
+from tests.kube import (
     GPU,
     api_message,
     pod_manifest,
     quota_used,
-    seed_manifest,
     wait_quota_synced,
     wait_running,
     wait_until,
 )
+from tests.seed import seed_manifest
 
 pytestmark = pytest.mark.cluster
 

@@ -10,7 +10,8 @@ import pytest
 from kubernetes.client import ApiClient, CoreV1Api, RbacAuthorizationV1Api, SchedulingV1Api
 from kubernetes.client.exceptions import ApiException
 
-from .kube import GPU, api_message, seed_manifest
+from tests.kube import GPU, api_message
+from tests.seed import seed_manifest
 
 pytestmark = pytest.mark.cluster
 

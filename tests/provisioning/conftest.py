@@ -1,6 +1,5 @@
 """Fixtures for provisioning: the real local API server, a real Celery worker, throwaway names."""
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -8,50 +7,25 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
-from celery.contrib.testing.worker import start_worker
-from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from portal.celery import app as celery_app
 from provisioning.models import Cluster
+from tests.kube import WORKER_CONTEXT
 from tests.provisioning.proxy import TcpProxy
-
-REPO = Path(__file__).resolve().parents[2]
-ADMIN_CONTEXT = os.environ.get("KUBE_ADMIN_CONTEXT", "gpu-portal-admin")
-WORKER_CONTEXT = os.environ.get("KUBE_WORKER_CONTEXT", "gpu-portal-worker")
-
-
-@pytest.fixture(scope="session")
-def kubeconfig_file() -> Path:
-    path = Path(os.environ.get("KUBECONFIG") or REPO / ".cluster" / "kubeconfig")
-    if not path.is_file():
-        pytest.fail(f"no kubeconfig at {path}: run `make cluster`, or set KUBECONFIG")
-    return path
-
-
-@pytest.fixture(scope="session")
-def admin_client(kubeconfig_file) -> Iterator[client.ApiClient]:
-    api = config.new_client_from_config(config_file=str(kubeconfig_file), context=ADMIN_CONTEXT)
-    yield api
-    api.close()
-
-
-@pytest.fixture(scope="session")
-def kube(admin_client) -> client.CoreV1Api:
-    """The cluster as its admin sees it: for arranging and checking, never for the portal's own work."""
-    return client.CoreV1Api(admin_client)
+from tests.provisioning.worker import running_worker
 
 
 @pytest.fixture
-def cluster(db, kubeconfig_file) -> Cluster:
+def cluster(db, kubeconfig_path) -> Cluster:
     """The default cluster, reached as the worker's least-privilege identity."""
     return Cluster.objects.create(
-        name="local", kubeconfig_path=str(kubeconfig_file), context=WORKER_CONTEXT, is_default=True
+        name="local", kubeconfig_path=str(kubeconfig_path), context=WORKER_CONTEXT, is_default=True
     )
 
 
 @pytest.fixture
-def unique_name(kube) -> Iterator[Callable[[str], str]]:
+def unique_name(core) -> Iterator[Callable[[str], str]]:
     """Namespace names no other test uses; whatever of them reached the cluster is deleted after."""
     names: list[str] = []
 
@@ -63,22 +37,22 @@ def unique_name(kube) -> Iterator[Callable[[str], str]]:
     yield make
     for name in names:
         try:
-            kube.delete_namespace(name, grace_period_seconds=0)
+            core.delete_namespace(name, grace_period_seconds=0)
         except ApiException as error:
             if error.status != 404:
                 raise
 
 
 @pytest.fixture
-def proxy(kubeconfig_file, tmp_path, db) -> Iterator[tuple[TcpProxy, Cluster]]:
+def proxy(kubeconfig_path, tmp_path, db) -> Iterator[tuple[TcpProxy, Cluster]]:
     """The default cluster, reached through a proxy the test can cut."""
-    document = yaml.safe_load(kubeconfig_file.read_text())
+    document = yaml.safe_load(kubeconfig_path.read_text())
     context = next(c["context"] for c in document["contexts"] if c["name"] == WORKER_CONTEXT)
     entry = next(c for c in document["clusters"] if c["name"] == context["cluster"])
     server = urlparse(entry["cluster"]["server"])
     forwarder = TcpProxy((server.hostname, server.port))
     entry["cluster"]["server"] = f"https://127.0.0.1:{forwarder.port}"
-    _inline_certificates(entry["cluster"], kubeconfig_file.parent)
+    _inline_certificates(entry["cluster"], kubeconfig_path.parent)
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump(document))
     forwarder.forward()
@@ -101,7 +75,6 @@ def fast_retries(settings) -> None:
 
 @pytest.fixture
 def worker(transactional_db, fast_retries) -> Iterator[None]:
-    """A real Celery worker (in a thread of this process) consuming the configured broker."""
     celery_app.control.purge()
-    with start_worker(celery_app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30):
+    with running_worker():
         yield

@@ -6,7 +6,7 @@ from kubernetes.client.exceptions import ApiException
 from provisioning.applying import desired_objects
 from provisioning.cluster import ClusterGateway
 from teams.models import GpuTier, TeamNamespace
-from tests.cluster.kube import api_message, pod_manifest, wait_quota_synced
+from tests.kube import api_message, pod_manifest, wait_pods_allowed, wait_quota_synced
 
 pytestmark = [pytest.mark.django_db, pytest.mark.cluster]
 
@@ -24,10 +24,10 @@ def make_namespace(world, name: str, *, enforced: bool) -> TeamNamespace:
     )
 
 
-def admit(kube, namespace: str, name: str, gpus: int, priority_class: str | None) -> str:
+def admit(core, namespace: str, name: str, gpus: int, priority_class: str | None) -> str:
     """Create a pod; return "admitted", or the API server's refusal."""
     try:
-        kube.create_namespaced_pod(namespace, pod_manifest(name, gpus=gpus, priority_class=priority_class))
+        core.create_namespaced_pod(namespace, pod_manifest(name, gpus=gpus, priority_class=priority_class))
     except ApiException as error:
         return api_message(error)
     return "admitted"
@@ -61,31 +61,33 @@ def test_enforced_burst_renders_a_guaranteed_and_a_burst_quota(world):
     }
 
 
-def test_the_seeds_literal_gpu_limit_lets_no_pod_burst(world, cluster, kube, unique_name):
+def test_the_seeds_literal_gpu_limit_lets_no_pod_burst(world, cluster, core, unique_name):
     namespace = make_namespace(world, unique_name("literal"), enforced=False)
     for quota in apply(cluster, namespace):
-        wait_quota_synced(kube, namespace.name, quota)
+        wait_quota_synced(core, namespace.name, quota)
+    wait_pods_allowed(core, namespace.name)
 
-    assert admit(kube, namespace.name, "training", 2, "ml-high") == "admitted"
-    refused = admit(kube, namespace.name, "experiment", 2, "ml-low")
+    assert admit(core, namespace.name, "training", 2, "ml-high") == "admitted"
+    refused = admit(core, namespace.name, "experiment", 2, "ml-low")
 
     assert "exceeded quota: gpus" in refused
     assert "limited: requests.nvidia.com/gpu=2" in refused
 
 
 def test_enforced_burst_holds_guaranteed_gpus_and_lets_preemptible_pods_burst_to_the_limit(
-    world, cluster, kube, unique_name
+    world, cluster, core, unique_name
 ):
     namespace = make_namespace(world, unique_name("enforced"), enforced=True)
     for quota in apply(cluster, namespace):
-        wait_quota_synced(kube, namespace.name, quota)
+        wait_quota_synced(core, namespace.name, quota)
+    wait_pods_allowed(core, namespace.name)
     guaranteed, burst = f"{namespace.name}-guaranteed", f"{namespace.name}-burst"
 
-    assert admit(kube, namespace.name, "training", 2, "ml-high") == "admitted"
-    beyond_guarantee = admit(kube, namespace.name, "training-2", 1, "ml-high")
-    no_class = admit(kube, namespace.name, "unlabelled", 1, None)
-    assert admit(kube, namespace.name, "experiment", 2, "ml-low") == "admitted"
-    beyond_limit = admit(kube, namespace.name, "experiment-2", 1, "ml-low")
+    assert admit(core, namespace.name, "training", 2, "ml-high") == "admitted"
+    beyond_guarantee = admit(core, namespace.name, "training-2", 1, "ml-high")
+    no_class = admit(core, namespace.name, "unlabelled", 1, None)
+    assert admit(core, namespace.name, "experiment", 2, "ml-low") == "admitted"
+    beyond_limit = admit(core, namespace.name, "experiment-2", 1, "ml-low")
 
     assert f"exceeded quota: {guaranteed}" in beyond_guarantee
     # A pod that names no PriorityClass is not preemptible, so it counts against the guarantee.

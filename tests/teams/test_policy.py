@@ -454,3 +454,20 @@ def test_a_proposal_that_is_not_an_object_is_refused(world):
     report = check_request(Kind.CREATE_NAMESPACE, team=world.research, namespace_name="r2", proposed=["x"])
 
     assert errors(report) == {"proposed_spec": ["Must be an object with the sections to change."]}
+
+
+def test_a_nonzero_gpu_default_is_a_warning(world):
+    limit_range = research_spec()["limitRange"]
+    limit_range["limits"][0]["default"]["nvidia.com/gpu"] = "8"
+    limit_range["limits"][0]["defaultRequest"]["nvidia.com/gpu"] = "8"
+
+    report = create(world.research, "r2", **research_spec(limitRange=limit_range))
+
+    assert report.errors == []
+    assert [(w.field, w.message) for w in report.warnings if w.code == "gpu_default_nonzero"] == [
+        (
+            "limitRange.limits[Container].default[nvidia.com/gpu]",
+            "Every container that names no GPU is given 8 of them: sidecars and CPU-only pods take GPUs of the "
+            'quota. A default of "0" lets pods ask for GPUs explicitly.',
+        )
+    ]

@@ -1,39 +1,24 @@
-"""Helpers for the cluster tests: the seed's manifests, pod manifests, bounded waits."""
+"""Helpers for tests against the real API server: pod manifests, bounded waits, its messages."""
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
 from kubernetes.client import CoreV1Api, V1Pod
 from kubernetes.client.exceptions import ApiException
 
 T = TypeVar("T")
 
-SEED_FILE = Path(__file__).with_name("seed.yaml")
 GPU = "nvidia.com/gpu"
-
-
-@cache
-def _seed_documents() -> tuple[dict, ...]:
-    return tuple(doc for doc in yaml.safe_load_all(SEED_FILE.read_text()) if doc)
-
-
-def seed_manifest(kind: str, name: str, namespace: str | None = None) -> dict:
-    """A fresh copy of one seed manifest, moved to ``namespace`` when given."""
-    for document in _seed_documents():
-        if document["kind"] == kind and document["metadata"]["name"] == name:
-            manifest = copy.deepcopy(document)
-            if namespace is not None:
-                manifest["metadata"]["namespace"] = namespace
-            return manifest
-    raise KeyError(f"{kind}/{name} is not in {SEED_FILE}")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LOCAL_KUBECONFIG = REPO_ROOT / ".cluster" / "kubeconfig"
+K8S_VERSION = "v1.20.2"
+ADMIN_CONTEXT = "gpu-portal-admin"
+WORKER_CONTEXT = "gpu-portal-worker"
 
 
 def wait_until(condition: Callable[[], T], *, timeout: float, what: str, interval: float = 0.5) -> T:
@@ -114,3 +99,23 @@ def gone_or_terminating(core: CoreV1Api, namespace: str, name: str) -> bool:
             return True
         raise
     return pod.metadata.deletion_timestamp is not None
+
+
+def service_account_ready(core: CoreV1Api, namespace: str) -> bool:
+    """Pods are refused (500 "No API token found") until the controller manager has made
+    the namespace's default ServiceAccount and its token secret."""
+    try:
+        account = core.read_namespaced_service_account("default", namespace)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return bool(account.secrets)
+
+
+def wait_pods_allowed(core: CoreV1Api, namespace: str, timeout: float = 60) -> None:
+    wait_until(
+        lambda: service_account_ready(core, namespace),
+        timeout=timeout,
+        what=f"the default ServiceAccount of {namespace} and its token",
+    )

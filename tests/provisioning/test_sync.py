@@ -1,0 +1,154 @@
+"""Reading the real cluster back: usage samples that grow with change, drift, capacity, the beat lock."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from provisioning import applying
+from provisioning.cluster import ClusterGateway
+from provisioning.locks import task_lock
+from provisioning.models import Cluster, UsageSample
+from provisioning.sync import sync_capacity, sync_usage
+from provisioning.tasks import sync_usage as sync_usage_task
+from teams.models import AuditEvent, TeamNamespace
+from tests.kube import pod_manifest, quota_used, wait_pods_allowed, wait_quota_synced, wait_running, wait_until
+
+pytestmark = [pytest.mark.django_db, pytest.mark.cluster]
+
+
+@pytest.fixture
+def applied(world, cluster, core, unique_name) -> TeamNamespace:
+    """The seed's ml-research under a fresh name, applied, with its quota status filled in."""
+    namespace = world.namespace("ml-research")
+    namespace.pk = None
+    namespace.name = unique_name("sync")
+    namespace.save()
+    applying.apply_namespace(namespace, cluster=cluster)
+    wait_quota_synced(core, namespace.name, "ml-research-quota")
+    wait_pods_allowed(core, namespace.name)
+    namespace.refresh_from_db()
+    return namespace
+
+
+def gpu_samples(namespace: TeamNamespace):
+    return UsageSample.objects.filter(namespace=namespace, resource="requests.nvidia.com/gpu").order_by("time")
+
+
+def test_a_running_gpu_pod_shows_in_usage_and_samples(applied, cluster, core):
+    core.create_namespaced_pod(applied.name, pod_manifest("trainer", gpus=2, priority_class="ml-high"))
+    wait_running(core, applied.name, "trainer")
+    wait_until(
+        lambda: quota_used(core, applied.name, "ml-research-quota").get("requests.nvidia.com/gpu") == "2",
+        timeout=60,
+        what="the quota controller to count the pod",
+    )
+
+    sync_usage(cluster)
+
+    applied.refresh_from_db()
+    assert applied.observed_quotas["ml-research-quota"]["used"]["requests.nvidia.com/gpu"] == "2"
+    assert applied.phase == "Active"
+    assert [sample.used for sample in gpu_samples(applied)][-1] == 2
+
+
+def test_samples_are_written_on_change_and_as_an_hourly_heartbeat_only(applied, cluster):
+    sync_usage(cluster)
+    first = UsageSample.objects.filter(namespace=applied).count()
+
+    sync_usage(cluster)
+    unchanged = UsageSample.objects.filter(namespace=applied).count()
+    sync_usage(cluster, now=timezone.now() + timedelta(hours=1, minutes=1))
+    heartbeat = UsageSample.objects.filter(namespace=applied).count()
+
+    assert first == len(applied.quotas[0]["hard"])
+    assert unchanged == first
+    assert heartbeat == 2 * first
+
+
+def test_a_quota_edited_behind_the_portals_back_is_drift_with_the_diff(applied, cluster, core, settings):
+    core.patch_namespaced_resource_quota(
+        "ml-research-quota",
+        applied.name,
+        {"spec": {"hard": {"requests.nvidia.com/gpu": "64"}}},
+        field_manager="kubectl-edit",
+    )
+
+    result = sync_usage(cluster)
+
+    applied.refresh_from_db()
+    assert applied.name in result.drifted
+    assert applied.is_drifted
+    assert applied.drift == {
+        "quotas": {"ml-research-quota": {"requests.nvidia.com/gpu": {"desired": "8", "observed": "64"}}}
+    }
+
+
+def test_reconciling_restores_a_drifted_namespace(applied, cluster, core):
+    core.patch_namespaced_resource_quota(
+        "ml-research-quota", applied.name, {"spec": {"hard": {"pods": "500"}}}, field_manager="kubectl-edit"
+    )
+    sync_usage(cluster)
+    from provisioning.tasks import reconcile_namespace
+
+    reconcile_namespace.apply(args=[applied.pk]).get()
+    sync_usage(cluster)
+
+    applied.refresh_from_db()
+    assert core.read_namespaced_resource_quota("ml-research-quota", applied.name).spec.hard["pods"] == "50"
+    assert not applied.is_drifted
+    assert AuditEvent.objects.filter(verb="namespace.reconciled", target=f"namespace:{applied.name}").count() == 1
+
+
+def test_a_removed_label_is_drift(applied, cluster, core):
+    core.patch_namespace(applied.name, {"metadata": {"labels": {"gpu-tier": "critical"}}})
+
+    sync_usage(cluster)
+
+    applied.refresh_from_db()
+    assert applied.drift == {"labels": {"gpu-tier": {"desired": "high-priority", "observed": "critical"}}}
+
+
+def test_a_deleted_namespace_is_missing(applied, cluster, core):
+    core.delete_namespace(applied.name)
+    wait_until(
+        lambda: applied.name not in ClusterGateway(cluster).list_managed_namespaces(),
+        timeout=90,
+        what="the namespace to go",
+    )
+
+    sync_usage(cluster)
+
+    applied.refresh_from_db()
+    assert (applied.phase, applied.drift) == ("Missing", {"namespace": "missing from the cluster"})
+
+
+def test_capacity_is_the_nodes_gpus_and_the_guarantee_the_portal_promised(world, cluster):
+    cluster = sync_capacity(cluster)
+
+    assert cluster.gpu_capacity > 0
+    assert cluster.ready_nodes > 0
+    # ml-research guarantees 8, ml-production 16; ml-experiments is best effort.
+    assert cluster.guaranteed_gpus == 24
+    assert cluster.health == Cluster.Health.OK
+
+
+def test_an_unreachable_cluster_is_recorded_as_unhealthy(world, proxy):
+    forwarder, cluster = proxy
+    forwarder.refuse()
+
+    result = sync_usage_task.apply().get()
+
+    cluster.refresh_from_db()
+    assert result["proxied"].startswith("failed: The API server did not answer")
+    assert cluster.health == Cluster.Health.UNREACHABLE
+
+
+def test_the_periodic_sync_runs_once_at_a_time(world, cluster):
+    with task_lock("provisioning.sync_usage", timedelta(minutes=1)) as held:
+        assert held
+        assert sync_usage_task.apply().get() == {"skipped": "another sync holds the lock"}
+        with task_lock("provisioning.sync_usage", timedelta(minutes=1)) as second:
+            assert not second
+
+    assert "local" in sync_usage_task.apply().get()

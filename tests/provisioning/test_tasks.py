@@ -1,0 +1,254 @@
+"""Approved requests reach the real cluster through a real Celery worker, and survive its failures."""
+
+import copy
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from portal.celery import app as celery_app
+from provisioning import applying
+from provisioning.tasks import apply_request
+from teams import workflow
+from teams.models import AuditEvent, Request, TeamNamespace
+from tests.kube import pod_manifest, wait_pods_allowed, wait_quota_synced, wait_running, wait_until
+from tests.provisioning.worker import running_worker
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.cluster, pytest.mark.worker]
+
+State = Request.State
+Kind = Request.Kind
+
+
+def create_request(world, name: str) -> Request:
+    research = world.namespace("ml-research")
+    return workflow.submit_request(
+        actor=world.research_lead,
+        team=world.research,
+        kind=Kind.CREATE_NAMESPACE,
+        namespace_name=name,
+        proposed={
+            "tier": "high-priority",
+            "quotas": copy.deepcopy(research.quotas),
+            "limitRange": research.limit_range,
+        },
+        justification="Vision team's training namespace.",
+    )
+
+
+def wait_for_state(request_id: int, *states: str, timeout: float = 60) -> Request:
+    def reached() -> Request | None:
+        request = Request.objects.get(pk=request_id)
+        return request if request.state in states else None
+
+    return wait_until(reached, timeout=timeout, what=f"request #{request_id} to become {' or '.join(states)}")
+
+
+def verbs(request: Request) -> list[str]:
+    return list(AuditEvent.objects.filter(request=request).order_by("pk").values_list("verb", flat=True))
+
+
+def test_an_approved_new_namespace_is_applied_with_its_rendered_content(world, cluster, core, worker, unique_name):
+    request = create_request(world, unique_name("vision"))
+
+    workflow.approve_request(request.pk, actor=world.approver)
+    request = wait_for_state(request.pk, State.APPLIED, State.FAILED)
+
+    assert (request.state, request.last_error) == (State.APPLIED, "")
+    quota = core.read_namespaced_resource_quota("ml-research-quota", request.namespace_name)
+    limits = core.read_namespaced_limit_range("ml-limit-range", request.namespace_name)
+    namespace = core.read_namespace(request.namespace_name)
+    assert quota.spec.hard == world.namespace("ml-research").quotas[0]["hard"]
+    assert limits.spec.limits[0].default == {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "0"}
+    assert namespace.metadata.labels["team"] == "research"
+    assert verbs(request) == ["request.submitted", "request.approved", "request.applying", "request.applied"]
+    assert TeamNamespace.objects.get(name=request.namespace_name).last_applied_at is not None
+
+
+def test_a_quota_increase_changes_spec_hard_and_applying_again_changes_nothing(
+    world, cluster, core, worker, unique_name
+):
+    request = create_request(world, unique_name("grow"))
+    workflow.approve_request(request.pk, actor=world.approver)
+    request = wait_for_state(request.pk, State.APPLIED)
+    namespace = TeamNamespace.objects.get(name=request.namespace_name)
+    quotas = copy.deepcopy(namespace.quotas)
+    quotas[0]["hard"]["requests.nvidia.com/gpu"] = "12"
+    increase = workflow.submit_request(
+        actor=world.research_lead,
+        team=world.research,
+        kind=Kind.CHANGE_QUOTA,
+        namespace=namespace,
+        proposed={"quotas": quotas},
+        justification="Deadline.",
+    )
+
+    workflow.approve_request(increase.pk, actor=world.approver)
+    wait_for_state(increase.pk, State.APPLIED)
+    wait_quota_synced(core, namespace.name, "ml-research-quota")
+    version = core.read_namespaced_resource_quota("ml-research-quota", namespace.name).metadata.resource_version
+    redelivered = apply_request.apply(args=[increase.pk]).get()
+    applying.apply_namespace(TeamNamespace.objects.select_related("team__cost_center", "tier").get(pk=namespace.pk))
+
+    quota = core.read_namespaced_resource_quota("ml-research-quota", namespace.name)
+    assert redelivered == State.APPLIED
+    assert quota.spec.hard["requests.nvidia.com/gpu"] == "12"
+    assert quota.metadata.resource_version == version
+
+
+def test_an_api_server_outage_is_retried_until_it_is_back(world, proxy, core, worker, unique_name, caplog):
+    forwarder, _ = proxy
+    request = create_request(world, unique_name("outage"))
+    forwarder.refuse()
+
+    with caplog.at_level(logging.WARNING, logger="provisioning.tasks"):
+        workflow.approve_request(request.pk, actor=world.approver)
+        wait_until(lambda: [r for r in caplog.records if r.message == "request.retrying"], timeout=30, what="a retry")
+        assert Request.objects.get(pk=request.pk).state == State.APPLYING
+        forwarder.forward()
+        request = wait_for_state(request.pk, State.APPLIED, State.FAILED, timeout=90)
+
+    assert request.state == State.APPLIED
+    assert core.read_namespace(request.namespace_name).metadata.labels["app.kubernetes.io/managed-by"] == "gpu-portal"
+    assert verbs(request).count("request.applied") == 1
+
+
+def test_an_outage_beyond_the_retry_budget_fails_and_an_admin_retry_succeeds(world, proxy, core, worker, unique_name):
+    forwarder, _ = proxy
+    request = create_request(world, unique_name("budget"))
+    forwarder.refuse()
+
+    workflow.approve_request(request.pk, actor=world.approver)
+    failed = wait_for_state(request.pk, State.FAILED, State.APPLIED, timeout=90)
+    forwarder.forward()
+    workflow.retry_request(request.pk, actor=world.approver)
+    applied = wait_for_state(request.pk, State.APPLIED, State.FAILED, timeout=60)
+
+    assert failed.state == State.FAILED
+    assert failed.last_error.startswith("Gave up after 4 attempts; the cluster kept failing: The API server did not")
+    assert applied.state == State.APPLIED
+    assert verbs(applied)[-4:] == ["request.applying", "request.failed", "request.retried", "request.applied"]
+
+
+def test_a_permanent_error_fails_at_once_with_the_api_servers_text(world, cluster, core, unique_name):
+    request = create_request(world, unique_name("invalid"))
+    workflow.approve_request(request.pk, actor=world.approver)
+    # A gap in policy, simulated: an object count beside a PriorityClass scope reaches desired state.
+    scope = {"matchExpressions": [{"operator": "In", "scopeName": "PriorityClass", "values": ["ml-critical"]}]}
+    TeamNamespace.objects.filter(name=request.namespace_name).update(
+        quotas=[{"name": "ml-production-quota", "hard": {"pods": "200", "services": "50"}, "scopeSelector": scope}]
+    )
+
+    with running_worker():
+        request = wait_for_state(request.pk, State.FAILED, State.APPLIED)
+
+    assert request.state == State.FAILED
+    assert "unsupported scope applied to resource" in request.last_error
+    assert verbs(request).count("request.failed") == 1
+
+
+def test_an_unmanaged_namespace_of_the_same_name_fails_the_request_and_stays_untouched(
+    world, cluster, core, worker, unique_name
+):
+    name = unique_name("taken")
+    request = create_request(world, name)
+    core.create_namespace({"metadata": {"name": name, "labels": {"owner": "ops"}}})
+
+    workflow.approve_request(request.pk, actor=world.approver)
+    request = wait_for_state(request.pk, State.FAILED, State.APPLIED)
+
+    assert request.state == State.FAILED
+    assert f"Namespace {name} already exists on cluster local and is not managed by the portal" in request.last_error
+    assert core.read_namespace(name).metadata.labels == {"owner": "ops"}
+    assert core.list_namespaced_resource_quota(name).items == []
+
+
+def test_deleting_refuses_while_pods_run_unless_forced(world, cluster, core, worker, unique_name):
+    request = create_request(world, unique_name("gone"))
+    workflow.approve_request(request.pk, actor=world.approver)
+    namespace = wait_for_state(request.pk, State.APPLIED).namespace
+    wait_quota_synced(core, namespace.name, "ml-research-quota")
+    wait_pods_allowed(core, namespace.name)
+    core.create_namespaced_pod(namespace.name, pod_manifest("notebook", gpus=1))
+    wait_running(core, namespace.name, "notebook")
+
+    def delete(force: bool) -> Request:
+        deletion = workflow.submit_request(
+            actor=world.research_lead,
+            team=world.research,
+            kind=Kind.DELETE_NAMESPACE,
+            namespace=namespace,
+            proposed={"force": force},
+            justification="Done.",
+        )
+        workflow.approve_request(deletion.pk, actor=world.approver)
+        return wait_for_state(deletion.pk, State.APPLIED, State.FAILED)
+
+    refused = delete(force=False)
+    TeamNamespace.objects.filter(pk=namespace.pk).update(deletion_requested_at=None)
+    forced = delete(force=True)
+
+    assert refused.state == State.FAILED
+    assert refused.last_error.startswith(f"1 pod(s) are still running or pending in {namespace.name}")
+    assert forced.state == State.APPLIED
+    assert core.read_namespace(namespace.name).status.phase == "Terminating"
+    assert TeamNamespace.objects.get(pk=namespace.pk).deleted_at is not None
+
+
+@pytest.mark.skipif(
+    settings.CELERY_BROKER_URL.startswith("sqla"),
+    reason="kombu's SQLAlchemy transport never redelivers a killed worker's task; CI runs this on Redis",
+)
+def test_a_worker_killed_mid_apply_is_redelivered_and_applied_once(world, proxy, core, unique_name):
+    forwarder, _ = proxy
+    request = create_request(world, unique_name("killed"))
+    forwarder.hang()  # the worker's first call to the API server never returns
+    celery_app.control.purge()
+    first = _worker_process()
+    workflow.approve_request(request.pk, actor=world.approver)
+    wait_for_state(request.pk, State.APPLYING)
+    wait_until(lambda: forwarder.connections > 0, timeout=30, what="the worker to call the API server")
+
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    forwarder.refuse()
+    forwarder.forward()
+    second = _worker_process()
+    try:
+        request = wait_for_state(request.pk, State.APPLIED, State.FAILED, timeout=120)
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
+
+    assert request.state == State.APPLIED
+    assert verbs(request).count("request.applied") == 1
+    assert verbs(request).count("request.applying") == 1
+
+
+def _worker_process() -> subprocess.Popen:
+    """A worker in its own process, on the test database, redelivering unacknowledged tasks after 5 s."""
+    database = connection.settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        url = f"sqlite:///{database['NAME']}"
+    else:
+        url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    environment = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CELERY_VISIBILITY_TIMEOUT": "5",
+        "PROVISIONING_MAX_RETRIES": "3",
+        "PROVISIONING_RETRY_BACKOFF_SECONDS": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=INFO"],
+        env=environment,
+        cwd=settings.BASE_DIR,
+    )
+    time.sleep(3)
+    return process
