@@ -21,8 +21,11 @@ migrate: venv
 seed: migrate
 	$(PYTHON) manage.py seed_demo
 
+# The whole system: web, Celery worker and beat on the embedded broker, and a stream of
+# simulated training jobs on the local cluster; the seed's namespaces are applied first.
 demo: seed cluster
-	$(PYTHON) manage.py runserver 127.0.0.1:$${PORT:-8000}
+	$(PYTHON) manage.py apply_namespace --all
+	$(VENV)/bin/honcho start -f Procfile -p $${PORT:-8000}
 
 # Without a KUBECONFIG of the user's own, the tests run against the local control plane;
 # without a broker of the user's own, on a broker file of their own, apart from the demo's.

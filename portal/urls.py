@@ -1,11 +1,16 @@
-"""Root URLs."""
+"""Root URLs: the pages, the REST API with its schema, sign-in, and the Django admin."""
 
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
 
 admin.site.site_header = "GPU Quota Portal administration"
 admin.site.site_title = "GPU Quota Portal"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("portal.api_urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("teams.urls")),
 ]

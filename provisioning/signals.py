@@ -1,4 +1,4 @@
-"""Provisioning's answer to the workflow's signals."""
+"""Provisioning's answers to the workflow: enqueueing applies, and the capacity approvers weigh."""
 
 import logging
 
@@ -17,3 +17,13 @@ def enqueue_on_apply_requested(sender, request_id: int, **kwargs) -> None:
         enqueue_apply(request_id)
     except Exception:
         logger.exception("request.enqueue_failed", extra={"request_id": request_id})
+
+
+def default_cluster_gpu_capacity() -> int | None:
+    """Allocatable GPUs of the default cluster at its last capacity sync; None before the first."""
+    from provisioning.models import Cluster
+
+    cluster = Cluster.objects.filter(is_default=True).only("gpu_capacity", "capacity_synced_at").first()
+    if cluster is None or cluster.capacity_synced_at is None:
+        return None
+    return cluster.gpu_capacity

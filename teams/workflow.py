@@ -21,6 +21,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from teams.capacity import CapacityImpact, capacity_impact
 from teams.models import AuditEvent, GpuTier, Membership, Request, Team, TeamNamespace, is_approver
 from teams.policy import check_request
 from teams.signals import apply_requested
@@ -34,6 +35,17 @@ Kind = Request.Kind
 
 class InvalidTransition(Exception):
     """The request is not in a state this transition starts from."""
+
+
+class CapacityExceeded(Exception):
+    """Approving would guarantee more GPUs than the cluster has; an approver may override it."""
+
+    def __init__(self, impact: CapacityImpact) -> None:
+        self.impact = impact
+        super().__init__(
+            f"Approving would guarantee {impact.guaranteed_after} GPUs on a cluster with {impact.capacity}; "
+            "confirm the override to approve anyway."
+        )
 
 
 def submit_request(
@@ -71,8 +83,12 @@ def submit_request(
     return request
 
 
-def approve_request(request_id: int, *, actor, note: str = "") -> Request:
-    """Approve: make the proposal the namespace's desired state, then ask provisioning to apply it."""
+def approve_request(request_id: int, *, actor, note: str = "", override_capacity: bool = False) -> Request:
+    """Approve: make the proposal the namespace's desired state, then ask provisioning to apply it.
+
+    An approval that would overcommit guaranteed GPUs is refused unless the approver
+    overrides it; the override is recorded in the audit event.
+    """
     _require_approver(actor)
 
     def approve(request: Request) -> tuple[dict, dict]:
@@ -87,7 +103,11 @@ def approve_request(request_id: int, *, actor, note: str = "") -> Request:
             request_id=request.pk,
         )
         report.raise_for_errors()
+        impact = capacity_impact(request)
+        if impact.overcommits and not override_capacity:
+            raise CapacityExceeded(impact)
         before, after = _set_desired_state(request, report.proposed)
+        after["capacity"] = {**impact.as_dict(), "overridden": impact.overcommits}
         request.reviewed_by = actor
         request.decision_note = note.strip()
         request.decided_at = timezone.now()

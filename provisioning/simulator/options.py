@@ -24,6 +24,7 @@ class SimulatorOptions:
     start_delay: float
     job_seconds: float
     workloads: bool
+    workloads_only: bool
     workload_interval: float
     seed: int
     heartbeat_seconds: float
@@ -50,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also generate training Jobs, notebooks and inference Deployments in portal-managed namespaces",
     )
+    parser.add_argument(
+        "--workloads-only",
+        action="store_true",
+        help="only generate workloads, beside a simulator that already plays the nodes (the demo's)",
+    )
     parser.add_argument("--workload-interval", type=float, default=15.0, help="mean seconds between workloads")
     parser.add_argument("--seed", type=int, default=1, help="seed of the workload stream (reproducible)")
     parser.add_argument("--heartbeat-seconds", type=float, default=20.0, help="node status heartbeat period")
@@ -70,7 +76,8 @@ def options_from(values: dict[str, object]) -> SimulatorOptions:
         node_prefix=str(values["node_prefix"]),
         start_delay=float(values["start_delay"]),  # type: ignore[arg-type]
         job_seconds=float(values["job_seconds"]),  # type: ignore[arg-type]
-        workloads=bool(values["workloads"]),
+        workloads=bool(values["workloads"]) or bool(values.get("workloads_only")),
+        workloads_only=bool(values.get("workloads_only")),
         workload_interval=float(values["workload_interval"]),  # type: ignore[arg-type]
         seed=int(values["seed"]),  # type: ignore[arg-type]
         heartbeat_seconds=float(values["heartbeat_seconds"]),  # type: ignore[arg-type]

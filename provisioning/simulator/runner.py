@@ -39,10 +39,14 @@ def run(options: SimulatorOptions, stop: threading.Event | None = None) -> int:
         workloads=options.workloads,
         seed=options.seed if options.workloads else None,
     )
-    nodes = NodeKeeper(new_api_client(options), options, stop)
-    kubelet = Kubelet(new_api_client(options), options, stop)
-    threads = [threading.Thread(target=run_forever, args=("nodes", stop, nodes.step), name="nodes", daemon=True)]
-    threads += kubelet.threads()
+    threads: list[threading.Thread] = []
+    if not options.workloads_only:
+        nodes = NodeKeeper(new_api_client(options), options, stop)
+        kubelet = Kubelet(new_api_client(options), options, stop)
+        threads.append(
+            threading.Thread(target=run_forever, args=("nodes", stop, nodes.step), name="nodes", daemon=True)
+        )
+        threads += kubelet.threads()
     if options.workloads:
         generator = WorkloadGenerator(new_api_client(options), options, stop)
         threads.append(

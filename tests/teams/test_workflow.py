@@ -339,3 +339,48 @@ def test_twenty_concurrent_approvals_give_exactly_one_decision(world, second_app
     assert sorted(outcomes) == ["approved"] + ["refused"] * 19
     assert AuditEvent.objects.filter(request=request, verb="request.approved").count() == 1
     assert TeamNamespace.objects.filter(name="ml-research-2").count() == 1
+
+
+@pytest.fixture
+def small_cluster(world):
+    """A cluster of 28 GPUs; the seed already guarantees 24 of them."""
+    from django.utils import timezone
+
+    from provisioning.models import Cluster
+
+    return Cluster.objects.create(name="small", is_default=True, gpu_capacity=28, capacity_synced_at=timezone.now())
+
+
+def test_an_approval_that_overcommits_guaranteed_gpus_is_refused_without_an_override(world, small_cluster):
+    request = new_namespace_request(world)
+
+    with pytest.raises(workflow.CapacityExceeded) as raised:
+        workflow.approve_request(request.pk, actor=world.approver)
+
+    assert str(raised.value) == (
+        "Approving would guarantee 32 GPUs on a cluster with 28; confirm the override to approve anyway."
+    )
+    assert Request.objects.get(pk=request.pk).state == State.PENDING
+
+
+def test_an_overridden_overcommit_is_approved_and_audited(world, small_cluster):
+    request = new_namespace_request(world)
+
+    workflow.approve_request(request.pk, actor=world.approver, override_capacity=True)
+
+    event = AuditEvent.objects.get(request=request, verb="request.approved")
+    assert event.after["capacity"] == {
+        "capacity": 28,
+        "guaranteed_now": 24,
+        "guaranteed_after": 32,
+        "overridden": True,
+    }
+
+
+def test_capacity_is_not_enforced_before_it_was_observed(world):
+    request = new_namespace_request(world)
+
+    workflow.approve_request(request.pk, actor=world.approver)
+
+    event = AuditEvent.objects.get(request=request, verb="request.approved")
+    assert event.after["capacity"]["capacity"] is None

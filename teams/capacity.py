@@ -1,0 +1,76 @@
+"""What an approval does to the cluster's guaranteed GPUs, against its capacity.
+
+Capacity is observed by provisioning, which teams must not import: provisioning
+registers a provider here in its AppConfig.ready().
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from teams.models import GpuTier, Request, TeamNamespace
+from teams.specs import gpu_allocation, merge_spec, namespace_spec
+
+_capacity_provider: Callable[[], int | None] | None = None
+
+
+def register_capacity_provider(provider: Callable[[], int | None]) -> None:
+    """`provider()` returns the cluster's allocatable GPUs, or None while they are unknown."""
+    global _capacity_provider
+    _capacity_provider = provider
+
+
+def gpu_capacity() -> int | None:
+    return _capacity_provider() if _capacity_provider else None
+
+
+@dataclass(frozen=True)
+class CapacityImpact:
+    capacity: int | None
+    guaranteed_now: int
+    guaranteed_after: int
+
+    @property
+    def overcommits(self) -> bool:
+        """More GPUs guaranteed than the cluster has: the approval would promise what cannot be kept."""
+        return (
+            self.capacity is not None
+            and self.guaranteed_after > self.capacity
+            and self.guaranteed_after > self.guaranteed_now
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "capacity": self.capacity,
+            "guaranteed_now": self.guaranteed_now,
+            "guaranteed_after": self.guaranteed_after,
+        }
+
+
+class CapacityTotals:
+    """Guaranteed GPUs per live namespace, read once and reused for every row of a queue."""
+
+    def __init__(self) -> None:
+        tiers = list(GpuTier.objects.all())
+        self.tiers = {tier.slug: tier for tier in tiers}
+        self.preemptible = {tier.priority_class_name for tier in tiers if not tier.allows_guaranteed_gpus}
+        self.by_namespace = {
+            namespace.pk: gpu_allocation(namespace.quotas, namespace.tier, self.preemptible).guaranteed
+            for namespace in TeamNamespace.objects.live().select_related("tier")
+        }
+        self.total = sum(self.by_namespace.values())
+        self.capacity = gpu_capacity()
+
+    def impact(self, request: Request) -> CapacityImpact:
+        current = self.by_namespace.get(request.namespace_id, 0)
+        if request.kind == Request.Kind.DELETE_NAMESPACE:
+            after = 0
+        else:
+            base = namespace_spec(request.namespace) if request.namespace_id else {}
+            spec = merge_spec(base, request.proposed_spec)
+            tier = self.tiers.get(spec.get("tier"))
+            after = gpu_allocation(spec.get("quotas") or [], tier, self.preemptible).guaranteed if tier else current
+        return CapacityImpact(self.capacity, self.total, self.total - current + after)
+
+
+def capacity_impact(request: Request) -> CapacityImpact:
+    return CapacityTotals().impact(request)
