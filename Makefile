@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DEBUG ?= 1
 
-.PHONY: venv demo test lint migrate seed cluster cluster-stop cluster-reset clean
+.PHONY: venv demo test bench lint migrate seed cluster cluster-stop cluster-reset clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,11 @@ test: venv
 	$(VENV)/bin/ruff check .
 	@if [ -z "$${KUBECONFIG:-}" ]; then bash cluster/up.sh; fi
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks print ratios measured side by side in one run; see BENCHMARKS.md.
+bench: venv
+	@if [ -z "$${KUBECONFIG:-}" ]; then bash cluster/up.sh; fi
+	$(PYTHON) -m tests.bench $(BENCH_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

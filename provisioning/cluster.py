@@ -121,6 +121,8 @@ class ClusterGateway:
     def __init__(self, cluster: Cluster, *, page_size: int = LIST_PAGE_SIZE) -> None:
         self.cluster = cluster
         self.page_size = page_size
+        #: Requests sent to the API server through this gateway, for benchmarks and logs.
+        self.api_calls = 0
         self.api = _connect(cluster)
         self.core = client.CoreV1Api(self.api)
         self.methods = _kind_methods(self.api)
@@ -147,7 +149,7 @@ class ClusterGateway:
             kind, metadata = manifest["kind"], manifest["metadata"]
             patch, _, _, namespaced = self.methods[kind]
             arguments = (metadata["name"], metadata["namespace"]) if namespaced else (metadata["name"],)
-            result = _call(
+            result = self._call(
                 patch,
                 *arguments,
                 manifest,
@@ -184,10 +186,10 @@ class ClusterGateway:
         removed = []
         for kind in PRUNED_KINDS:
             _, delete, list_namespaced, _ = self.methods[kind]
-            existing = _call(list_namespaced, namespace, label_selector=MANAGED_SELECTOR)
+            existing = self._call(list_namespaced, namespace, label_selector=MANAGED_SELECTOR)
             for item in existing.items:
                 if (kind, item.metadata.name) not in desired:
-                    _call(delete, item.metadata.name, namespace)
+                    self._call(delete, item.metadata.name, namespace)
                     removed.append((kind, item.metadata.name))
         if removed:
             logger.info("cluster.pruned", extra={"namespace": namespace, "objects": removed})
@@ -203,7 +205,7 @@ class ClusterGateway:
                 "Stop them, or ask for the deletion again with force."
             )
         try:
-            _call(self.core.delete_namespace, name)
+            self._call(self.core.delete_namespace, name)
         except PermanentError as error:
             if error.status != 404:
                 raise
@@ -226,7 +228,7 @@ class ClusterGateway:
     def namespace_labels(self, name: str) -> dict[str, str] | None:
         """The namespace's labels, or None when it does not exist."""
         try:
-            namespace = _call(self.core.read_namespace, name)
+            namespace = self._call(self.core.read_namespace, name)
         except PermanentError as error:
             if error.status == 404:
                 return None
@@ -235,8 +237,8 @@ class ClusterGateway:
 
     def read_namespace_state(self, name: str) -> dict:
         """Labels, quotas and LimitRanges of one namespace, as plain dicts (for adoption)."""
-        quotas = _call(self.core.list_namespaced_resource_quota, name, _preload_content=False)
-        limit_ranges = _call(self.core.list_namespaced_limit_range, name, _preload_content=False)
+        quotas = self._call(self.core.list_namespaced_resource_quota, name, _preload_content=False)
+        limit_ranges = self._call(self.core.list_namespaced_limit_range, name, _preload_content=False)
         return {
             "labels": self.namespace_labels(name),
             "quotas": json.loads(quotas.data)["items"],
@@ -244,7 +246,7 @@ class ClusterGateway:
         }
 
     def count_active_pods(self, namespace: str) -> int:
-        pods = _call(self.core.list_namespaced_pod, namespace)
+        pods = self._call(self.core.list_namespaced_pod, namespace)
         return sum(
             1
             for pod in pods.items
@@ -296,7 +298,7 @@ class ClusterGateway:
     def _list_raw(self, method, selector: str | None = MANAGED_SELECTOR) -> Iterator[dict]:
         token = None
         while True:
-            response = _call(
+            response = self._call(
                 method, label_selector=selector, limit=self.page_size, _continue=token, _preload_content=False
             )
             page = json.loads(response.data)
@@ -304,6 +306,10 @@ class ClusterGateway:
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return
+
+    def _call(self, method, *args, **kwargs):
+        self.api_calls += 1
+        return _call(method, *args, **kwargs)
 
 
 def _connect(cluster: Cluster) -> client.ApiClient:
