@@ -10,3 +10,19 @@ MANAGED_BY_VALUE = "gpu-portal"
 GPU_RESOURCE = "nvidia.com/gpu"
 GUARANTEED_GPU_KEY = f"requests.{GPU_RESOURCE}"
 GPU_LIMIT_KEY = f"limits.{GPU_RESOURCE}"
+
+#: The seed's quota keys in the order the portal shows them: GPUs first.
+QUOTA_KEYS = [
+    ("requests.nvidia.com/gpu", "Guaranteed GPUs"),
+    ("limits.nvidia.com/gpu", "GPU limit"),
+    ("requests.cpu", "CPU requests"),
+    ("limits.cpu", "CPU limits"),
+    ("requests.memory", "Memory requests"),
+    ("limits.memory", "Memory limits"),
+    ("requests.storage", "Storage requests"),
+    ("persistentvolumeclaims", "PersistentVolumeClaims"),
+    ("pods", "Pods"),
+    ("services", "Services"),
+    ("secrets", "Secrets"),
+    ("configmaps", "ConfigMaps"),
+]

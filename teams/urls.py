@@ -5,4 +5,15 @@ from teams import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("teams/", views.dashboard, name="dashboard"),
+    path("requests/", views.request_list, name="request-list"),
+    path("requests/new/<str:kind>/", views.request_new, name="request-new"),
+    path("requests/new/<str:kind>/validate/", views.request_validate, name="request-validate"),
+    path("requests/<int:pk>/", views.request_detail, name="request-detail"),
+    path("requests/<int:pk>/cancel/", views.request_cancel, name="request-cancel"),
+    path("requests/<int:pk>/approve/", views.request_approve, name="request-approve"),
+    path("requests/<int:pk>/reject/", views.request_reject, name="request-reject"),
+    path("requests/<int:pk>/retry/", views.request_retry, name="request-retry"),
+    path("requests/<int:pk>/state/", views.request_row, name="request-row"),
+    path("queue/", views.queue, name="queue"),
+    path("queue/approve/", views.queue_bulk_approve, name="queue-bulk-approve"),
 ]

@@ -1,20 +1,321 @@
-"""Pages for team leads, members and approvers; thin: the rules live in policy and workflow."""
+"""Pages for team leads, members and approvers. Thin: rules live in policy, changes in workflow."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
-from teams.models import Team, TeamNamespace
+from teams import workflow
+from teams.capacity import CapacityTotals
+from teams.forms import build_form, lead_teams, quota_diff, resolve_target
+from teams.models import GpuTier, Request, Team, TeamNamespace, is_approver
+from teams.permissions import require_approver, visible_request
+from teams.policy import PolicyError, check_request
+from teams.specs import namespace_spec
+from teams.usage import usage_rows
+
+Kind = Request.Kind
+State = Request.State
+RECENT_REQUESTS = 10
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Everyone lands on what matters to them."""
+    if is_approver(request.user):
+        return redirect("queue")
     return redirect("dashboard")
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     teams = Team.objects.visible_to(request.user).select_related("cost_center", "default_tier")
-    namespaces = TeamNamespace.objects.live().filter(team__in=teams).select_related("team__cost_center", "tier")
-    return render(request, "teams/dashboard.html", {"teams": teams, "namespaces": namespaces})
+    namespaces = list(TeamNamespace.objects.live().filter(team__in=teams).select_related("team__cost_center", "tier"))
+    open_requests = Request.objects.filter(team__in=teams).select_related("team", "requested_by")
+    recent = list(open_requests.filter(state__in=Request.OPEN_STATES).order_by("-created_at")[:RECENT_REQUESTS])
+    recent += list(open_requests.exclude(state__in=Request.OPEN_STATES).order_by("-created_at")[:RECENT_REQUESTS])
+    led = {team.pk for team in lead_teams(request.user)}
+    return render(
+        request,
+        "teams/dashboard.html",
+        {
+            "rows": [(namespace, usage_rows(namespace), namespace.team_id in led) for namespace in namespaces],
+            "requests": recent,
+            "led_teams": led,
+            "kinds": Kind,
+        },
+    )
+
+
+@login_required
+def request_list(request: HttpRequest) -> HttpResponse:
+    requests = Request.objects.visible_to(request.user).select_related("team", "requested_by", "reviewed_by")
+    state = request.GET.get("state", "")
+    if state in State.values:
+        requests = requests.filter(state=state)
+    if request.GET.get("mine"):
+        requests = requests.filter(requested_by=request.user)
+    return render(
+        request,
+        "teams/request_list.html",
+        {"requests": requests.order_by("-created_at")[:500], "states": State.choices, "state": state},
+    )
+
+
+@login_required
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    item = visible_request(request.user, pk)
+    events = item.audit_events.select_related("actor").order_by("created_at", "pk")
+    current = namespace_spec(item.namespace) if item.namespace_id and item.state == State.PENDING else _before(events)
+    return render(
+        request,
+        "teams/request_detail.html",
+        {
+            "item": item,
+            "events": events,
+            "diff": quota_diff(current, item.proposed_spec),
+            "can_cancel": item.state == State.PENDING and item.requested_by_id == request.user.pk,
+            "can_decide": item.state == State.PENDING and is_approver(request.user),
+            "can_retry": item.state == State.FAILED and is_approver(request.user),
+        },
+    )
+
+
+def _before(events) -> dict:
+    """The namespace's spec before the approval, as the audit trail recorded it."""
+    for event in events:
+        if event.verb == "request.approved":
+            return event.before.get("spec") or {}
+    return {}
+
+
+@login_required
+def request_new(request: HttpRequest, kind: str) -> HttpResponse:
+    posted = request.method == "POST"
+    source = request.POST if posted else request.GET
+    team, namespace = resolve_target(request.user, kind, source)
+    form = build_form(kind, team=team, namespace=namespace, data=source if posted else _prefill(source), posted=posted)
+    if posted:
+        try:
+            created = workflow.submit_request(
+                actor=request.user,
+                team=team,
+                kind=kind,
+                namespace=namespace,
+                namespace_name=form.name.value.strip() if form.name else "",
+                proposed=form.proposed(),
+                justification=form.justification.value,
+            )
+        except PolicyError as error:
+            form.annotate(error.report)
+            messages.error(request, "The request was not sent: fix the fields marked below.")
+            return render(
+                request, "teams/request_form.html", _form_context(form, team, namespace, request.user), status=400
+            )
+        messages.success(request, f"Request #{created.pk} sent to the approvers.")
+        return redirect("request-detail", pk=created.pk)
+    if kind in (Kind.CHANGE_QUOTA, Kind.CHANGE_LIMIT_RANGE):
+        # Show what the current spec already earns (e.g. the unenforced GPU limit) before any edit.
+        form.annotate(
+            check_request(kind, team=team, namespace_name=namespace.name, proposed=form.proposed(), namespace=namespace)
+        )
+    if request.htmx and request.GET.get("tier"):
+        return render(request, "teams/partials/request_fields.html", _form_context(form, team, namespace, request.user))
+    return render(request, "teams/request_form.html", _form_context(form, team, namespace, request.user))
+
+
+@login_required
+@require_POST
+def request_validate(request: HttpRequest, kind: str) -> HttpResponse:
+    """Live validation as the lead types: the same policy, errors next to each field."""
+    team, namespace = resolve_target(request.user, kind, request.POST if request.method == "POST" else request.GET)
+    form = build_form(kind, team=team, namespace=namespace, data=request.POST, posted=True)
+    report = check_request(
+        kind,
+        team=team,
+        namespace_name=form.name.value.strip() if form.name else (namespace.name if namespace else ""),
+        proposed=form.proposed(),
+        namespace=namespace,
+    )
+    form.annotate(report)
+    return render(request, "teams/partials/request_validation.html", _form_context(form, team, namespace, request.user))
+
+
+def _prefill(data) -> dict:
+    """A GET only chooses the tier; every other value comes from the defaults."""
+    return {"tier": data["tier"]} if data.get("tier") else {}
+
+
+def _form_context(form, team: Team, namespace: TeamNamespace | None, user) -> dict:
+    proposed = form.proposed()
+    return {
+        "form": form,
+        "team": team,
+        "namespace": namespace,
+        "kind_label": Kind(form.kind).label,
+        "tiers": GpuTier.objects.all(),
+        "teams": lead_teams(user) if form.kind == Kind.CREATE_NAMESPACE else [],
+        "diff": quota_diff(form.base_spec, proposed) if form.shows_quotas else [],
+    }
+
+
+@login_required
+@require_POST
+def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    item = visible_request(request.user, pk)
+    try:
+        workflow.cancel_request(item.pk, actor=request.user)
+    except workflow.InvalidTransition as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Request #{item.pk} cancelled.")
+    return redirect("request-detail", pk=item.pk)
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """Pending requests, oldest first, with what each would do to the cluster's guaranteed GPUs."""
+    require_approver(request.user)
+    pending = (
+        Request.objects.filter(state=State.PENDING)
+        .select_related("team__cost_center", "namespace__tier", "requested_by")
+        .order_by("created_at")
+    )
+    filters = {key: request.GET.get(key, "") for key in ("team", "tier", "kind")}
+    if filters["team"]:
+        pending = pending.filter(team__slug=filters["team"])
+    if filters["kind"] in Kind.values:
+        pending = pending.filter(kind=filters["kind"])
+    if filters["tier"]:
+        pending = pending.filter(Q(namespace__tier__slug=filters["tier"]) | Q(proposed_spec__tier=filters["tier"]))
+    totals = CapacityTotals()
+    rows = []
+    for item in pending[:500]:
+        current = namespace_spec(item.namespace) if item.namespace_id else {}
+        rows.append(
+            {
+                "item": item,
+                "impact": totals.impact(item),
+                "diff": [row for row in quota_diff(current, item.proposed_spec) if row["changed"]],
+                "own": item.requested_by_id == request.user.pk,
+            }
+        )
+    return render(
+        request,
+        "teams/queue.html",
+        {
+            "rows": rows,
+            "totals": totals,
+            "filters": filters,
+            "teams": Team.objects.all(),
+            "tiers": GpuTier.objects.all(),
+            "kinds": Kind.choices,
+        },
+    )
+
+
+@login_required
+@require_POST
+def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    require_approver(request.user)
+    try:
+        workflow.approve_request(
+            pk,
+            actor=request.user,
+            note=request.POST.get("note", ""),
+            override_capacity=request.POST.get("override_capacity") == "on",
+        )
+    except (workflow.InvalidTransition, workflow.CapacityExceeded, PermissionDenied, ValidationError) as error:
+        return _decision_failed(request, pk, error)
+    return _decision_done(request, pk, f"Request #{pk} approved; provisioning applies it now.")
+
+
+@login_required
+@require_POST
+def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    require_approver(request.user)
+    try:
+        workflow.reject_request(pk, actor=request.user, note=request.POST.get("note", ""))
+    except (workflow.InvalidTransition, ValidationError) as error:
+        return _decision_failed(request, pk, error)
+    return _decision_done(request, pk, f"Request #{pk} rejected.")
+
+
+@login_required
+@require_POST
+def request_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    require_approver(request.user)
+    try:
+        workflow.retry_request(pk, actor=request.user)
+    except workflow.InvalidTransition as error:
+        return _decision_failed(request, pk, error)
+    return _decision_done(request, pk, f"Request #{pk} sent back to provisioning.")
+
+
+@login_required
+@require_POST
+def queue_bulk_approve(request: HttpRequest) -> HttpResponse:
+    require_approver(request.user)
+    approved, refused = [], []
+    for pk in sorted({int(value) for value in request.POST.getlist("selected") if value.isdigit()}):
+        try:
+            workflow.approve_request(pk, actor=request.user)
+        except (workflow.InvalidTransition, workflow.CapacityExceeded, PermissionDenied, ValidationError) as error:
+            refused.append(f"#{pk}: {_describe(error)}")
+        else:
+            approved.append(f"#{pk}")
+    if approved:
+        messages.success(request, f"Approved {', '.join(approved)}.")
+    for line in refused:
+        messages.error(request, f"Not approved {line}")
+    if not approved and not refused:
+        messages.error(request, "Select the requests to approve.")
+    return redirect("queue")
+
+
+@login_required
+def request_row(request: HttpRequest, pk: int) -> HttpResponse:
+    """The state of one request, polled by the queue until provisioning is done with it."""
+    require_approver(request.user)
+    item = get_object_or_404(Request.objects.select_related("team"), pk=pk)
+    return render(request, "teams/partials/request_state.html", {"item": item})
+
+
+def _decision_done(request: HttpRequest, pk: int, message: str) -> HttpResponse:
+    if request.htmx:
+        item = Request.objects.select_related("team").get(pk=pk)
+        return render(request, "teams/partials/queue_decided.html", {"item": item, "message": message})
+    messages.success(request, message)
+    return redirect(_next(request))
+
+
+def _decision_failed(request: HttpRequest, pk: int, error: Exception) -> HttpResponse:
+    text = _describe(error)
+    if request.htmx:
+        return render(
+            request,
+            "teams/partials/queue_error.html",
+            {"pk": pk, "message": text, "overcommit": isinstance(error, workflow.CapacityExceeded)},
+            status=409 if isinstance(error, workflow.InvalidTransition | workflow.CapacityExceeded) else 400,
+        )
+    messages.error(request, f"Request #{pk}: {text}")
+    return redirect(_next(request))
+
+
+def _next(request: HttpRequest) -> str:
+    """Back to the page the decision was made on, if it is one of ours."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("queue")
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(error.messages)
+    return str(error)

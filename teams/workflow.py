@@ -22,7 +22,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from teams.capacity import CapacityImpact, capacity_impact
-from teams.models import AuditEvent, GpuTier, Membership, Request, Team, TeamNamespace, is_approver
+from teams.models import AuditEvent, GpuTier, Request, Team, TeamNamespace
+from teams.permissions import is_lead, require_approver
 from teams.policy import check_request
 from teams.signals import apply_requested
 from teams.specs import namespace_spec
@@ -59,7 +60,7 @@ def submit_request(
     namespace_name: str = "",
 ) -> Request:
     """Check a team lead's request against policy and store it as pending."""
-    if not Membership.objects.filter(user=actor, team=team, role=Membership.Role.LEAD).exists():
+    if not is_lead(actor, team):
         raise PermissionDenied(f"Only a lead of team {team.slug} can submit its requests.")
     if namespace is not None:
         namespace_name = namespace.name
@@ -89,7 +90,7 @@ def approve_request(request_id: int, *, actor, note: str = "", override_capacity
     An approval that would overcommit guaranteed GPUs is refused unless the approver
     overrides it; the override is recorded in the audit event.
     """
-    _require_approver(actor)
+    require_approver(actor)
 
     def approve(request: Request) -> tuple[dict, dict]:
         if request.requested_by_id == actor.pk:
@@ -119,7 +120,7 @@ def approve_request(request_id: int, *, actor, note: str = "", override_capacity
 
 
 def reject_request(request_id: int, *, actor, note: str) -> Request:
-    _require_approver(actor)
+    require_approver(actor)
     if not (note or "").strip():
         raise ValidationError({"note": "Say why the request is rejected; the requester reads it."})
 
@@ -169,7 +170,7 @@ def mark_failed(request_id: int, *, error: str, actor=None) -> Request:
 
 def retry_request(request_id: int, *, actor) -> Request:
     """An approver sends a failed request back to provisioning."""
-    _require_approver(actor)
+    require_approver(actor)
     request = _transition(request_id, actor, "request.retried", (State.FAILED,), State.APPLYING)
     transaction.on_commit(lambda: apply_requested.send(sender=Request, request_id=request.pk))
     return request
@@ -228,11 +229,6 @@ def _set_desired_state(request: Request, proposed: dict) -> tuple[dict, dict]:
         namespace.limit_range = proposed["limitRange"]
     namespace.save()
     return {"spec": before}, {"spec": namespace_spec(namespace)}
-
-
-def _require_approver(actor) -> None:
-    if not is_approver(actor):
-        raise PermissionDenied("Only platform admins in the approvers group can do this.")
 
 
 def _audit(request: Request, actor, verb: str, before: dict, after: dict) -> AuditEvent:

@@ -1,0 +1,22 @@
+"""The main menu, built once per page from what the signed-in user may open."""
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from teams.models import is_approver
+
+
+def navigation(request: HttpRequest) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    approver = is_approver(user)
+    items = [("dashboard", "Dashboard"), ("request-list", "Requests")]
+    if approver:
+        items += [("queue", "Approval queue"), ("cluster-overview", "Cluster")]
+    items.append(("swagger-ui", "API"))
+    entries = []
+    for name, label in items:
+        url = reverse(name)
+        entries.append({"url": url, "label": label, "active": request.path.startswith(url) and url != "/"})
+    return {"navigation": entries}

@@ -1,0 +1,143 @@
+"""Pages that need the rendered manifests or the cluster: namespace detail, previews, dry runs, overview."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from provisioning import applying
+from provisioning.charts import RANGES, gpu_chart
+from provisioning.fit import check_fit, parse_ask
+from provisioning.manifests import preemptible_classes, render_job_example, render_quotas, to_yaml
+from provisioning.models import Cluster
+from provisioning.tasks import reconcile_namespace
+from teams.constants import GUARANTEED_GPU_KEY
+from teams.forms import build_form, resolve_target
+from teams.models import AuditEvent, GpuTier, Request, TeamNamespace
+from teams.permissions import require_approver, visible_namespace
+from teams.quantities import parse_quantity
+from teams.usage import usage_rows
+
+
+@login_required
+def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
+    namespace = visible_namespace(request.user, name)
+    tiers = list(GpuTier.objects.all())
+    objects = applying.desired_objects(namespace, tiers)
+    return render(
+        request,
+        "provisioning/namespace_detail.html",
+        {
+            "namespace": namespace,
+            "usage": usage_rows(namespace),
+            "yaml": to_yaml(objects),
+            "job_yaml": to_yaml([render_job_example(namespace)]),
+            "limits": namespace.limit_range.get("limits") or [],
+            "ranges": list(RANGES),
+        },
+    )
+
+
+@login_required
+def namespace_manifests(request: HttpRequest, name: str) -> HttpResponse:
+    """Exactly what provisioning applies, as a YAML download."""
+    namespace = visible_namespace(request.user, name)
+    response = HttpResponse(to_yaml(applying.desired_objects(namespace)), content_type="application/yaml")
+    response["Content-Disposition"] = f'attachment; filename="{namespace.name}.yaml"'
+    return response
+
+
+@login_required
+@require_POST
+def namespace_fit(request: HttpRequest, name: str) -> HttpResponse:
+    namespace = visible_namespace(request.user, name)
+    ask, errors = parse_ask(*(request.POST.get(key, "").strip() for key in ("gpus", "cpu", "memory", "count")))
+    answer = None
+    if ask is not None:
+        quotas = render_quotas(namespace, preemptible_classes(GpuTier.objects.all()))
+        answer = check_fit(namespace, quotas, ask)
+    return render(request, "provisioning/partials/fit_answer.html", {"answer": answer, "errors": errors}, status=200)
+
+
+@login_required
+def usage_chart(request: HttpRequest, name: str) -> HttpResponse:
+    namespace = visible_namespace(request.user, name)
+    chart = gpu_chart(namespace, request.GET.get("range", "24h"))
+    return render(
+        request, "provisioning/partials/chart.html", {"chart": chart, "namespace": namespace, "ranges": RANGES}
+    )
+
+
+@login_required
+@require_POST
+def request_preview(request: HttpRequest, kind: str) -> HttpResponse:
+    """The YAML a request being typed would apply."""
+    team, namespace = resolve_target(request.user, kind, request.POST)
+    form = build_form(kind, team=team, namespace=namespace, data=request.POST, posted=True)
+    draft = Request(
+        kind=kind,
+        team=team,
+        namespace=namespace,
+        namespace_name=(form.name.value.strip() if form.name else namespace.name) or "new-namespace",
+        proposed_spec=form.proposed(),
+    )
+    try:
+        text = to_yaml(applying.desired_objects(applying.proposed_namespace(draft)))
+    except GpuTier.DoesNotExist:  # a tier the policy will name as unknown
+        text = ""
+    return render(request, "provisioning/partials/yaml_preview.html", {"yaml": text})
+
+
+@login_required
+def request_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
+    """The API server's verdict on a pending request, for the approver deciding it."""
+    require_approver(request.user)
+    item = get_object_or_404(Request.objects.select_related("team", "namespace__tier"), pk=pk)
+    verdict = applying.dry_run_request(item)
+    return render(request, "provisioning/partials/dry_run.html", {"verdict": verdict})
+
+
+@login_required
+def cluster_overview(request: HttpRequest) -> HttpResponse:
+    """Every managed namespace, like `kubectl get resourcequota --all-namespaces`."""
+    require_approver(request.user)
+    cluster = Cluster.objects.get_default()
+    namespaces = list(TeamNamespace.objects.live().select_related("team__cost_center", "tier").order_by("name"))
+    rows = []
+    for namespace in namespaces:
+        used = sum(
+            parse_quantity(((values.get("used") or {}).get(GUARANTEED_GPU_KEY)) or "0").as_int_ceiling()
+            for values in (namespace.observed_quotas or {}).values()
+        )
+        rows.append({"namespace": namespace, "usage": usage_rows(namespace), "gpus_used": used})
+    if request.GET.get("sort", "gpu") == "gpu":
+        rows.sort(key=lambda row: (-row["gpus_used"], row["namespace"].name))
+    return render(
+        request,
+        "provisioning/cluster_overview.html",
+        {
+            "cluster": cluster,
+            "rows": rows,
+            "gpus_used": sum(row["gpus_used"] for row in rows),
+            "drifted": sum(1 for row in rows if row["namespace"].is_drifted),
+            "sort": request.GET.get("sort", "gpu"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def namespace_reapply(request: HttpRequest, name: str) -> HttpResponse:
+    """An admin restores a drifted namespace to its approved state (taking back changed fields)."""
+    require_approver(request.user)
+    namespace = get_object_or_404(TeamNamespace.objects.live(), name=name)
+    AuditEvent.objects.create(
+        actor=request.user,
+        verb="namespace.reapply_requested",
+        target=f"namespace:{name}",
+        before={"drift": namespace.drift},
+    )
+    reconcile_namespace.delay(namespace.pk)
+    messages.success(request, f"{name} is being re-applied.")
+    return redirect("cluster-overview")

@@ -1,0 +1,240 @@
+"""The request form: which inputs each kind of request shows, and the spec they propose.
+
+Inputs are named after the spec path they fill, and each knows the field name the
+policy uses for it (`quotas[ml-research-quota].hard[requests.cpu]`), so that the
+policy's findings land next to the input they are about. The rules themselves stay
+in teams.policy; nothing here judges a value.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from django.core.exceptions import PermissionDenied
+
+from teams.constants import QUOTA_KEYS
+from teams.models import GpuTier, Membership, Request, Team, TeamNamespace
+from teams.permissions import is_lead, visible_namespace
+from teams.policy import PolicyReport
+from teams.specs import namespace_spec, tier_default_spec
+
+Kind = Request.Kind
+
+LIMIT_FIELDS = ["min", "defaultRequest", "default", "max"]
+LIMIT_ROWS = [
+    ("Container", "cpu"),
+    ("Container", "memory"),
+    ("Container", "nvidia.com/gpu"),
+    ("PersistentVolumeClaim", "storage"),
+]
+PVC_FIELDS = ["min", "max"]
+DEFAULT_LIMIT_RANGE_NAME = "default-limits"
+
+
+@dataclass
+class Input:
+    name: str
+    label: str
+    value: str
+    policy_field: str
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return "f-" + re.sub(r"[^a-zA-Z0-9_-]", "-", self.name)
+
+
+@dataclass
+class QuotaBlock:
+    name: str
+    scoped: bool
+    inputs: list[Input]
+
+
+@dataclass
+class LimitRow:
+    kind: str
+    resource: str
+    cells: list[Input | None]
+
+
+@dataclass
+class RequestForm:
+    """The inputs of one kind of request, filled from the current spec or the posted values."""
+
+    kind: str
+    team: Team | None
+    namespace: TeamNamespace | None
+    name: Input | None = None
+    tier: Input | None = None
+    justification: Input | None = None
+    force: Input | None = None
+    quotas: list[QuotaBlock] = field(default_factory=list)
+    limit_range_name: str = ""
+    limit_rows: list[LimitRow] = field(default_factory=list)
+    base_spec: dict = field(default_factory=dict)
+    report: PolicyReport | None = None
+    unplaced_errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def shows_quotas(self) -> bool:
+        return self.kind in (Kind.CREATE_NAMESPACE, Kind.CHANGE_QUOTA)
+
+    @property
+    def shows_limit_range(self) -> bool:
+        return self.kind in (Kind.CREATE_NAMESPACE, Kind.CHANGE_LIMIT_RANGE)
+
+    def inputs(self) -> list[Input]:
+        singles = [self.name, self.tier, self.force, self.justification]
+        quota_inputs = [i for block in self.quotas for i in block.inputs]
+        limit_inputs = [cell for row in self.limit_rows for cell in row.cells if cell is not None]
+        return [i for i in singles if i is not None] + quota_inputs + limit_inputs
+
+    def proposed(self) -> dict:
+        """The spec sections this kind of request proposes, from the inputs' values."""
+        proposed: dict = {}
+        if self.kind == Kind.CREATE_NAMESPACE or self.kind == Kind.CHANGE_TIER:
+            proposed["tier"] = self.tier.value
+        if self.kind == Kind.DELETE_NAMESPACE:
+            proposed["force"] = self.force.value == "on"
+        if self.shows_quotas:
+            current = {quota["name"]: quota for quota in self.base_spec.get("quotas") or []}
+            proposed["quotas"] = []
+            for block in self.quotas:
+                quota = {"name": self.quota_name(block), "hard": {}}
+                for item in block.inputs:
+                    if item.value.strip():
+                        quota["hard"][item.name.split("|", 2)[2]] = item.value.strip()
+                if block.scoped:
+                    quota["scopeSelector"] = current[block.name]["scopeSelector"]
+                proposed["quotas"].append(quota)
+        if self.shows_limit_range:
+            proposed["limitRange"] = self.proposed_limit_range()
+        return proposed
+
+    def proposed_limit_range(self) -> dict:
+        limits: dict[str, dict] = {}
+        for row in self.limit_rows:
+            for cell in row.cells:
+                if cell is not None and cell.value.strip():
+                    item = limits.setdefault(row.kind, {"type": row.kind})
+                    item.setdefault(cell.name.split("|")[2], {})[row.resource] = cell.value.strip()
+        if not limits:
+            return {}
+        return {"name": self.limit_range_name or DEFAULT_LIMIT_RANGE_NAME, "limits": list(limits.values())}
+
+    def quota_name(self, block: QuotaBlock) -> str:
+        if self.kind == Kind.CREATE_NAMESPACE:
+            return f"{(self.name.value or 'namespace').strip()}-quota"
+        return block.name
+
+    def annotate(self, report: PolicyReport) -> None:
+        """Put each finding next to its input; the rest is shown above the form."""
+        self.report = report
+        by_field = {item.policy_field: item for item in self.inputs()}
+        if self.kind == Kind.CREATE_NAMESPACE:
+            # The policy names the new quota after the namespace; the inputs know it as its block.
+            for block in self.quotas:
+                for item in block.inputs:
+                    key = item.name.split("|", 2)[2]
+                    by_field[f"quotas[{self.quota_name(block)}].hard[{key}]"] = item
+        for finding in report.errors:
+            target = by_field.get(finding.field)
+            if target is not None:
+                target.errors.append(finding.message)
+            else:
+                self.unplaced_errors.append((finding.field, finding.message))
+        for finding in report.warnings:
+            target = by_field.get(finding.field)
+            if target is not None:
+                target.warnings.append(finding.message)
+
+
+def resolve_target(user, kind: str, source) -> tuple[Team, TeamNamespace | None]:
+    """The team (and namespace) a request is for, from the form's values; only its lead may ask."""
+    if kind not in Kind.values:
+        raise PermissionDenied("Unknown kind of request.")
+    namespace = None
+    if kind == Kind.CREATE_NAMESPACE:
+        teams = lead_teams(user)
+        chosen = source.get("team")
+        team = next((t for t in teams if str(t.pk) == chosen or t.slug == chosen), teams[0] if teams else None)
+        if team is None:
+            raise PermissionDenied("Only team leads can ask for namespaces.")
+    else:
+        namespace = visible_namespace(user, source.get("namespace", ""))
+        team = namespace.team
+    if not is_lead(user, team):
+        raise PermissionDenied(f"Only a lead of team {team.slug} can submit its requests.")
+    return team, namespace
+
+
+def lead_teams(user) -> list[Team]:
+    return list(
+        Team.objects.filter(memberships__user=user, memberships__role=Membership.Role.LEAD).select_related(
+            "default_tier"
+        )
+    )
+
+
+def build_form(
+    kind: str, *, team: Team | None, namespace: TeamNamespace | None, data=None, posted: bool = False
+) -> RequestForm:
+    """The form for `kind`: posted values as they were sent (a missing input is an empty one), or
+    prefilled from the namespace, or for a new namespace from the tier's defaults (`data` may choose
+    the tier)."""
+    data = data or {}
+    form = RequestForm(kind=kind, team=team, namespace=namespace)
+    tier_slug = data.get("tier") or (namespace.tier.slug if namespace else team.default_tier.slug if team else "")
+    if namespace is not None:
+        base = namespace_spec(namespace)
+    else:
+        tier = GpuTier.objects.filter(slug=tier_slug).first()
+        base = tier_default_spec(tier, "namespace-quota") if tier else {"quotas": [], "limitRange": {}}
+    form.base_spec = base
+    if kind == Kind.CREATE_NAMESPACE:
+        form.name = Input("namespace_name", "Namespace name", data.get("namespace_name", ""), "namespace_name")
+    if kind in (Kind.CREATE_NAMESPACE, Kind.CHANGE_TIER):
+        form.tier = Input("tier", "GPU tier", tier_slug, "tier")
+    if kind == Kind.DELETE_NAMESPACE:
+        form.force = Input("force", "Delete even while pods are running", data.get("force", ""), "force")
+    form.justification = Input("justification", "Justification", data.get("justification", ""), "justification")
+    if form.shows_quotas:
+        for index, quota in enumerate(base.get("quotas") or [{"name": "quota", "hard": {}}]):
+            block_name = quota["name"]
+            inputs = []
+            for key, label in QUOTA_KEYS:
+                name = f"quota|{index}|{key}"
+                value = data.get(name, "") if posted else quota["hard"].get(key, "")
+                inputs.append(Input(name, f"{label} ({key})", value, f"quotas[{block_name}].hard[{key}]"))
+            form.quotas.append(QuotaBlock(block_name, bool(quota.get("scopeSelector")), inputs))
+    if form.shows_limit_range:
+        current = base.get("limitRange") or {}
+        form.limit_range_name = current.get("name", DEFAULT_LIMIT_RANGE_NAME)
+        by_type = {item["type"]: item for item in current.get("limits") or []}
+        for kind_name, resource in LIMIT_ROWS:
+            cells: list[Input | None] = []
+            for limit_field in LIMIT_FIELDS:
+                if kind_name != "Container" and limit_field not in PVC_FIELDS:
+                    cells.append(None)
+                    continue
+                name = f"limit|{kind_name}|{limit_field}|{resource}"
+                existing = (by_type.get(kind_name) or {}).get(limit_field, {}).get(resource, "")
+                value = data.get(name, "") if posted else existing
+                label = f"{kind_name} {limit_field} of {resource}"
+                cells.append(Input(name, label, value, f"limitRange.limits[{kind_name}].{limit_field}[{resource}]"))
+            form.limit_rows.append(LimitRow(kind_name, resource, cells))
+    return form
+
+
+def quota_diff(current: dict, proposed: dict) -> list[dict]:
+    """Rows of (quota, resource, current, proposed, changed) for the side-by-side view."""
+    before = {quota["name"]: quota.get("hard") or {} for quota in current.get("quotas") or []}
+    after = {quota["name"]: quota.get("hard") or {} for quota in proposed.get("quotas") or current.get("quotas") or []}
+    rows = []
+    for name in list(dict.fromkeys([*before, *after])):
+        keys = list(dict.fromkeys([*(before.get(name) or {}), *(after.get(name) or {})]))
+        for key in keys:
+            old, new = (before.get(name) or {}).get(key, ""), (after.get(name) or {}).get(key, "")
+            rows.append({"quota": name, "resource": key, "current": old, "proposed": new, "changed": old != new})
+    return rows

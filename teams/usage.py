@@ -1,0 +1,56 @@
+"""Used against hard for each quota key, as `kubectl describe resourcequota` shows it."""
+
+from dataclasses import dataclass
+
+from teams.constants import QUOTA_KEYS
+from teams.models import TeamNamespace
+from teams.quantities import QuantityError, parse_quantity
+
+_ORDER = {key: index for index, (key, _) in enumerate(QUOTA_KEYS)}
+#: Share of hard at which a bar turns amber, then red.
+WARNING_SHARE, CRITICAL_SHARE = 0.8, 0.95
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    quota: str
+    resource: str
+    used: str | None
+    hard: str
+    percent: int | None
+
+    @property
+    def level(self) -> str:
+        if self.percent is None:
+            return "unknown"
+        if self.percent >= CRITICAL_SHARE * 100:
+            return "critical"
+        return "warning" if self.percent >= WARNING_SHARE * 100 else "ok"
+
+
+def usage_rows(namespace: TeamNamespace) -> list[UsageRow]:
+    """From what the cluster reported; before the first sync, the desired hard with usage unknown."""
+    observed = namespace.observed_quotas or {}
+    quotas = (
+        observed.items() if observed else ((q["name"], {"hard": q["hard"], "used": None}) for q in namespace.quotas)
+    )
+    rows = []
+    for quota_name, values in quotas:
+        used_values = values.get("used")
+        for resource, hard in sorted((values.get("hard") or {}).items(), key=lambda item: _ORDER.get(item[0], 99)):
+            used = None if used_values is None else used_values.get(resource, "0")
+            rows.append(UsageRow(quota_name, resource, used, hard, _percent(used, hard)))
+    return rows
+
+
+def _percent(used: str | None, hard: str) -> int | None:
+    if used is None:
+        return None
+    try:
+        limit = parse_quantity(hard).value
+        amount = parse_quantity(used).value
+    except QuantityError:
+        return None
+    if limit == 0:
+        return 100 if amount > 0 else 0
+    return min(100, int(amount * 100 / limit))
