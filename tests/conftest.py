@@ -5,7 +5,8 @@ The kubeconfig is the interface: `$KUBECONFIG` if set, else the local cluster's
 """
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,14 @@ import yaml
 from django.contrib.auth import get_user_model
 from kubernetes import config
 from kubernetes.client import ApiClient, CoreV1Api
+from kubernetes.client.exceptions import ApiException
 
+from portal.celery import app as celery_app
+from provisioning.models import Cluster
 from teams.demo import seed_demo
 from teams.models import Team, TeamNamespace
 from tests.kube import ADMIN_CONTEXT, LOCAL_KUBECONFIG, WORKER_CONTEXT
+from tests.worker import running_worker
 
 
 class World:
@@ -98,3 +103,43 @@ def worker_api(kubeconfig_path: Path, kubeconfig_contexts: dict) -> Iterator[Api
 @pytest.fixture(scope="session")
 def core(admin_api: ApiClient) -> CoreV1Api:
     return CoreV1Api(admin_api)
+
+
+@pytest.fixture
+def cluster(db, kubeconfig_path) -> Cluster:
+    """The default cluster, reached as the worker's least-privilege identity."""
+    return Cluster.objects.create(
+        name="local", kubeconfig_path=str(kubeconfig_path), context=WORKER_CONTEXT, is_default=True
+    )
+
+
+@pytest.fixture
+def unique_name(core) -> Iterator[Callable[[str], str]]:
+    """Namespace names no other test uses; whatever of them reached the cluster is deleted after."""
+    names: list[str] = []
+
+    def make(prefix: str = "t") -> str:
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        names.append(name)
+        return name
+
+    yield make
+    for name in names:
+        try:
+            core.delete_namespace(name, grace_period_seconds=0)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+
+@pytest.fixture
+def fast_retries(settings) -> None:
+    settings.PROVISIONING_MAX_RETRIES = 3
+    settings.PROVISIONING_RETRY_BACKOFF = 1
+
+
+@pytest.fixture
+def worker(transactional_db, fast_retries) -> Iterator[None]:
+    celery_app.control.purge()
+    with running_worker():
+        yield

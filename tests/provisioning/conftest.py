@@ -1,46 +1,15 @@
-"""Fixtures for provisioning: the real local API server, a real Celery worker, throwaway names."""
+"""Fixtures for provisioning: the real API server behind a proxy the test can cut."""
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 import yaml
-from kubernetes.client.exceptions import ApiException
 
-from portal.celery import app as celery_app
 from provisioning.models import Cluster
 from tests.kube import WORKER_CONTEXT
 from tests.provisioning.proxy import TcpProxy
-from tests.provisioning.worker import running_worker
-
-
-@pytest.fixture
-def cluster(db, kubeconfig_path) -> Cluster:
-    """The default cluster, reached as the worker's least-privilege identity."""
-    return Cluster.objects.create(
-        name="local", kubeconfig_path=str(kubeconfig_path), context=WORKER_CONTEXT, is_default=True
-    )
-
-
-@pytest.fixture
-def unique_name(core) -> Iterator[Callable[[str], str]]:
-    """Namespace names no other test uses; whatever of them reached the cluster is deleted after."""
-    names: list[str] = []
-
-    def make(prefix: str = "t") -> str:
-        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        names.append(name)
-        return name
-
-    yield make
-    for name in names:
-        try:
-            core.delete_namespace(name, grace_period_seconds=0)
-        except ApiException as error:
-            if error.status != 404:
-                raise
 
 
 @pytest.fixture
@@ -65,16 +34,3 @@ def _inline_certificates(entry: dict, base: Path) -> None:
     authority = entry.get("certificate-authority")
     if authority and not Path(authority).is_absolute():
         entry["certificate-authority"] = str(base / authority)
-
-
-@pytest.fixture
-def fast_retries(settings) -> None:
-    settings.PROVISIONING_MAX_RETRIES = 3
-    settings.PROVISIONING_RETRY_BACKOFF = 1
-
-
-@pytest.fixture
-def worker(transactional_db, fast_retries) -> Iterator[None]:
-    celery_app.control.purge()
-    with running_worker():
-        yield

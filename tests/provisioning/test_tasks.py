@@ -18,7 +18,7 @@ from provisioning.tasks import apply_request
 from teams import workflow
 from teams.models import AuditEvent, Request, TeamNamespace
 from tests.kube import pod_manifest, wait_pods_allowed, wait_quota_synced, wait_running, wait_until
-from tests.provisioning.worker import running_worker
+from tests.worker import running_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.cluster, pytest.mark.worker]
 
