@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/", include("portal.api_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("profile/", include("accounts.urls")),
     path("", include("teams.urls")),
     path("", include("provisioning.urls")),
 ]

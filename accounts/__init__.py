@@ -1,0 +1,1 @@
+"""People's API tokens and their profile page."""

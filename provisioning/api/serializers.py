@@ -1,0 +1,40 @@
+"""What the API shows of clusters and usage samples."""
+
+from rest_framework import serializers
+
+from provisioning.models import Cluster, UsageSample
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    """Capacity and what is promised against it; the kubeconfig path stays private."""
+
+    class Meta:
+        model = Cluster
+        fields = [
+            "name",
+            "is_default",
+            "gpu_capacity",
+            "ready_nodes",
+            "guaranteed_gpus",
+            "health",
+            "last_error",
+            "last_synced_at",
+            "capacity_synced_at",
+        ]
+
+
+class UsageSampleSerializer(serializers.ModelSerializer):
+    namespace = serializers.CharField(source="namespace.name", read_only=True)
+    used = serializers.DecimalField(
+        max_digits=32, decimal_places=9, allow_null=True, help_text="Null: not reported yet (unknown, not 0)."
+    )
+
+    class Meta:
+        model = UsageSample
+        fields = ["id", "namespace", "namespace_id", "quota_name", "resource", "time", "hard", "used"]
+
+
+class DryRunSerializer(serializers.Serializer):
+    accepted = serializers.BooleanField()
+    message = serializers.CharField()
+    objects = serializers.ListField(child=serializers.CharField(), help_text="kind/name of each object checked.")

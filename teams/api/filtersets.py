@@ -1,0 +1,45 @@
+"""Query parameters of the list endpoints; related objects are named by slug, never by id."""
+
+import django_filters
+
+from teams.models import Request, Team, TeamNamespace
+
+
+class TeamFilterSet(django_filters.FilterSet):
+    cost_center = django_filters.CharFilter(field_name="cost_center__code", help_text="Cost center code.")
+    member = django_filters.CharFilter(
+        field_name="memberships__user__username", distinct=True, help_text="Teams this user belongs to."
+    )
+
+    class Meta:
+        model = Team
+        fields = ["cost_center", "member"]
+
+
+class NamespaceFilterSet(django_filters.FilterSet):
+    name = django_filters.CharFilter()
+    team = django_filters.CharFilter(field_name="team__slug", help_text="Team slug.")
+    cost_center = django_filters.CharFilter(field_name="team__cost_center__code", help_text="Cost center code.")
+    tier = django_filters.CharFilter(field_name="tier__slug", help_text="GPU tier slug.")
+    live = django_filters.BooleanFilter(
+        field_name="deleted_at", lookup_expr="isnull", help_text="true: not deleted; false: deleted only."
+    )
+    is_drifted = django_filters.BooleanFilter()
+
+    class Meta:
+        model = TeamNamespace
+        fields = ["name", "team", "cost_center", "tier", "live", "is_drifted"]
+
+
+class RequestFilterSet(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=Request.State.choices, help_text="Repeat for several states.")
+    kind = django_filters.MultipleChoiceFilter(choices=Request.Kind.choices)
+    team = django_filters.CharFilter(field_name="team__slug", help_text="Team slug.")
+    namespace = django_filters.CharFilter(field_name="namespace_name", help_text="Namespace name.")
+    requested_by = django_filters.CharFilter(field_name="requested_by__username")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Request
+        fields = ["state", "kind", "team", "namespace", "requested_by", "created_after", "created_before"]

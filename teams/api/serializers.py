@@ -1,0 +1,225 @@
+"""What the API shows of teams, namespaces and requests, field by field."""
+
+import math
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from teams.models import CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
+from teams.specs import gpu_allocation
+
+
+class CostCenterSerializer(serializers.ModelSerializer):
+    teams = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+
+    class Meta:
+        model = CostCenter
+        fields = ["code", "name", "owner_contact", "teams"]
+
+
+class GpuTierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GpuTier
+        fields = [
+            "slug",
+            "name",
+            "priority_class_name",
+            "priority_value",
+            "preemption_policy",
+            "description",
+            "allows_guaranteed_gpus",
+            "max_guaranteed_gpus",
+            "max_gpu_limit",
+            "enforces_gpu_burst",
+            "default_quota_hard",
+            "default_limit_range",
+            "reserved_gpu_hour_rate",
+            "used_gpu_hour_rate",
+        ]
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["username", "role"]
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    cost_center = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    default_tier = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    members = MemberSerializer(source="memberships", many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["slug", "name", "cost_center", "default_tier", "members"]
+
+
+class QuotaUsageSerializer(serializers.Serializer):
+    quota = serializers.CharField()
+    resource = serializers.CharField()
+    hard = serializers.CharField()
+    used = serializers.CharField(allow_null=True, help_text="Null while the quota controller has not reported it.")
+
+
+class NamespaceSerializer(serializers.ModelSerializer):
+    """Desired state (what was approved), observed state (what the cluster reports) and usage now."""
+
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    cost_center = serializers.CharField(source="team.cost_center.code", read_only=True)
+    tier = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    guaranteed_gpus = serializers.SerializerMethodField()
+    gpu_limit = serializers.SerializerMethodField()
+    usage = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TeamNamespace
+        fields = [
+            "id",
+            "name",
+            "team",
+            "cost_center",
+            "tier",
+            "labels",
+            "quotas",
+            "limit_range",
+            "guaranteed_gpus",
+            "gpu_limit",
+            "phase",
+            "observed_quotas",
+            "usage",
+            "is_drifted",
+            "drift",
+            "created_at",
+            "adopted_at",
+            "deletion_requested_at",
+            "deleted_at",
+            "last_applied_at",
+            "last_synced_at",
+        ]
+
+    def _allocation(self, namespace: TeamNamespace):
+        return gpu_allocation(namespace.quotas, namespace.tier, self.context["preemptible_classes"])
+
+    def get_guaranteed_gpus(self, namespace: TeamNamespace) -> int:
+        return self._allocation(namespace).guaranteed
+
+    def get_gpu_limit(self, namespace: TeamNamespace) -> int:
+        return self._allocation(namespace).limit
+
+    @extend_schema_field(QuotaUsageSerializer(many=True))
+    def get_usage(self, namespace: TeamNamespace) -> list[dict]:
+        """Every quota key as `kubectl describe resourcequota` shows it: used against hard."""
+        rows = []
+        for quota, values in sorted((namespace.observed_quotas or {}).items()):
+            used = values.get("used")
+            for resource, hard in sorted((values.get("hard") or {}).items()):
+                rows.append(
+                    {
+                        "quota": quota,
+                        "resource": resource,
+                        "hard": hard,
+                        "used": None if used is None else used.get(resource, "0"),
+                    }
+                )
+        return rows
+
+
+class RequestSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    namespace = serializers.IntegerField(source="namespace_id", read_only=True, allow_null=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+    reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Request
+        fields = [
+            "id",
+            "kind",
+            "state",
+            "team",
+            "namespace",
+            "namespace_name",
+            "proposed_spec",
+            "warnings",
+            "justification",
+            "requested_by",
+            "reviewed_by",
+            "decision_note",
+            "last_error",
+            "created_at",
+            "updated_at",
+            "decided_at",
+            "applied_at",
+        ]
+        read_only_fields = fields
+
+
+class RequestCreateSerializer(serializers.Serializer):
+    """What a team lead submits; everything beyond types is checked by the policy (teams.policy)."""
+
+    kind = serializers.ChoiceField(choices=Request.Kind.choices)
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.none())
+    namespace = serializers.CharField(
+        required=False, allow_blank=True, help_text="Name of the live namespace to change; not for create_namespace."
+    )
+    namespace_name = serializers.CharField(
+        required=False, allow_blank=True, help_text="Name of the namespace to create (create_namespace only)."
+    )
+    proposed_spec = serializers.JSONField(help_text="The spec sections the kind may change: tier, labels, quotas...")
+    justification = serializers.CharField(allow_blank=True, help_text="Why the team needs this; approvers read it.")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["team"].queryset = Team.objects.visible_to(request.user)
+
+    def validate_proposed_spec(self, value: object) -> object:
+        check_storable(value)
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        name = attrs.pop("namespace", "") or ""
+        attrs["namespace"] = None
+        if name:
+            namespace = (
+                TeamNamespace.objects.live()
+                .visible_to(self.context["request"].user)
+                .select_related("team__cost_center", "tier")
+                .filter(name=name)
+                .first()
+            )
+            if namespace is None:
+                raise serializers.ValidationError({"namespace": [f"There is no namespace {name!r} you can see."]})
+            attrs["namespace"] = namespace
+        return attrs
+
+
+class ApproveSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    override_capacity = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Approve even when the cluster's guaranteed GPUs would exceed its capacity.",
+    )
+
+
+class RejectSerializer(serializers.Serializer):
+    note = serializers.CharField(allow_blank=True, help_text="Why; required, the requester reads it.")
+
+
+def check_storable(value: object, path: str = "proposed_spec") -> None:
+    """Refuse what a JSON column cannot hold (NUL characters, NaN, infinities), before the policy reads it."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_storable(key, path)
+            check_storable(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_storable(item, f"{path}[{index}]")
+    elif isinstance(value, str) and "\x00" in value:
+        raise serializers.ValidationError(f"{path} must not contain NUL characters.")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise serializers.ValidationError(f"{path} must be a finite number.")

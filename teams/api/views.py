@@ -1,0 +1,178 @@
+"""REST endpoints for cost centers, tiers, teams, namespaces and requests.
+
+Declarative and thin: what a user sees is decided by VisibleToUserMixin, what a user may
+do by teams.workflow, which the pages call too.
+"""
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from teams import workflow
+from teams.api.filtersets import NamespaceFilterSet, RequestFilterSet, TeamFilterSet
+from teams.api.mixins import VisibleToUserMixin, cost_centers, gpu_tiers
+from teams.api.schema import ErrorSerializer
+from teams.api.serializers import (
+    ApproveSerializer,
+    CostCenterSerializer,
+    GpuTierSerializer,
+    NamespaceSerializer,
+    RejectSerializer,
+    RequestCreateSerializer,
+    RequestSerializer,
+    TeamSerializer,
+)
+from teams.models import GpuTier, Membership, Request, Team, TeamNamespace
+
+SLUG_REGEX = r"[-a-zA-Z0-9_]{1,63}"
+
+
+class CostCenterViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
+    """Who pays. Team members see their teams' cost centers; approvers and finance see all."""
+
+    queryset = cost_centers()
+    serializer_class = CostCenterSerializer
+    lookup_field = "code"
+    lookup_value_regex = SLUG_REGEX
+    ordering_fields = ["code", "name"]
+    ordering = ["code"]
+
+    def get_queryset(self):
+        visible_teams = Team.objects.visible_to(self.request.user).only("slug", "cost_center_id").order_by("slug")
+        return super().get_queryset().prefetch_related(Prefetch("teams", queryset=visible_teams))
+
+
+class GpuTierViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
+    """Classes of service, their limits and their prices."""
+
+    queryset = gpu_tiers()
+    serializer_class = GpuTierSerializer
+    lookup_field = "slug"
+    lookup_value_regex = SLUG_REGEX
+    filterset_fields = ["allows_guaranteed_gpus", "enforces_gpu_burst"]
+    ordering_fields = ["slug", "priority_value"]
+    ordering = ["-priority_value", "slug"]
+
+
+class TeamViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
+    """Teams with their members and roles."""
+
+    queryset = Team.objects.select_related("cost_center", "default_tier").prefetch_related(
+        Prefetch("memberships", queryset=Membership.objects.select_related("user").order_by("role", "user__username"))
+    )
+    serializer_class = TeamSerializer
+    filterset_class = TeamFilterSet
+    lookup_field = "slug"
+    lookup_value_regex = SLUG_REGEX
+    ordering_fields = ["slug", "name"]
+    ordering = ["slug"]
+
+
+class NamespaceViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
+    """Namespaces: desired state, what the cluster reports, and usage against quota now.
+
+    Namespaces change only through requests.
+    """
+
+    queryset = TeamNamespace.objects.select_related("team__cost_center", "tier")
+    serializer_class = NamespaceSerializer
+    filterset_class = NamespaceFilterSet
+    ordering_fields = ["name", "created_at", "last_synced_at"]
+    ordering = ["name", "id"]
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        tiers = GpuTier.objects.filter(allows_guaranteed_gpus=False).values_list("priority_class_name", flat=True)
+        context["preemptible_classes"] = set(tiers)
+        return context
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=RequestCreateSerializer,
+        responses={201: RequestSerializer},
+        description="Submit a request as a lead of its team; the policy checks it before anything is stored.",
+    ),
+)
+class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Requests and their way through approval; every change goes through teams.workflow."""
+
+    queryset = Request.objects.select_related("team", "requested_by", "reviewed_by")
+    serializer_class = RequestSerializer
+    filterset_class = RequestFilterSet
+    ordering_fields = ["created_at", "updated_at", "id"]
+    ordering = ["-created_at", "-id"]
+
+    def create(self, request, *args, **kwargs) -> Response:
+        body = RequestCreateSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        created = workflow.submit_request(
+            actor=request.user,
+            team=body.validated_data["team"],
+            kind=body.validated_data["kind"],
+            namespace=body.validated_data["namespace"],
+            namespace_name=body.validated_data.get("namespace_name", ""),
+            proposed=body.validated_data["proposed_spec"],
+            justification=body.validated_data["justification"],
+        )
+        return Response(self._show(created), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ApproveSerializer,
+        responses={
+            200: RequestSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Not pending (code invalid_transition), or approving would guarantee more GPUs than "
+                "the cluster has (code capacity_exceeded, with the numbers in `capacity`; send "
+                "override_capacity to approve anyway).",
+            ),
+        },
+        description="Approve a pending request (approvers; never one's own). The approved spec becomes the "
+        "namespace's desired state and provisioning applies it.",
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None) -> Response:
+        item = self.get_object()
+        body = ApproveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        approved = workflow.approve_request(item.pk, actor=request.user, **body.validated_data)
+        return Response(self._show(approved))
+
+    @extend_schema(
+        request=RejectSerializer,
+        responses={200: RequestSerializer},
+        description="Reject a pending request (approvers), saying why in `note`.",
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None) -> Response:
+        item = self.get_object()
+        body = RejectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        rejected = workflow.reject_request(item.pk, actor=request.user, note=body.validated_data["note"])
+        return Response(self._show(rejected))
+
+    @extend_schema(
+        request=None,
+        responses={200: RequestSerializer},
+        description="Cancel a pending request (its requester only).",
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None) -> Response:
+        item = self.get_object()
+        return Response(self._show(workflow.cancel_request(item.pk, actor=request.user)))
+
+    @extend_schema(
+        request=None,
+        responses={200: RequestSerializer},
+        description="Send a failed request back to provisioning (approvers).",
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None) -> Response:
+        item = self.get_object()
+        return Response(self._show(workflow.retry_request(item.pk, actor=request.user)))
+
+    def _show(self, item: Request) -> dict:
+        return RequestSerializer(self.get_queryset().get(pk=item.pk), context=self.get_serializer_context()).data
