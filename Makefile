@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DEBUG ?= 1
 
-.PHONY: venv demo test bench lint migrate seed cluster cluster-stop cluster-reset clean
+.PHONY: venv demo test browser bench lint migrate seed cluster cluster-stop cluster-reset clean
 
 venv: $(STAMP)
 
@@ -30,10 +30,15 @@ demo: seed cluster
 # Without a KUBECONFIG of the user's own, the tests run against the local control plane;
 # without a broker of the user's own, on a broker file of their own, apart from the demo's.
 test: export CELERY_BROKER_URL ?= sqla+sqlite:///$(CURDIR)/var/test-broker.sqlite3
-test: venv
+test: venv browser
 	$(VENV)/bin/ruff check .
 	@if [ -z "$${KUBECONFIG:-}" ]; then bash cluster/up.sh; fi
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's chromium; never a browser downloaded by a test tool.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # Benchmarks print ratios measured side by side in one run; see BENCHMARKS.md.
 bench: venv
