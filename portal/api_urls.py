@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 v1 = [
     path("", include("teams.api.urls")),
     path("", include("provisioning.api.urls")),
+    path("", include("chargeback.api.urls")),
 ]
 
 urlpatterns = [

@@ -200,3 +200,21 @@ KUBE_CONTEXT = env.get_str("KUBE_CONTEXT", "gpu-portal-worker")
 
 # seed_demo's password for every demo user, so a demo can be scripted.
 DEMO_PASSWORD = env.get_str("DEMO_PASSWORD", "gpu-portal-demo")
+
+# Chargeback: GPU-hours and cost per cost center, team, namespace and tier (chargeback/integration.py).
+CHARGEBACK_CURRENCY = env.get_str("CHARGEBACK_CURRENCY", "USD")
+# A namespace without any sample for longer than this is unknown (not billed): two heartbeats.
+CHARGEBACK_MAX_GAP_SECONDS = env.get_int("CHARGEBACK_MAX_GAP_SECONDS", 2 * USAGE_HEARTBEAT_SECONDS)
+# An hour is rolled up this long after it ends, once the sync that closes it has surely written.
+CHARGEBACK_ROLLUP_DELAY_SECONDS = env.get_int("CHARGEBACK_ROLLUP_DELAY_SECONDS", 300)
+CHARGEBACK_ROLLUP_INTERVAL_SECONDS = env.get_int("CHARGEBACK_ROLLUP_INTERVAL_SECONDS", 300)
+# At most this many hours per run, so that catching up after an outage happens in bounded steps.
+CHARGEBACK_ROLLUP_MAX_HOURS = env.get_int("CHARGEBACK_ROLLUP_MAX_HOURS", 24 * 7)
+# Raw samples older than this (and already rolled up) are deleted; 0 keeps them forever.
+CHARGEBACK_RAW_RETENTION_DAYS = env.get_int("CHARGEBACK_RAW_RETENTION_DAYS", 35)
+CHARGEBACK_COST_DECIMALS = env.get_int("CHARGEBACK_COST_DECIMALS", 2)
+CELERY_BEAT_SCHEDULE["chargeback-rollup"] = {
+    "task": "chargeback.rollup_usage",
+    "schedule": CHARGEBACK_ROLLUP_INTERVAL_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["chargeback-prune"] = {"task": "chargeback.prune_samples", "schedule": 3600}

@@ -61,6 +61,16 @@ MATRIX = {
     "cluster detail": ("get", "/api/v1/clusters/default/", row(401, 404, 404, 404, 200, 200, 200, 404, 401)),
     "usage samples list": ("get", "/api/v1/usage-samples/", EVERYONE),
     "usage sample detail": ("get", "/api/v1/usage-samples/{sample}/", RESEARCH_ONLY),
+    "chargeback report": (
+        "get",
+        "/api/v1/chargeback/?start=2026-10-01&end=2026-11-01",
+        row(401, 403, 403, 403, 200, 200, 200, 403, 401),
+    ),
+    "chargeback report as CSV": (
+        "get",
+        "/api/v1/chargeback/?start=2026-10-01&end=2026-11-01&format=csv",
+        row(401, 403, 403, 403, 200, 200, 200, 403, 401),
+    ),
 }
 CASES = [
     pytest.param(endpoint, persona, id=f"{endpoint}-{persona}")

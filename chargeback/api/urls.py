@@ -1,0 +1,5 @@
+from django.urls import path
+
+from chargeback.api import views
+
+urlpatterns = [path("chargeback/", views.ChargebackView.as_view(), name="chargeback")]

@@ -1,0 +1,78 @@
+"""GET /api/v1/chargeback/: the report as JSON or CSV, with an ETag for conditional requests."""
+
+import hashlib
+import json
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from chargeback.api.renderers import ReportCsvRenderer
+from chargeback.api.serializers import ReportQuerySerializer, ReportSerializer
+from chargeback.permissions import CanReadChargeback
+from chargeback.reports import build_report
+
+FORMATS = ("json", "csv")
+
+
+class ChargebackView(APIView):
+    """GPU-, core- and GiB-hours, reserved and used, and their cost, per group and period."""
+
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, CanReadChargeback]
+    renderer_classes = [JSONRenderer, ReportCsvRenderer]
+
+    @extend_schema(
+        parameters=[
+            ReportQuerySerializer,
+            OpenApiParameter("format", OpenApiTypes.STR, enum=FORMATS, description="json (default) or csv."),
+        ],
+        responses={
+            (200, "application/json"): ReportSerializer,
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The rows, with `columns` as header."),
+            304: OpenApiResponse(description="Not modified: If-None-Match named the report's current ETag."),
+        },
+        description="Chargeback for [start, end) in UTC, grouped by cost center, team, namespace or tier, "
+        "optionally one row per day, week or month. Reserved hours are guaranteed quota x time, used hours "
+        "observed usage x time, unknown hours where the portal had no samples (not billed); cost is hours x "
+        "the tier's rates in effect each day. The report stops at `complete_until`, the end of the hourly "
+        "rollup. Finance and approvers only.",
+    )
+    def get(self, request) -> Response:
+        parameters = ReportQuerySerializer(data=request.query_params)
+        parameters.is_valid(raise_exception=True)
+        report = build_report(parameters.query())
+        etag = '"{}"'.format(
+            hashlib.sha256(json.dumps([request.accepted_renderer.format, report], sort_keys=True).encode()).hexdigest()[
+                :32
+            ]
+        )
+        if etag in _listed(request.headers.get("If-None-Match", "")):
+            return Response(status=304, headers={"ETag": etag})
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+        if request.accepted_renderer.format == "csv":
+            name = f"chargeback-{parameters.validated_data['group_by']}-{report['start'][:10]}-{report['end'][:10]}"
+            headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return Response(report, headers=headers)
+
+    def perform_content_negotiation(self, request, force=False):
+        requested = request.query_params.get(api_settings.URL_FORMAT_OVERRIDE)
+        if requested is not None and requested not in FORMATS and not force:
+            raise exceptions.ValidationError({"format": ["Choose json or csv."]})
+        return super().perform_content_negotiation(request, force)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400 or response.status_code == 304:
+            # Errors are JSON whatever was asked for: the one error body of the API.
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = "application/json"
+            response.renderer_context = self.get_renderer_context()
+        return response
+
+
+def _listed(header: str) -> set[str]:
+    return {part.strip().removeprefix("W/") for part in header.split(",") if part.strip()}

@@ -1,0 +1,185 @@
+"""Usage samples integrated into unit-seconds: the one rule chargeback bills by.
+
+The rule, exactly:
+
+* Samples form a step function per (namespace, quota, key): a sample's `hard` and `used`
+  hold from its time until the next sample of the same series. Times count in whole
+  seconds (UTC); values in whole milli-GPUs, millicores and bytes (rounded up, as the
+  API server rounds quantities).
+* Whether the portal was watching a namespace is read from all its samples together
+  (any key): sync writes a sample when anything changes and a heartbeat per namespace
+  at least hourly. Where a namespace has had no sample for longer than
+  CHARGEBACK_MAX_GAP, every series it has is *unknown* from (last sample + max gap)
+  until its next sample: reported as unknown hours, never billed.
+* A namespace counts from its first sample until it is deleted (`deleted_at`).
+* GPUs: reserved = `hard` of `requests.nvidia.com/gpu` in guaranteed quotas; burst
+  quotas (scoped to preemptible PriorityClasses only, or any quota of a tier without
+  guaranteed GPUs that is not scoped to a guaranteed class: teams.specs.gpu_allocation's
+  rule) hold burst, not reserved, GPUs. Limit = guaranteed plus burst, or the declared
+  `limits.nvidia.com/gpu` when larger. Used = `used` over all quotas; burst used = `used`
+  in burst quotas.
+* CPU (`requests.cpu`, else `cpu`) and memory (`requests.memory`, else `memory`): the
+  same, per quota.
+* Used unknown: time during which any quota of the resource had no `used` (the quota
+  controller had not reported it yet), or the namespace was unknown.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_CEILING, Decimal
+
+from teams.constants import GPU_LIMIT_KEY, GUARANTEED_GPU_KEY
+
+#: quota key -> (resource, preference): the first key present in a quota wins.
+REQUEST_KEYS = {
+    GUARANTEED_GPU_KEY: ("gpu", 0),
+    "requests.cpu": ("cpu", 0),
+    "cpu": ("cpu", 1),
+    "requests.memory": ("memory", 0),
+    "memory": ("memory", 1),
+}
+RELEVANT_KEYS = frozenset({*REQUEST_KEYS, GPU_LIMIT_KEY})
+RESOURCES = ("gpu", "cpu", "memory")
+#: value -> integer units: GPUs and cores in thousandths, memory in bytes.
+SCALE = {"gpu": Decimal(1000), "cpu": Decimal(1000), "memory": Decimal(1)}
+
+
+def epoch(moment: datetime) -> int:
+    """Whole seconds since 1970 (UTC), the clock integration runs on."""
+    return int(moment.timestamp() // 1)
+
+
+def from_epoch(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def units(resource: str, value: Decimal | None) -> int | None:
+    if value is None:
+        return None
+    return int((Decimal(value) * SCALE[resource]).to_integral_value(rounding=ROUND_CEILING))
+
+
+@dataclass(frozen=True)
+class Sample:
+    time: int
+    quota: str
+    key: str
+    hard: Decimal
+    used: Decimal | None
+
+
+@dataclass
+class Value:
+    """The latest sample of one series: integer units (milli or bytes)."""
+
+    time: int
+    hard: int
+    used: int | None
+
+
+@dataclass
+class NamespaceState:
+    """What integration carries from one period into the next: every series' value and the last sample."""
+
+    last_seen: int | None = None
+    values: dict[tuple[str, str], Value] = field(default_factory=dict)
+
+    def apply(self, sample: Sample) -> None:
+        self.last_seen = sample.time if self.last_seen is None else max(self.last_seen, sample.time)
+        if sample.key in RELEVANT_KEYS:
+            resource = "gpu" if sample.key == GPU_LIMIT_KEY else REQUEST_KEYS[sample.key][0]
+            self.values[sample.quota, sample.key] = Value(
+                sample.time, units(resource, sample.hard), units(resource, sample.used)
+            )
+
+
+Totals = dict[str, int]
+
+
+def new_totals() -> Totals:
+    names = ["gpu_limit"]
+    for resource in RESOURCES:
+        names += [f"{resource}_{name}" for name in ("reserved", "used", "burst", "unknown", "used_unknown")]
+    return dict.fromkeys(names, 0)
+
+
+def integrate(
+    state: NamespaceState,
+    samples: Iterable[Sample],
+    *,
+    start: int,
+    end: int,
+    max_gap: int,
+    is_guaranteed: Callable[[str], bool],
+    deleted_at: int | None = None,
+    bucket_seconds: int = 3600,
+) -> dict[int, Totals]:
+    """Integrate one namespace over [start, end), per bucket; `state` holds what was known at start.
+
+    `samples` are the namespace's samples with start <= time < end, in time order; on
+    return `state` is what is known at `end`, ready for the next period.
+    """
+    pending = list(samples)
+    if deleted_at is not None:
+        end = min(end, deleted_at)
+    totals: dict[int, Totals] = {}
+    index = 0
+    while index < len(pending) and pending[index].time <= start:
+        state.apply(pending[index])
+        index += 1
+    cursor = start
+    while cursor < end:
+        following = min(end, cursor - cursor % bucket_seconds + bucket_seconds)
+        if index < len(pending):
+            following = min(following, pending[index].time)
+        if state.last_seen is not None and cursor < state.last_seen + max_gap < following:
+            following = state.last_seen + max_gap
+        if following > cursor and state.last_seen is not None:
+            bucket = cursor - cursor % bucket_seconds
+            bucket_totals = totals.setdefault(bucket, new_totals())
+            _accumulate(bucket_totals, state, cursor, following - cursor, max_gap, is_guaranteed)
+        cursor = following
+        while index < len(pending) and pending[index].time <= cursor:
+            state.apply(pending[index])
+            index += 1
+    for sample in pending[index:]:  # beyond a deletion: kept so that the state stays true
+        state.apply(sample)
+    return totals
+
+
+def _accumulate(totals: Totals, state: NamespaceState, moment: int, seconds: int, max_gap: int, is_guaranteed) -> None:
+    observed = moment < state.last_seen + max_gap
+    chosen: dict[tuple[str, str], tuple[int, Value]] = {}
+    declared_limit = 0
+    for (quota, key), value in state.values.items():
+        if key == GPU_LIMIT_KEY:
+            declared_limit = max(declared_limit, value.hard)
+            continue
+        resource, preference = REQUEST_KEYS[key]
+        current = chosen.get((quota, resource))
+        if current is None or preference < current[0]:
+            chosen[quota, resource] = (preference, value)
+    present = {resource for _, resource in chosen}
+    if not observed:
+        for resource in present:
+            totals[f"{resource}_unknown"] += seconds
+            totals[f"{resource}_used_unknown"] += seconds
+        return
+    used_unknown: set[str] = set()
+    gpu_all_quotas = 0
+    for (quota, resource), (_, value) in chosen.items():
+        guaranteed = is_guaranteed(quota)
+        if resource == "gpu":
+            gpu_all_quotas += value.hard
+        if guaranteed:
+            totals[f"{resource}_reserved"] += value.hard * seconds
+        if value.used is None:
+            used_unknown.add(resource)
+            continue
+        totals[f"{resource}_used"] += value.used * seconds
+        if not guaranteed:
+            totals[f"{resource}_burst"] += value.used * seconds
+    totals["gpu_limit"] += max(gpu_all_quotas, declared_limit) * seconds
+    for resource in used_unknown:
+        totals[f"{resource}_used_unknown"] += seconds

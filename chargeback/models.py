@@ -1,0 +1,161 @@
+"""Prices and the usage rolled up from raw samples, per namespace and hour or day.
+
+Rolled-up usage is stored as exact integers of unit-seconds: milli-GPU-seconds,
+millicore-seconds and byte-seconds, and plain seconds for unknown time. Dividing by
+3,600 (and 1,000 or 2^30) to hours happens once, when a report is shown.
+"""
+
+from datetime import date
+
+from django.db import models
+
+from teams.models import CostCenter, GpuTier, Team, TeamNamespace
+
+
+class Resource(models.TextChoices):
+    GPU = "gpu", "GPU"
+    CPU = "cpu", "CPU core"
+    MEMORY = "memory", "Memory GiB"
+
+
+class Rate(models.Model):
+    """The price of one unit-hour of a resource in a tier, from a date (UTC midnight) until the next rate."""
+
+    class Kind(models.TextChoices):
+        RESERVED = "reserved", "Reserved (per guaranteed unit-hour)"
+        BURST = "burst", "Used beyond reserved (per unit-hour)"
+
+    tier = models.ForeignKey(GpuTier, on_delete=models.CASCADE, related_name="+")
+    resource = models.CharField(max_length=16, choices=Resource.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    effective_from = models.DateField(help_text="Applies from 00:00 UTC of this day until the next rate's day.")
+    price = models.DecimalField(max_digits=14, decimal_places=6, help_text="Per GPU-hour, core-hour or GiB-hour.")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tier", "resource", "kind", "effective_from"], name="rate_unique_day"),
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="rate_price_not_negative"),
+        ]
+        ordering = ["tier", "resource", "kind", "effective_from"]
+
+    def __str__(self) -> str:
+        return f"{self.tier_id} {self.resource} {self.kind} {self.price} from {self.effective_from}"
+
+
+#: The first rate seeded from a tier's own price fields holds from this day on.
+SINCE_ALWAYS = date(2000, 1, 1)
+
+
+class UsageTotals(models.Model):
+    """What one namespace used in one period, attributed to its tier, team and cost center at the time."""
+
+    namespace = models.ForeignKey(TeamNamespace, on_delete=models.CASCADE, related_name="+")
+    tier = models.ForeignKey(GpuTier, on_delete=models.PROTECT, related_name="+")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    cost_center = models.ForeignKey(CostCenter, on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    week = models.DateField(help_text="Monday of the day's ISO week, for weekly reports without date functions.")
+    month = models.DateField(help_text="First day of the day's month.")
+
+    gpu_reserved = models.BigIntegerField(default=0, help_text="milli-GPU-seconds held by guaranteed quotas")
+    gpu_limit = models.BigIntegerField(default=0, help_text="milli-GPU-seconds, guaranteed plus burst")
+    gpu_used = models.BigIntegerField(default=0, help_text="milli-GPU-seconds observed in use")
+    gpu_burst = models.BigIntegerField(default=0, help_text="milli-GPU-seconds used in burst (preemptible) quotas")
+    gpu_unknown = models.BigIntegerField(default=0, help_text="seconds the GPU quota was unknown")
+    gpu_used_unknown = models.BigIntegerField(default=0, help_text="seconds GPU usage was unknown")
+    cpu_reserved = models.BigIntegerField(default=0, help_text="millicore-seconds")
+    cpu_used = models.BigIntegerField(default=0)
+    cpu_burst = models.BigIntegerField(default=0)
+    cpu_unknown = models.BigIntegerField(default=0)
+    cpu_used_unknown = models.BigIntegerField(default=0)
+    memory_reserved = models.BigIntegerField(default=0, help_text="byte-seconds")
+    memory_used = models.BigIntegerField(default=0)
+    memory_burst = models.BigIntegerField(default=0)
+    memory_unknown = models.BigIntegerField(default=0)
+    memory_used_unknown = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+#: The integer columns of UsageTotals, in order.
+METRICS = [
+    f"{resource}_{name}"
+    for resource in ("gpu", "cpu", "memory")
+    for name in ("reserved", "limit", "used", "burst", "unknown", "used_unknown")
+    if name != "limit" or resource == "gpu"
+]
+
+
+class HourlyUsage(UsageTotals):
+    hour = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["namespace", "hour"], name="hourlyusage_unique")]
+        indexes = [models.Index(fields=["hour"]), models.Index(fields=["day"])]
+        verbose_name_plural = "hourly usage"
+
+    def __str__(self) -> str:
+        return f"{self.namespace_id} {self.hour:%Y-%m-%d %H:00}"
+
+
+class DailyUsage(UsageTotals):
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["namespace", "day", "tier", "team", "cost_center"], name="dailyusage_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["day"])]
+        verbose_name_plural = "daily usage"
+
+    def __str__(self) -> str:
+        return f"{self.namespace_id} {self.day}"
+
+
+class SeriesCheckpoint(models.Model):
+    """The latest value of one series at the hourly rollup's watermark, in integer units.
+
+    Sync stores a value only when it changes, so a steady quota's last sample can be
+    days old: the rollup carries it here instead of searching the raw samples for it.
+    """
+
+    namespace = models.ForeignKey(TeamNamespace, on_delete=models.CASCADE, related_name="+")
+    quota_name = models.CharField(max_length=253)
+    resource = models.CharField(max_length=253)
+    time = models.DateTimeField()
+    hard = models.BigIntegerField()
+    used = models.BigIntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "quota_name", "resource"], name="seriescheckpoint_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace_id} {self.quota_name} {self.resource} at {self.time:%Y-%m-%d %H:%M:%S}"
+
+
+class NamespaceCheckpoint(models.Model):
+    """When the namespace was last sampled (any key), as of the hourly rollup's watermark."""
+
+    namespace = models.OneToOneField(TeamNamespace, on_delete=models.CASCADE, related_name="+")
+    last_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.namespace_id} seen {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
+class RollupState(models.Model):
+    """How far raw samples have been rolled up: every hour (or day) before `complete_until` is final."""
+
+    HOURLY = "hourly"
+    DAILY = "daily"
+
+    name = models.CharField(max_length=16, unique=True)
+    complete_until = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} until {self.complete_until:%Y-%m-%d %H:%M}"

@@ -1,0 +1,29 @@
+"""Periodic chargeback work: roll raw samples up, and prune the raw samples past retention."""
+
+from dataclasses import asdict
+from datetime import timedelta
+
+from celery import shared_task
+
+from chargeback import rollups
+from provisioning.locks import task_lock
+
+
+@shared_task(name="chargeback.rollup_usage", acks_late=True, reject_on_worker_lost=True)
+def rollup_usage() -> dict:
+    """Idempotent: every run continues from the watermark, so a redelivery repeats nothing."""
+    with task_lock("chargeback.rollup_usage", timedelta(minutes=30)) as held:
+        if not held:
+            return {"skipped": "another rollup holds the lock"}
+        result = rollups.roll_up()
+    summary = asdict(result)
+    summary["complete_until"] = result.complete_until.isoformat() if result.complete_until else None
+    return summary
+
+
+@shared_task(name="chargeback.prune_samples", acks_late=True, reject_on_worker_lost=True)
+def prune_samples() -> dict:
+    with task_lock("chargeback.prune_samples", timedelta(minutes=30)) as held:
+        if not held:
+            return {"skipped": "another prune holds the lock"}
+        return {"deleted": rollups.prune_samples()}
