@@ -152,3 +152,27 @@ def test_the_periodic_sync_runs_once_at_a_time(world, cluster):
             assert not second
 
     assert "local" in sync_usage_task.apply().get()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.worker
+def test_with_auto_reconcile_the_next_sync_restores_a_drifted_quota(applied, cluster, core, worker, settings):
+    settings.AUTO_RECONCILE = True
+    core.patch_namespaced_resource_quota(
+        "ml-research-quota",
+        applied.name,
+        {"spec": {"hard": {"requests.nvidia.com/gpu": "64"}}},
+        field_manager="kubectl-edit",
+    )
+
+    sync_usage_task.apply().get()
+
+    wait_until(
+        lambda: core.read_namespaced_resource_quota("ml-research-quota", applied.name).spec.hard[
+            "requests.nvidia.com/gpu"
+        ]
+        == "8",
+        timeout=60,
+        what="the worker to restore the quota",
+    )
+    assert AuditEvent.objects.filter(verb="namespace.reconciled", target=f"namespace:{applied.name}").exists()
