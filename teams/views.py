@@ -39,12 +39,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     open_requests = Request.objects.filter(team__in=teams).select_related("team", "requested_by")
     recent = list(open_requests.filter(state__in=Request.OPEN_STATES).order_by("-created_at")[:RECENT_REQUESTS])
     recent += list(open_requests.exclude(state__in=Request.OPEN_STATES).order_by("-created_at")[:RECENT_REQUESTS])
+    failing = set(Request.objects.filter(team__in=teams, state=State.FAILED).values_list("namespace_id", flat=True))
     led = {team.pk for team in lead_teams(request.user)}
     return render(
         request,
         "teams/dashboard.html",
         {
-            "rows": [(namespace, usage_rows(namespace), namespace.team_id in led) for namespace in namespaces],
+            "rows": [
+                (namespace, usage_rows(namespace), namespace.team_id in led, namespace.pk in failing)
+                for namespace in namespaces
+            ],
             "requests": recent,
             "led_teams": led,
             "kinds": Kind,
@@ -223,6 +227,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 @require_POST
 def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
     require_approver(request.user)
+    get_object_or_404(Request, pk=pk)
     try:
         workflow.approve_request(
             pk,
@@ -239,6 +244,7 @@ def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
     require_approver(request.user)
+    get_object_or_404(Request, pk=pk)
     try:
         workflow.reject_request(pk, actor=request.user, note=request.POST.get("note", ""))
     except (workflow.InvalidTransition, ValidationError) as error:
@@ -250,6 +256,7 @@ def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def request_retry(request: HttpRequest, pk: int) -> HttpResponse:
     require_approver(request.user)
+    get_object_or_404(Request, pk=pk)
     try:
         workflow.retry_request(pk, actor=request.user)
     except workflow.InvalidTransition as error:
@@ -265,6 +272,8 @@ def queue_bulk_approve(request: HttpRequest) -> HttpResponse:
     for pk in sorted({int(value) for value in request.POST.getlist("selected") if value.isdigit()}):
         try:
             workflow.approve_request(pk, actor=request.user)
+        except Request.DoesNotExist:
+            refused.append(f"#{pk}: no such request")
         except (workflow.InvalidTransition, workflow.CapacityExceeded, PermissionDenied, ValidationError) as error:
             refused.append(f"#{pk}: {_describe(error)}")
         else:

@@ -394,3 +394,23 @@ def test_pages_run_a_constant_number_of_queries(as_role, world, django_assert_ma
         response = client.get(reverse(name, args=args))
 
     assert response.status_code == 200
+
+
+def test_deciding_a_request_that_does_not_exist_is_404_not_500(as_role):
+    client = as_role("approver")
+
+    assert client.post(reverse("request-approve", args=[999999])).status_code == 404
+    assert client.post(reverse("request-reject", args=[999999]), {"note": "x"}).status_code == 404
+    assert client.post(reverse("request-retry", args=[999999])).status_code == 404
+    response = client.post(reverse("queue-bulk-approve"), {"selected": ["999999", "abc"]}, follow=True)
+    assert "Not approved #999999: no such request" in response.content.decode()
+
+
+def test_the_dashboard_flags_a_namespace_whose_request_failed(as_role, pending, world):
+    workflow.approve_request(pending.pk, actor=world.approver)
+    workflow.mark_applying(pending.pk)
+    workflow.mark_failed(pending.pk, error="403 Forbidden")
+
+    html = as_role("member").get(reverse("dashboard")).content.decode()
+
+    assert 'title="A request for it failed to apply">failed</span>' in html
