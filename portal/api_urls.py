@@ -1,7 +1,9 @@
 """The REST API under /api/v1/, its OpenAPI schema, and the docs the portal serves itself."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from teams.api.errors import not_found
 
 v1 = [
     path("", include("teams.api.urls")),
@@ -14,4 +16,5 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("schema/swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    re_path(r"^", not_found),
 ]

@@ -66,8 +66,9 @@ class ChargebackView(APIView):
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        if response.status_code >= 400 or response.status_code == 304:
-            # Errors are JSON whatever was asked for: the one error body of the API.
+        is_report = isinstance(response.data, dict) and "rows" in response.data
+        if not is_report:
+            # Errors (and OPTIONS) are JSON whatever was asked for: the one error body of the API.
             response.accepted_renderer = JSONRenderer()
             response.accepted_media_type = "application/json"
             response.renderer_context = self.get_renderer_context()

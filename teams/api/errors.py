@@ -9,7 +9,8 @@ when the error is about the request as a whole.
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -45,6 +46,12 @@ def exception_handler(exc, context) -> Response | None:
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         response.data = body(response.status_code, code if isinstance(code, str) else "error", str(detail))
     return response
+
+
+@csrf_exempt
+def not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any /api/ path no route matches: the same 404 body as every other, never an HTML page."""
+    return JsonResponse(body(404, "not_found", "Not found."), status=404)
 
 
 def error_response(status_code: int, code: str, detail: str, fields: dict | None = None, **extra) -> Response:

@@ -1,8 +1,29 @@
 """Query parameters of the list endpoints; related objects are named by slug, never by id."""
 
+from datetime import UTC
+
 import django_filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
 
 from teams.models import Request, Team, TeamNamespace
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """ISO 8601, sent to the database in UTC: PostgreSQL refuses offsets beyond 15:59, Python years below 1."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Date/time out of range.", code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class TeamFilterSet(django_filters.FilterSet):
@@ -37,8 +58,8 @@ class RequestFilterSet(django_filters.FilterSet):
     team = django_filters.CharFilter(field_name="team__slug", help_text="Team slug.")
     namespace = django_filters.CharFilter(field_name="namespace_name", help_text="Namespace name.")
     requested_by = django_filters.CharFilter(field_name="requested_by__username")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Request

@@ -8,6 +8,9 @@ from rest_framework import serializers
 from teams.models import CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
 from teams.specs import gpu_allocation
 
+#: A namespace spec is a few levels deep; far deeper is an attack or a bug.
+MAX_DEPTH = 32
+
 
 class CostCenterSerializer(serializers.ModelSerializer):
     teams = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
@@ -210,15 +213,17 @@ class RejectSerializer(serializers.Serializer):
     note = serializers.CharField(allow_blank=True, help_text="Why; required, the requester reads it.")
 
 
-def check_storable(value: object, path: str = "proposed_spec") -> None:
-    """Refuse what a JSON column cannot hold (NUL characters, NaN, infinities), before the policy reads it."""
+def check_storable(value: object, path: str = "proposed_spec", depth: int = 0) -> None:
+    """Refuse what a JSON column cannot hold (NUL characters, NaN, infinities, absurd nesting) before the policy."""
+    if depth > MAX_DEPTH:
+        raise serializers.ValidationError(f"{path} is nested more than {MAX_DEPTH} levels deep.")
     if isinstance(value, dict):
         for key, item in value.items():
-            check_storable(key, path)
-            check_storable(item, f"{path}.{key}")
+            check_storable(key, path, depth + 1)
+            check_storable(item, f"{path}.{key}", depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            check_storable(item, f"{path}[{index}]")
+            check_storable(item, f"{path}[{index}]", depth + 1)
     elif isinstance(value, str) and "\x00" in value:
         raise serializers.ValidationError(f"{path} must not contain NUL characters.")
     elif isinstance(value, float) and not math.isfinite(value):

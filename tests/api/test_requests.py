@@ -251,3 +251,27 @@ def test_bad_input_is_a_4xx_in_the_one_error_body(world, clients, pending_reques
     }
     assert bad_date.status_code == 400
     assert bad_date.json()["fields"] == {"created_after": ["Enter a valid date/time."]}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("post", URL, b"[" * 5000 + b"]" * 5000, 400),
+        ("post", URL, b'{"kind": "create_namespace", "proposed_spec": {"a": "\\u0000"}}', 400),
+        ("post", URL, b'{"kind": "create_namespace", "proposed_spec": ' + b'{"a": ' * 40 + b"1" + b"}" * 41, 400),
+        ("get", f"{URL}?team=%00", None, 400),
+        ("get", f"{URL}?created_after=0464-01-30T07:46:46-21:30", None, 200),
+        ("get", "/api/v1/usage-samples/?start=0001-01-01T00:00:00%2B05:00", None, 400),
+        ("get", "/api/v1/usage-samples/?cursor=not-a-cursor", None, 404),
+        ("get", "/api/v1/teams/?page=99999999999999999999999", None, 404),
+        ("get", "/api/v1/no-such-thing/", None, 404),
+        ("post", "/api/v1/requests/1x/approve/", b"{}", 404),
+    ],
+)
+def test_hostile_input_is_answered_in_the_error_body_never_a_500(world, clients, method, path, body, status):
+    response = getattr(clients.lead_a, method)(path, body, content_type="application/json")
+
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    if status != 200:
+        assert set(response.json()) == {"status", "code", "detail", "fields"}
