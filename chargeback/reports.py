@@ -92,6 +92,8 @@ class ReportQuery:
     end: datetime
     group_by: str = "cost_center"
     step: str | None = None
+    #: Only this cost center (its code), or every one.
+    cost_center: str | None = None
 
 
 def build_report(query: ReportQuery) -> dict:
@@ -106,6 +108,7 @@ def build_report(query: ReportQuery) -> dict:
         "complete_until": complete_until.isoformat() if complete_until else None,
         "group_by": query.group_by,
         "step": query.step,
+        "cost_center": query.cost_center,
         "currency": settings.CHARGEBACK_CURRENCY,
         "columns": COLUMNS,
         "rows": rows,
@@ -130,6 +133,8 @@ def _sums(query: ReportQuery, end: datetime) -> list[dict]:
     keys = _keys(query)
     results: list[dict] = []
     for queryset in parts:
+        if query.cost_center:
+            queryset = queryset.filter(cost_center__code=query.cost_center)
         if change_days:
             queryset = queryset.annotate(segment=_segment(change_days))
         grouped = queryset.values(*keys, *(["segment"] if change_days else [])).annotate(**_aggregates()).order_by()

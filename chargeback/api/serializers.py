@@ -24,6 +24,9 @@ class ReportQuerySerializer(serializers.Serializer):
     step = serializers.ChoiceField(
         choices=STEPS, required=False, allow_null=True, default=None, help_text="One row per group and period."
     )
+    cost_center = serializers.CharField(
+        required=False, allow_null=True, default=None, max_length=32, help_text="Only this cost center (its code)."
+    )
 
     def validate_start(self, value: datetime) -> datetime:
         return _check_moment(value)
@@ -73,6 +76,7 @@ class ReportSerializer(serializers.Serializer):
     )
     group_by = serializers.ChoiceField(choices=GROUPS)
     step = serializers.ChoiceField(choices=STEPS, allow_null=True)
+    cost_center = serializers.CharField(allow_null=True)
     currency = serializers.CharField()
     columns = serializers.ListField(child=serializers.CharField(), help_text="The CSV header, in order.")
     rows = ReportRowSerializer(many=True)

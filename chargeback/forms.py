@@ -1,0 +1,28 @@
+from datetime import date, timedelta
+
+from django import forms
+from django.utils import timezone
+
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 30)
+
+
+def last_month(today: date | None = None) -> tuple[date, date]:
+    first = (today or timezone.now().date()).replace(day=1)
+    return (first - timedelta(days=1)).replace(day=1), first - timedelta(days=1)
+
+
+class ReportForm(forms.Form):
+    """The period of the page's report, in whole UTC days, both ends included."""
+
+    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        for name, value in (("start", start), ("end", end)):
+            if value is not None and not EARLIEST <= value <= LATEST:
+                self.add_error(name, "Choose a day between 2000 and 2099.")
+        if start and end and end < start:
+            self.add_error("end", "Must not be before From.")
+        return cleaned
