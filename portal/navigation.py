@@ -3,7 +3,7 @@
 from django.http import HttpRequest
 from django.urls import reverse
 
-from teams.models import is_approver
+from teams.models import is_approver, is_finance
 
 
 def navigation(request: HttpRequest) -> dict:
@@ -14,7 +14,9 @@ def navigation(request: HttpRequest) -> dict:
     items = [("dashboard", "Dashboard"), ("request-list", "Requests")]
     if approver:
         items += [("queue", "Approval queue"), ("cluster-overview", "Cluster")]
-    items.append(("swagger-ui", "API"))
+    if approver or is_finance(user):
+        items.append(("chargeback:report", "Chargeback"))
+    items += [("profile", "API tokens"), ("swagger-ui", "API")]
     entries = []
     for name, label in items:
         url = reverse(name)

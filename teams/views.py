@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from teams import workflow
 from teams.capacity import CapacityTotals
 from teams.forms import build_form, lead_teams, quota_diff, resolve_target
-from teams.models import GpuTier, Request, Team, TeamNamespace, is_approver
+from teams.models import GpuTier, Request, Team, TeamNamespace, is_approver, is_finance
 from teams.permissions import require_approver, visible_request
 from teams.policy import PolicyError, check_request
 from teams.specs import namespace_spec
@@ -29,6 +29,8 @@ def home(request: HttpRequest) -> HttpResponse:
     """Everyone lands on what matters to them."""
     if is_approver(request.user):
         return redirect("queue")
+    if is_finance(request.user) and not request.user.memberships.exists():
+        return redirect("chargeback:report")
     return redirect("dashboard")
 
 

@@ -159,6 +159,7 @@ def test_reapplying_per_role(as_role, role, expected):
 def test_home_sends_each_role_where_it_works(as_role):
     assert as_role("lead_a").get(reverse("home"))["Location"] == reverse("dashboard")
     assert as_role("approver").get(reverse("home"))["Location"] == reverse("queue")
+    assert as_role("finance").get(reverse("home"))["Location"] == reverse("chargeback:report")
 
 
 def test_forms_refuse_posts_without_csrf(world):
