@@ -119,3 +119,22 @@ def wait_pods_allowed(core: CoreV1Api, namespace: str, timeout: float = 60) -> N
         timeout=timeout,
         what=f"the default ServiceAccount of {namespace} and its token",
     )
+
+
+def wait_quota_settled(core: CoreV1Api, namespace: str, name: str, quiet: float = 3.0, timeout: float = 60) -> str:
+    """Until the quota controller has stopped updating the quota's status; returns its resourceVersion.
+
+    A new namespace's default ServiceAccount token and root CA ConfigMap arrive after the
+    quota does, and each moves `status.used` (hence the resourceVersion) once more.
+    """
+    wait_quota_synced(core, namespace, name, timeout=timeout)
+    wait_pods_allowed(core, namespace, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    version = core.read_namespaced_resource_quota(name, namespace).metadata.resource_version
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        latest = core.read_namespaced_resource_quota(name, namespace).metadata.resource_version
+        if latest == version:
+            return version
+        version = latest
+    raise AssertionError(f"quota {namespace}/{name} kept changing for {timeout:.0f} s")

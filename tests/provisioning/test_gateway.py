@@ -14,7 +14,7 @@ from provisioning.cluster import (
 from provisioning.manifests import MANAGED_SELECTOR
 from provisioning.models import Cluster
 from teams.models import TeamNamespace
-from tests.kube import wait_quota_synced
+from tests.kube import wait_quota_settled
 from tests.seed import seed_manifest
 
 pytestmark = [pytest.mark.django_db, pytest.mark.cluster]
@@ -35,7 +35,7 @@ def quota_versions(core, name: str) -> dict[str, str]:
 def test_applying_twice_changes_nothing(cluster, core, research):
     with ClusterGateway(cluster) as gateway:
         gateway.apply_namespace(research.name, desired_objects(research))
-        wait_quota_synced(core, research.name, "ml-research-quota")
+        wait_quota_settled(core, research.name, "ml-research-quota")
         before = quota_versions(core, research.name)
 
         again = gateway.apply_namespace(research.name, desired_objects(research))

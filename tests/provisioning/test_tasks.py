@@ -17,7 +17,7 @@ from provisioning import applying
 from provisioning.tasks import apply_request
 from teams import workflow
 from teams.models import AuditEvent, Request, TeamNamespace
-from tests.kube import pod_manifest, wait_pods_allowed, wait_quota_synced, wait_running, wait_until
+from tests.kube import pod_manifest, wait_pods_allowed, wait_quota_settled, wait_quota_synced, wait_running, wait_until
 from tests.worker import running_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.cluster, pytest.mark.worker]
@@ -91,8 +91,7 @@ def test_a_quota_increase_changes_spec_hard_and_applying_again_changes_nothing(
 
     workflow.approve_request(increase.pk, actor=world.approver)
     wait_for_state(increase.pk, State.APPLIED)
-    wait_quota_synced(core, namespace.name, "ml-research-quota")
-    version = core.read_namespaced_resource_quota("ml-research-quota", namespace.name).metadata.resource_version
+    version = wait_quota_settled(core, namespace.name, "ml-research-quota")
     redelivered = apply_request.apply(args=[increase.pk]).get()
     applying.apply_namespace(TeamNamespace.objects.select_related("team__cost_center", "tier").get(pk=namespace.pk))
 
