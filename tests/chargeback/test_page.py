@@ -26,7 +26,10 @@ def test_finance_and_approvers_see_a_table_per_cost_center(october, client, pers
     research = page[page.index('id="cc-rd-001"') :]
     assert "23270.40 USD · 7920.000000 GPU-hours reserved, 5514.000000 used" in research
     assert "ML Research" in research
-    csv_link = "/api/v1/chargeback/?start=2026-10-01&amp;end=2026-11-01&amp;group_by=team&amp;format=csv&amp;cost_center=rd-001"
+    csv_link = (
+        "/api/v1/chargeback/?start=2026-10-01&amp;end=2026-11-01&amp;group_by=team&amp;format=csv"
+        "&amp;cost_center=rd-001"
+    )
     assert f'href="{csv_link}"' in research
     assert "Usage is rolled up until 2026-11-01 23:00 UTC" in page
 
