@@ -6,6 +6,10 @@ from teams.models import TeamNamespace
 
 
 class ClusterQuerySet(models.QuerySet):
+    def all_or_default(self) -> list["Cluster"]:
+        """Every configured cluster; the default one from settings when none is."""
+        return list(self.all()) or [self.get_default()]
+
     def get_default(self) -> "Cluster":
         """The cluster new namespaces go to, made from settings on first use."""
         from django.conf import settings

@@ -67,36 +67,37 @@ def reconcile_namespace(self, namespace_id: int) -> str:
 @shared_task(name="provisioning.sync_usage", **RELIABLE)
 def sync_usage() -> dict:
     """Every cluster's quota usage, once at a time however many beat processes run."""
-    results = {}
-    with task_lock("provisioning.sync_usage", timedelta(seconds=settings.PROVISIONING_SYNC_INTERVAL * 4)) as held:
-        if not held:
-            return {"skipped": "another sync holds the lock"}
-        for cluster in Cluster.objects.all() or [Cluster.objects.get_default()]:
-            try:
-                result = sync_cluster_usage(cluster)
-            except ClusterError as error:
-                results[cluster.name] = f"failed: {error}"
-                continue
-            results[cluster.name] = {"namespaces": result.namespaces, "samples": result.samples}
-            if settings.AUTO_RECONCILE:
-                for namespace_id in TeamNamespace.objects.filter(name__in=result.drifted).values_list("pk", flat=True):
-                    reconcile_namespace.delay(namespace_id)
-    return results
+
+    def sync(cluster: Cluster) -> dict:
+        result = sync_cluster_usage(cluster)
+        if settings.AUTO_RECONCILE:
+            for namespace_id in TeamNamespace.objects.filter(name__in=result.drifted).values_list("pk", flat=True):
+                reconcile_namespace.delay(namespace_id)
+        return {"namespaces": result.namespaces, "samples": result.samples}
+
+    return _each_cluster("provisioning.sync_usage", timedelta(seconds=settings.PROVISIONING_SYNC_INTERVAL * 4), sync)
 
 
 @shared_task(name="provisioning.sync_capacity", **RELIABLE)
 def sync_capacity() -> dict:
-    results = {}
-    with task_lock("provisioning.sync_capacity", timedelta(minutes=5)) as held:
+    def sync(cluster: Cluster) -> dict:
+        cluster = sync_cluster_capacity(cluster)
+        return {"gpus": cluster.gpu_capacity, "guaranteed": cluster.guaranteed_gpus}
+
+    return _each_cluster("provisioning.sync_capacity", timedelta(minutes=5), sync)
+
+
+def _each_cluster(lock: str, ttl: timedelta, sync: Callable[[Cluster], dict]) -> dict:
+    """Run `sync` for every cluster under the lease `lock`; one failing cluster does not stop the others."""
+    results: dict = {}
+    with task_lock(lock, ttl) as held:
         if not held:
             return {"skipped": "another sync holds the lock"}
-        for cluster in Cluster.objects.all() or [Cluster.objects.get_default()]:
+        for cluster in Cluster.objects.all_or_default():
             try:
-                cluster = sync_cluster_capacity(cluster)
+                results[cluster.name] = sync(cluster)
             except ClusterError as error:
                 results[cluster.name] = f"failed: {error}"
-                continue
-            results[cluster.name] = {"gpus": cluster.gpu_capacity, "guaranteed": cluster.guaranteed_gpus}
     return results
 
 

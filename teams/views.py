@@ -225,45 +225,54 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
+#: What a decision can run into; each is shown to the approver, none is a server error.
+DECISION_ERRORS = (workflow.InvalidTransition, workflow.CapacityExceeded, PermissionDenied, ValidationError)
+
+
 @login_required
 @require_POST
 def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    require_approver(request.user)
-    get_object_or_404(Request, pk=pk)
-    try:
-        workflow.approve_request(
-            pk,
-            actor=request.user,
-            note=request.POST.get("note", ""),
-            override_capacity=request.POST.get("override_capacity") == "on",
-        )
-    except (workflow.InvalidTransition, workflow.CapacityExceeded, PermissionDenied, ValidationError) as error:
-        return _decision_failed(request, pk, error)
-    return _decision_done(request, pk, f"Request #{pk} approved; provisioning applies it now.")
+    override = request.POST.get("override_capacity") == "on"
+    return _decide(
+        request,
+        pk,
+        lambda: workflow.approve_request(
+            pk, actor=request.user, note=request.POST.get("note", ""), override_capacity=override
+        ),
+        f"Request #{pk} approved; provisioning applies it now.",
+    )
 
 
 @login_required
 @require_POST
 def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    require_approver(request.user)
-    get_object_or_404(Request, pk=pk)
-    try:
-        workflow.reject_request(pk, actor=request.user, note=request.POST.get("note", ""))
-    except (workflow.InvalidTransition, ValidationError) as error:
-        return _decision_failed(request, pk, error)
-    return _decision_done(request, pk, f"Request #{pk} rejected.")
+    return _decide(
+        request,
+        pk,
+        lambda: workflow.reject_request(pk, actor=request.user, note=request.POST.get("note", "")),
+        f"Request #{pk} rejected.",
+    )
 
 
 @login_required
 @require_POST
 def request_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(
+        request,
+        pk,
+        lambda: workflow.retry_request(pk, actor=request.user),
+        f"Request #{pk} sent back to provisioning.",
+    )
+
+
+def _decide(request: HttpRequest, pk: int, decision, done: str) -> HttpResponse:
     require_approver(request.user)
     get_object_or_404(Request, pk=pk)
     try:
-        workflow.retry_request(pk, actor=request.user)
-    except workflow.InvalidTransition as error:
+        decision()
+    except DECISION_ERRORS as error:
         return _decision_failed(request, pk, error)
-    return _decision_done(request, pk, f"Request #{pk} sent back to provisioning.")
+    return _decision_done(request, pk, done)
 
 
 @login_required
@@ -276,7 +285,7 @@ def queue_bulk_approve(request: HttpRequest) -> HttpResponse:
             workflow.approve_request(pk, actor=request.user)
         except Request.DoesNotExist:
             refused.append(f"#{pk}: no such request")
-        except (workflow.InvalidTransition, workflow.CapacityExceeded, PermissionDenied, ValidationError) as error:
+        except DECISION_ERRORS as error:
             refused.append(f"#{pk}: {_describe(error)}")
         else:
             approved.append(f"#{pk}")

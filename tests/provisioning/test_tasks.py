@@ -1,6 +1,5 @@
 """Approved requests reach the real cluster through a real Celery worker, and survive its failures."""
 
-import copy
 import logging
 import os
 import signal
@@ -18,28 +17,13 @@ from provisioning.tasks import apply_request
 from teams import workflow
 from teams.models import AuditEvent, Request, TeamNamespace
 from tests.kube import pod_manifest, wait_pods_allowed, wait_quota_settled, wait_quota_synced, wait_running, wait_until
+from tests.requests import ask_for_gpus, ask_for_namespace
 from tests.worker import running_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.cluster, pytest.mark.worker]
 
 State = Request.State
 Kind = Request.Kind
-
-
-def create_request(world, name: str) -> Request:
-    research = world.namespace("ml-research")
-    return workflow.submit_request(
-        actor=world.research_lead,
-        team=world.research,
-        kind=Kind.CREATE_NAMESPACE,
-        namespace_name=name,
-        proposed={
-            "tier": "high-priority",
-            "quotas": copy.deepcopy(research.quotas),
-            "limitRange": research.limit_range,
-        },
-        justification="Vision team's training namespace.",
-    )
 
 
 def wait_for_state(request_id: int, *states: str, timeout: float = 60) -> Request:
@@ -55,7 +39,7 @@ def verbs(request: Request) -> list[str]:
 
 
 def test_an_approved_new_namespace_is_applied_with_its_rendered_content(world, cluster, core, worker, unique_name):
-    request = create_request(world, unique_name("vision"))
+    request = ask_for_namespace(world, unique_name("vision"))
 
     workflow.approve_request(request.pk, actor=world.approver)
     request = wait_for_state(request.pk, State.APPLIED, State.FAILED)
@@ -74,20 +58,11 @@ def test_an_approved_new_namespace_is_applied_with_its_rendered_content(world, c
 def test_a_quota_increase_changes_spec_hard_and_applying_again_changes_nothing(
     world, cluster, core, worker, unique_name
 ):
-    request = create_request(world, unique_name("grow"))
+    request = ask_for_namespace(world, unique_name("grow"))
     workflow.approve_request(request.pk, actor=world.approver)
     request = wait_for_state(request.pk, State.APPLIED)
     namespace = TeamNamespace.objects.get(name=request.namespace_name)
-    quotas = copy.deepcopy(namespace.quotas)
-    quotas[0]["hard"]["requests.nvidia.com/gpu"] = "12"
-    increase = workflow.submit_request(
-        actor=world.research_lead,
-        team=world.research,
-        kind=Kind.CHANGE_QUOTA,
-        namespace=namespace,
-        proposed={"quotas": quotas},
-        justification="Deadline.",
-    )
+    increase = ask_for_gpus(world, namespace, "12")
 
     workflow.approve_request(increase.pk, actor=world.approver)
     wait_for_state(increase.pk, State.APPLIED)
@@ -103,7 +78,7 @@ def test_a_quota_increase_changes_spec_hard_and_applying_again_changes_nothing(
 
 def test_an_api_server_outage_is_retried_until_it_is_back(world, proxy, core, worker, unique_name, caplog):
     forwarder, _ = proxy
-    request = create_request(world, unique_name("outage"))
+    request = ask_for_namespace(world, unique_name("outage"))
     forwarder.refuse()
 
     with caplog.at_level(logging.WARNING, logger="provisioning.tasks"):
@@ -120,7 +95,7 @@ def test_an_api_server_outage_is_retried_until_it_is_back(world, proxy, core, wo
 
 def test_an_outage_beyond_the_retry_budget_fails_and_an_admin_retry_succeeds(world, proxy, core, worker, unique_name):
     forwarder, _ = proxy
-    request = create_request(world, unique_name("budget"))
+    request = ask_for_namespace(world, unique_name("budget"))
     forwarder.refuse()
 
     workflow.approve_request(request.pk, actor=world.approver)
@@ -136,7 +111,7 @@ def test_an_outage_beyond_the_retry_budget_fails_and_an_admin_retry_succeeds(wor
 
 
 def test_a_permanent_error_fails_at_once_with_the_api_servers_text(world, cluster, core, unique_name):
-    request = create_request(world, unique_name("invalid"))
+    request = ask_for_namespace(world, unique_name("invalid"))
     workflow.approve_request(request.pk, actor=world.approver)
     # A gap in policy, simulated: an object count beside a PriorityClass scope reaches desired state.
     scope = {"matchExpressions": [{"operator": "In", "scopeName": "PriorityClass", "values": ["ml-critical"]}]}
@@ -156,7 +131,7 @@ def test_an_unmanaged_namespace_of_the_same_name_fails_the_request_and_stays_unt
     world, cluster, core, worker, unique_name
 ):
     name = unique_name("taken")
-    request = create_request(world, name)
+    request = ask_for_namespace(world, name)
     core.create_namespace({"metadata": {"name": name, "labels": {"owner": "ops"}}})
 
     workflow.approve_request(request.pk, actor=world.approver)
@@ -169,7 +144,7 @@ def test_an_unmanaged_namespace_of_the_same_name_fails_the_request_and_stays_unt
 
 
 def test_deleting_refuses_while_pods_run_unless_forced(world, cluster, core, worker, unique_name):
-    request = create_request(world, unique_name("gone"))
+    request = ask_for_namespace(world, unique_name("gone"))
     workflow.approve_request(request.pk, actor=world.approver)
     namespace = wait_for_state(request.pk, State.APPLIED).namespace
     wait_quota_synced(core, namespace.name, "ml-research-quota")
@@ -206,7 +181,7 @@ def test_deleting_refuses_while_pods_run_unless_forced(world, cluster, core, wor
 )
 def test_a_worker_killed_mid_apply_is_redelivered_and_applied_once(world, proxy, core, unique_name):
     forwarder, _ = proxy
-    request = create_request(world, unique_name("killed"))
+    request = ask_for_namespace(world, unique_name("killed"))
     forwarder.hang()  # the worker's first call to the API server never returns
     celery_app.control.purge()
     first = _worker_process()

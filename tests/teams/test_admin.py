@@ -5,6 +5,7 @@ from django.apps import apps
 from django.urls import reverse
 
 from teams.models import AuditEvent, Request
+from tests.requests import ask_for_namespace
 
 MODELS = list(apps.get_app_config("teams").get_models())
 
@@ -40,9 +41,7 @@ def test_audit_events_are_read_only_in_the_admin(admin_client_with_world):
 
 
 def test_admin_bulk_approval_goes_through_the_workflow(world, client):
-    from tests.teams.test_workflow import new_namespace_request
-
-    request = new_namespace_request(world)
+    request = ask_for_namespace(world)
     client.force_login(world.approver)
 
     response = client.post(

@@ -1,13 +1,12 @@
 """Every page and action for every role, the request form's behaviour, and constant query counts."""
 
-import copy
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from teams import workflow
 from teams.models import Request, TeamNamespace
+from tests.requests import ask_for_gpus
 
 Kind = Request.Kind
 State = Request.State
@@ -33,17 +32,7 @@ def as_role(world, client):
 
 @pytest.fixture
 def pending(world) -> Request:
-    namespace = world.namespace("ml-research")
-    quotas = copy.deepcopy(namespace.quotas)
-    quotas[0]["hard"]["requests.nvidia.com/gpu"] = "16"
-    return workflow.submit_request(
-        actor=world.research_lead,
-        team=world.research,
-        kind=Kind.CHANGE_QUOTA,
-        namespace=namespace,
-        proposed={"quotas": quotas},
-        justification="ICML deadline: 8 more GPUs for three weeks.",
-    )
+    return ask_for_gpus(world, world.namespace("ml-research"), "16")
 
 
 def outcome(response) -> int | str:

@@ -1,6 +1,5 @@
 """The request state machine: every legal and illegal transition, and concurrent approvals."""
 
-import copy
 import threading
 
 import pytest
@@ -11,30 +10,15 @@ from teams import workflow
 from teams.models import AuditEvent, Request, TeamNamespace
 from teams.policy import PolicyError
 from teams.signals import apply_requested
+from tests.requests import ask_for_gpus, ask_for_namespace
 
 State = Request.State
 Kind = Request.Kind
 
 
-def new_namespace_request(world, name: str = "ml-research-2") -> Request:
-    research = world.namespace("ml-research")
-    return workflow.submit_request(
-        actor=world.research_lead,
-        team=world.research,
-        kind=Kind.CREATE_NAMESPACE,
-        namespace_name=name,
-        proposed={
-            "tier": "high-priority",
-            "quotas": copy.deepcopy(research.quotas),
-            "limitRange": research.limit_range,
-        },
-        justification="A second training namespace for the vision group.",
-    )
-
-
 def bring_to(world, state: str) -> Request:
     """A request that reached `state` through the workflow's own functions."""
-    request = new_namespace_request(world)
+    request = ask_for_namespace(world)
     path = {
         State.PENDING: [],
         State.APPROVED: ["approve"],
@@ -82,7 +66,7 @@ ILLEGAL = [(step, state) for step in TRANSITIONS for state in State if (step, st
 
 
 def test_submitting_stores_a_pending_request_with_its_warnings_and_one_audit_event(world):
-    request = new_namespace_request(world)
+    request = ask_for_namespace(world)
 
     assert request.state == State.PENDING
     assert [w["code"] for w in request.warnings] == ["gpu_limit_not_enforced"]
@@ -161,7 +145,7 @@ def test_nobody_approves_their_own_request(world):
     world.research_lead.is_staff = True
     world.research_lead.save()
     world.research_lead.groups.add(world.approver.groups.get())
-    request = new_namespace_request(world)
+    request = ask_for_namespace(world)
 
     with pytest.raises(PermissionDenied, match="Nobody can approve their own request"):
         workflow.approve_request(request.pk, actor=world.research_lead)
@@ -172,7 +156,7 @@ def test_nobody_approves_their_own_request(world):
 
 @pytest.mark.parametrize("who", ["research_member", "platform_lead", "finance"])
 def test_only_approvers_approve_reject_and_retry(world, who):
-    request = new_namespace_request(world)
+    request = ask_for_namespace(world)
     actor = getattr(world, who)
 
     with pytest.raises(PermissionDenied):
@@ -183,7 +167,7 @@ def test_only_approvers_approve_reject_and_retry(world, who):
 
 
 def test_rejecting_needs_a_note(world):
-    request = new_namespace_request(world)
+    request = ask_for_namespace(world)
 
     with pytest.raises(ValidationError) as raised:
         workflow.reject_request(request.pk, actor=world.approver, note="  ")
@@ -192,7 +176,7 @@ def test_rejecting_needs_a_note(world):
 
 
 def test_only_the_requester_cancels(world):
-    request = new_namespace_request(world)
+    request = ask_for_namespace(world)
 
     with pytest.raises(PermissionDenied, match=r"Only the requester can cancel a request\."):
         workflow.cancel_request(request.pk, actor=world.approver)
@@ -201,7 +185,7 @@ def test_only_the_requester_cancels(world):
 def test_approving_a_new_namespace_sets_its_desired_state_and_tells_provisioning_after_commit(
     world, django_capture_on_commit_callbacks
 ):
-    request = new_namespace_request(world)
+    request = ask_for_namespace(world)
     received = []
 
     def receiver(sender, request_id, **kwargs):
@@ -231,16 +215,7 @@ def test_approving_a_new_namespace_sets_its_desired_state_and_tells_provisioning
 
 def test_approval_merges_only_the_proposed_section(world):
     namespace = world.namespace("ml-research")
-    quotas = copy.deepcopy(namespace.quotas)
-    quotas[0]["hard"]["requests.nvidia.com/gpu"] = "12"
-    request = workflow.submit_request(
-        actor=world.research_lead,
-        team=world.research,
-        kind=Kind.CHANGE_QUOTA,
-        namespace=namespace,
-        proposed={"quotas": quotas},
-        justification="Two more nodes' worth for the ICML deadline.",
-    )
+    request = ask_for_gpus(world, namespace, "12")
 
     workflow.approve_request(request.pk, actor=world.approver)
 
@@ -252,9 +227,9 @@ def test_approval_merges_only_the_proposed_section(world):
 
 
 def test_approval_rechecks_policy_against_the_state_of_the_day(world):
-    first = new_namespace_request(world, "ml-vision")
+    first = ask_for_namespace(world, "ml-vision")
     workflow.cancel_request(first.pk, actor=world.research_lead)
-    second = new_namespace_request(world, "ml-vision")
+    second = ask_for_namespace(world, "ml-vision")
     TeamNamespace.objects.create(name="ml-vision", team=world.platform, tier=world.platform.default_tier)
 
     with pytest.raises(PolicyError) as raised:
@@ -315,7 +290,7 @@ def test_audit_events_cannot_be_changed_or_deleted(world):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL; CI runs this there")
 def test_twenty_concurrent_approvals_give_exactly_one_decision(world, second_approver):
-    request = new_namespace_request(world)
+    request = ask_for_namespace(world)
     approvers = [world.approver, second_approver] * 10
     barrier = threading.Barrier(len(approvers))
     outcomes: list[str] = []
@@ -352,7 +327,7 @@ def small_cluster(world):
 
 
 def test_an_approval_that_overcommits_guaranteed_gpus_is_refused_without_an_override(world, small_cluster):
-    request = new_namespace_request(world)
+    request = ask_for_namespace(world)
 
     with pytest.raises(workflow.CapacityExceeded) as raised:
         workflow.approve_request(request.pk, actor=world.approver)
@@ -364,7 +339,7 @@ def test_an_approval_that_overcommits_guaranteed_gpus_is_refused_without_an_over
 
 
 def test_an_overridden_overcommit_is_approved_and_audited(world, small_cluster):
-    request = new_namespace_request(world)
+    request = ask_for_namespace(world)
 
     workflow.approve_request(request.pk, actor=world.approver, override_capacity=True)
 
@@ -378,7 +353,7 @@ def test_an_overridden_overcommit_is_approved_and_audited(world, small_cluster):
 
 
 def test_capacity_is_not_enforced_before_it_was_observed(world):
-    request = new_namespace_request(world)
+    request = ask_for_namespace(world)
 
     workflow.approve_request(request.pk, actor=world.approver)
 

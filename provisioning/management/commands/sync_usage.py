@@ -9,7 +9,7 @@ class Command(BaseCommand):
     help = "Read quota usage and GPU capacity back from every cluster now, as the periodic task does."
 
     def handle(self, *args, **options) -> None:
-        for cluster in Cluster.objects.all() or [Cluster.objects.get_default()]:
+        for cluster in Cluster.objects.all_or_default():
             try:
                 result = sync_usage(cluster)
                 cluster = sync_capacity(cluster)
