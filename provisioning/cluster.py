@@ -28,7 +28,9 @@ logger = logging.getLogger(__name__)
 
 FIELD_MANAGER = "gpu-portal"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
-LIST_PAGE_SIZE = 500
+#: Big enough that a sync of 10,000 namespaces takes 3 LISTs (2 pages of quotas, 1 of namespaces),
+#: small enough that a page stays a few tens of MB at any scale.
+LIST_PAGE_SIZE = 10_000
 #: (connect, read) seconds: a stalled API server must fail the call, not hang the worker.
 TIMEOUT = (5, 30)
 
@@ -176,9 +178,9 @@ class ClusterGateway:
         force: bool = False,
     ) -> list[AppliedObject]:
         """Apply a namespace's objects, then remove the portal's objects there that are no longer desired."""
-        self.check_ownership(name, allow_unmanaged=allow_unmanaged)
+        existed = self.check_ownership(name, allow_unmanaged=allow_unmanaged)
         applied = self.apply(objects, dry_run=dry_run, force=force)
-        if not dry_run:
+        if existed and not dry_run:  # a namespace created just now holds nothing to prune
             self.prune(name, {(o["kind"], o["metadata"]["name"]) for o in objects})
         return applied
 
@@ -210,13 +212,18 @@ class ClusterGateway:
             if error.status != 404:
                 raise
 
-    def check_ownership(self, name: str, *, allow_unmanaged: bool) -> None:
-        """Refuse reserved namespaces always, and unlabelled existing ones unless adopted."""
+    def check_ownership(self, name: str, *, allow_unmanaged: bool) -> bool:
+        """Refuse reserved namespaces always, and unlabelled existing ones unless adopted.
+
+        Returns whether the namespace exists.
+        """
         if is_reserved_namespace(name):
             raise OwnershipError(f"{name} is reserved for the cluster itself; the portal never changes it.")
         labels = self.namespace_labels(name)
-        if labels is None or allow_unmanaged or labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE:
-            return
+        if labels is None:
+            return False
+        if allow_unmanaged or labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE:
+            return True
         raise OwnershipError(
             f"Namespace {name} already exists on cluster {self.cluster.name} and is not managed by the portal "
             f"(no {MANAGED_BY_LABEL}={MANAGED_BY_VALUE} label), so the portal left it untouched. An admin can "

@@ -32,6 +32,7 @@ class SyncResult:
     namespaces: int = 0
     samples: int = 0
     changed: int = 0
+    api_calls: int = 0
     drifted: list[str] = field(default_factory=list)
 
 
@@ -45,13 +46,13 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
     except ClusterError as error:
         Cluster.objects.filter(pk=cluster.pk).update(health=_health_of(error), last_error=str(error))
         raise
+    result = SyncResult(api_calls=gateway.api_calls)
     by_namespace: dict[str, list[QuotaReading]] = {}
     for reading in readings:
         by_namespace.setdefault(reading.namespace, []).append(reading)
 
     preemptible = preemptible_classes(GpuTier.objects.all())
-    heartbeat = timedelta(seconds=settings.USAGE_HEARTBEAT_SECONDS)
-    result = SyncResult()
+    heartbeat = settings.USAGE_HEARTBEAT_SECONDS
     samples: list[UsageSample] = []
     changed: list[TeamNamespace] = []
     for namespace in TeamNamespace.objects.live().select_related("team__cost_center", "tier"):
@@ -62,7 +63,9 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
         }
         phase = _phase(namespace, seen.get(namespace.name))
         drift = _drift(namespace, observed, seen.get(namespace.name), preemptible) if namespace.last_applied_at else {}
-        is_heartbeat = namespace.last_sampled_at is None or now - namespace.last_sampled_at >= heartbeat
+        is_heartbeat = namespace.last_sampled_at is None or now - namespace.last_sampled_at >= _heartbeat_period(
+            namespace.pk, heartbeat
+        )
         new_samples = _samples(cluster, namespace, observed, now, every_key=is_heartbeat)
         samples.extend(new_samples)
         state = (observed, phase, bool(drift), drift)
@@ -113,6 +116,12 @@ def sync_capacity(cluster: Cluster) -> Cluster:
     return cluster
 
 
+def _heartbeat_period(namespace_id: int, heartbeat_seconds: int) -> timedelta:
+    """Between half the heartbeat and all of it, by namespace: namespaces synced together for the
+    first time then heartbeat at different cycles, instead of all in one cycle every hour."""
+    return timedelta(seconds=heartbeat_seconds * (1 - (namespace_id * 7919 % 60) / 120))
+
+
 def _phase(namespace: TeamNamespace, seen: dict | None) -> str:
     if seen is not None:
         return seen["phase"]
@@ -151,8 +160,10 @@ def _drift(namespace: TeamNamespace, observed: dict, seen: dict | None, preempti
 
 
 def _same_quantity(desired: str | None, observed: str | None) -> bool:
+    if desired == observed:  # the common case: both canonical; parsing is the slow path
+        return True
     if desired is None or observed is None:
-        return desired == observed
+        return False
     try:
         return parse_quantity(desired) == parse_quantity(observed)
     except QuantityError:
