@@ -89,6 +89,7 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
             "cluster": cluster.name,
             "namespaces": result.namespaces,
             "samples": result.samples,
+            "api_calls": result.api_calls,
             "drifted": len(result.drifted),
         },
     )
