@@ -57,12 +57,12 @@ def seed_tier_rates(tier: GpuTier, *, previous: dict[str, Decimal] | None = None
 
 
 class RateTable:
-    """Every rate of the given tiers, read once; `price()` answers for any day."""
+    """Every rate, read in one query (a few rows per tier); `price()` answers for any day."""
 
-    def __init__(self, tier_ids) -> None:
+    def __init__(self) -> None:
         self._days: dict[tuple, list[date]] = defaultdict(list)
         self._prices: dict[tuple, list[Decimal]] = defaultdict(list)
-        rates = Rate.objects.filter(tier_id__in=list(tier_ids)).order_by("effective_from")
+        rates = Rate.objects.order_by("effective_from")
         for rate in rates:
             key = (rate.tier_id, rate.resource, rate.kind)
             self._days[key].append(rate.effective_from)
