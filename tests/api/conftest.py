@@ -1,13 +1,11 @@
 """The people of the seed's world as API clients: by session, and by API token."""
 
-import copy
-
 import pytest
 from rest_framework.test import APIClient
 
 from accounts.actions import create_api_token, revoke_api_token
-from teams import workflow
 from teams.models import Request
+from tests.requests import ask_for_namespace
 
 
 class Clients:
@@ -47,22 +45,6 @@ def clients(world) -> Clients:
     return Clients(world)
 
 
-def submit_namespace_request(world, name: str = "ml-research-2") -> Request:
-    research = world.namespace("ml-research")
-    return workflow.submit_request(
-        actor=world.research_lead,
-        team=world.research,
-        kind=Request.Kind.CREATE_NAMESPACE,
-        namespace_name=name,
-        proposed={
-            "tier": "high-priority",
-            "quotas": copy.deepcopy(research.quotas),
-            "limitRange": research.limit_range,
-        },
-        justification="A second training namespace for the vision group.",
-    )
-
-
 @pytest.fixture
 def pending_request(world) -> Request:
-    return submit_namespace_request(world)
+    return ask_for_namespace(world)

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from provisioning.models import Cluster, UsageSample
 from teams import workflow
-from tests.api.conftest import submit_namespace_request
 from tests.kube import WORKER_CONTEXT
+from tests.requests import ask_for_namespace
 
 PERSONAS = [
     "anonymous",
@@ -95,8 +95,8 @@ def objects(world) -> dict:
         hard=8,
         used=3,
     )
-    pending = submit_namespace_request(world)
-    failed = submit_namespace_request(world, name="ml-research-failed")
+    pending = ask_for_namespace(world)
+    failed = ask_for_namespace(world, name="ml-research-failed")
     workflow.approve_request(failed.pk, actor=world.approver)
     workflow.mark_applying(failed.pk)
     workflow.mark_failed(failed.pk, error="403 Forbidden")
@@ -147,7 +147,7 @@ def test_what_each_caller_lists(world, clients, objects):
 @pytest.mark.cluster
 def test_dry_run_asks_the_api_server(world, clients, kubeconfig_path):
     Cluster.objects.create(name="local", kubeconfig_path=str(kubeconfig_path), context=WORKER_CONTEXT, is_default=True)
-    request = submit_namespace_request(world, name="ml-research-dry-run")
+    request = ask_for_namespace(world, name="ml-research-dry-run")
 
     response = clients.approver.post(f"/api/v1/requests/{request.pk}/dry-run/")
 

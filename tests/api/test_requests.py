@@ -8,7 +8,7 @@ from django.utils import timezone
 from provisioning.models import Cluster
 from teams import workflow
 from teams.models import AuditEvent, Request
-from tests.api.conftest import submit_namespace_request
+from tests.requests import ask_for_namespace
 
 State = Request.State
 URL = "/api/v1/requests/"
@@ -137,7 +137,7 @@ def small_cluster(db) -> Cluster:
 
 
 def test_an_approval_beyond_capacity_is_a_409_with_the_numbers_unless_overridden(world, clients, small_cluster):
-    request = submit_namespace_request(world)
+    request = ask_for_namespace(world)
     url = f"{URL}{request.pk}/approve/"
 
     refused = clients.approver.post(url, {}, format="json")
@@ -214,7 +214,7 @@ def test_an_approver_retries_a_failed_request(world, clients, pending_request, d
 
 
 def test_lists_filter_by_state_team_kind_and_namespace(world, clients, pending_request):
-    other = submit_namespace_request(world, name="ml-research-3")
+    other = ask_for_namespace(world, name="ml-research-3")
     workflow.cancel_request(other.pk, actor=world.research_lead)
 
     def ids(query: str) -> list[int]:

@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.actions import create_api_token
-from tests.api.conftest import submit_namespace_request
+from tests.requests import ask_for_namespace
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -30,7 +30,7 @@ def api_schema(world, settings):
     # Many calls a second from one token: lift its rate limit for this test only.
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_token": "100000/min"}}
     cache.clear()
-    submit_namespace_request(world)
+    ask_for_namespace(world)
     # Like Django's test client: a request must not close the connection holding the test's transaction.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
