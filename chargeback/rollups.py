@@ -28,6 +28,7 @@ from chargeback.models import (
     RollupState,
     SeriesCheckpoint,
 )
+from provisioning.charts import RANGES as CHART_RANGES
 from provisioning.manifests import preemptible_classes, render_quotas
 from provisioning.models import UsageSample
 from teams.models import GpuTier, TeamNamespace
@@ -274,13 +275,22 @@ def restart_from(moment: datetime) -> None:
         RollupState.objects.update_or_create(name=RollupState.DAILY, defaults={"complete_until": floor_day(start)})
 
 
+def chart_history() -> timedelta:
+    """How far back the usage charts read raw samples: their longest range, and the sample before it.
+
+    A series' last sample before a range says what held at its start, and it may lie up to
+    the maximum gap earlier; pruning never goes this far back, whatever the retention.
+    """
+    return max(CHART_RANGES.values()) + timedelta(seconds=settings.CHARGEBACK_MAX_GAP_SECONDS)
+
+
 def prune_samples(*, now: datetime | None = None) -> int:
     """Delete raw samples past retention that are rolled up already; return how many."""
     days = settings.CHARGEBACK_RAW_RETENTION_DAYS
     hourly = watermark(RollupState.HOURLY)
     if not days or hourly is None:
         return 0
-    cutoff = min((now or timezone.now()) - timedelta(days=days), hourly)
+    cutoff = min((now or timezone.now()) - max(timedelta(days=days), chart_history()), hourly)
     first = UsageSample.objects.filter(time__lt=cutoff).order_by("time").values_list("time", flat=True).first()
     deleted = 0
     while first is not None and first < cutoff:

@@ -210,7 +210,8 @@ CHARGEBACK_ROLLUP_DELAY_SECONDS = env.get_int("CHARGEBACK_ROLLUP_DELAY_SECONDS",
 CHARGEBACK_ROLLUP_INTERVAL_SECONDS = env.get_int("CHARGEBACK_ROLLUP_INTERVAL_SECONDS", 300)
 # At most this many hours per run, so that catching up after an outage happens in bounded steps.
 CHARGEBACK_ROLLUP_MAX_HOURS = env.get_int("CHARGEBACK_ROLLUP_MAX_HOURS", 24 * 7)
-# Raw samples older than this (and already rolled up) are deleted; 0 keeps them forever.
+# Raw samples older than this (and already rolled up) are deleted; 0 keeps them forever. The usage
+# charts' 30 days (and the maximum gap before them) are kept whatever this says.
 CHARGEBACK_RAW_RETENTION_DAYS = env.get_int("CHARGEBACK_RAW_RETENTION_DAYS", 35)
 CHARGEBACK_COST_DECIMALS = env.get_int("CHARGEBACK_COST_DECIMALS", 2)
 CELERY_BEAT_SCHEDULE["chargeback-rollup"] = {

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from provisioning.cluster import ClusterError, ClusterGateway, ConflictError
-from provisioning.manifests import preemptible_classes, render_namespace_objects, render_priority_class
+from provisioning.manifests import (
+    preemptible_classes,
+    render_namespace_objects,
+    render_priority_class,
+    scoped_priority_classes,
+)
 from provisioning.models import Cluster
 from teams.models import GpuTier, Request, Team, TeamNamespace
 from teams.specs import merge_spec
@@ -16,9 +21,18 @@ logger = logging.getLogger(__name__)
 
 
 def desired_objects(namespace: TeamNamespace, tiers: list[GpuTier] | None = None) -> list[dict]:
-    """The tier's PriorityClass, then the namespace's own objects: exactly what is applied."""
+    """The PriorityClasses the namespace needs, then its own objects: exactly what is applied.
+
+    Besides the tier's own class, every class a quota's scopeSelector names is applied too:
+    the API server refuses a pod whose PriorityClass does not exist, so an enforced burst
+    quota scoped to `ml-low` would otherwise admit nothing on a cluster that has no
+    best-effort namespace yet.
+    """
     tiers = list(GpuTier.objects.all()) if tiers is None else tiers
-    return [render_priority_class(namespace.tier), *render_namespace_objects(namespace, preemptible_classes(tiers))]
+    objects = render_namespace_objects(namespace, preemptible_classes(tiers))
+    named = scoped_priority_classes(objects) | {namespace.tier.priority_class_name}
+    needed = [tier for tier in tiers if tier.priority_class_name in named]
+    return [*(render_priority_class(tier) for tier in sorted(needed, key=lambda t: -t.priority_value)), *objects]
 
 
 def apply_namespace(namespace: TeamNamespace, *, cluster: Cluster | None = None, force: bool = False) -> list:

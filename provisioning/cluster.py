@@ -78,6 +78,8 @@ class QuotaReading:
     hard: dict[str, str]
     #: None while the quota controller has not reported usage yet: unknown, not zero.
     used: dict[str, str] | None
+    #: Moves whenever anything in the quota does, its status included.
+    resource_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -275,16 +277,18 @@ class ClusterGateway:
                     name=item["metadata"]["name"],
                     hard=item["spec"].get("hard") or {},
                     used=status.get("used") if "hard" in status else None,
+                    resource_version=item["metadata"].get("resourceVersion", ""),
                 )
             )
         return readings
 
     def list_managed_namespaces(self) -> dict[str, dict]:
-        """name -> {labels, phase} of every namespace carrying the ownership label."""
+        """name -> {labels, phase, resource_version} of every namespace carrying the ownership label."""
         return {
             item["metadata"]["name"]: {
                 "labels": item["metadata"].get("labels") or {},
                 "phase": (item.get("status") or {}).get("phase", ""),
+                "resource_version": item["metadata"].get("resourceVersion", ""),
             }
             for item in self._list_raw(self.core.list_namespace)
         }

@@ -2,17 +2,27 @@
 
 One sync is two LISTs per cluster (managed quotas, managed namespaces) whatever the
 number of namespaces, and writes only what changed: a usage sample when a quota's
-`hard` or `used` moves, plus one per namespace per hour as a heartbeat, so that a gap
-in syncing shows in the data instead of looking like steady usage.
+`hard` or `used` moves, a closing sample (0) when a quota key disappears, and a sample
+of every key once per heartbeat period, so that a gap in syncing shows in the data
+instead of looking like steady usage.
+
+A steady cycle is cheap: each namespace's fingerprint (the resourceVersions of its
+quotas and Namespace, and everything its drift is computed from) is compared with the
+one stored at its last full sync, from a few columns of every row. Only namespaces whose
+fingerprint moved or whose heartbeat is due are loaded and checked in full.
 """
 
+import hashlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from provisioning.cluster import ClusterError, ClusterGateway, QuotaReading, TransientError
@@ -24,21 +34,113 @@ from teams.specs import total_guaranteed_gpus
 
 logger = logging.getLogger(__name__)
 
-OBSERVED_FIELDS = ["observed_quotas", "phase", "is_drifted", "drift", "last_synced_at", "last_sampled_at"]
+OBSERVED_FIELDS = [
+    "observed_quotas",
+    "phase",
+    "is_drifted",
+    "drift",
+    "last_synced_at",
+    "last_sampled_at",
+    "synced_fingerprint",
+]
+#: What drift is computed from, besides the tiers: read for every row, as text, to fingerprint.
+DESIRED_INPUTS = (
+    Cast("quotas", TextField()),
+    Cast("labels", TextField()),
+    "tier_id",
+    "team__slug",
+    "team__cost_center__code",
+    "last_applied_at",
+)
+#: Rows loaded per query when checking namespaces in full.
+LOAD_BATCH = 500
 
 
 @dataclass
 class SyncResult:
     namespaces: int = 0
+    #: Namespaces checked in full this cycle (the others' fingerprints had not moved).
+    checked: int = 0
     samples: int = 0
-    changed: int = 0
     api_calls: int = 0
     drifted: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Due:
+    fingerprint: str
+    heartbeat: bool
 
 
 def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
     """Store what the cluster reports for every managed namespace; mark drift."""
     now = now or timezone.now()
+    readings, seen, api_calls = _read_cluster(cluster)
+    result = SyncResult(api_calls=api_calls)
+    by_namespace: dict[str, list[QuotaReading]] = {}
+    for reading in readings:
+        by_namespace.setdefault(reading.namespace, []).append(reading)
+
+    heartbeat = settings.USAGE_HEARTBEAT_SECONDS
+    tiers = list(GpuTier.objects.all())
+    tiers_state = repr([[getattr(tier, f.attname) for f in GpuTier._meta.concrete_fields] for tier in tiers])
+    due: dict[int, _Due] = {}
+    keys = TeamNamespace.objects.live().values_list(
+        "pk", "name", "synced_fingerprint", "last_sampled_at", "is_drifted", *DESIRED_INPUTS
+    )
+    for pk, name, stored, last_sampled_at, is_drifted, *desired in keys:
+        result.namespaces += 1
+        fingerprint = _fingerprint(seen.get(name), by_namespace.get(name, ()), tiers_state, *desired)
+        heartbeat_due = last_sampled_at is None or now - last_sampled_at >= _heartbeat_period(pk, heartbeat)
+        if fingerprint != stored or heartbeat_due:
+            due[pk] = _Due(fingerprint, heartbeat_due)
+        elif is_drifted:
+            result.drifted.append(name)
+
+    samples: list[UsageSample] = []
+    checked: list[TeamNamespace] = []
+    preemptible = preemptible_classes(tiers)
+    for namespace in _load(due):
+        result.checked += 1
+        check = due[namespace.pk]
+        observed = {
+            reading.name: {"hard": reading.hard, "used": reading.used}
+            for reading in by_namespace.get(namespace.name, [])
+        }
+        phase = _phase(namespace, seen.get(namespace.name))
+        drift = _drift(namespace, observed, seen.get(namespace.name), preemptible) if namespace.last_applied_at else {}
+        samples.extend(_samples(cluster, namespace, observed, now, every_key=check.heartbeat))
+        # Checked means its fingerprint moved or its heartbeat is due: the row is written either way.
+        namespace.observed_quotas, namespace.phase = observed, phase
+        namespace.is_drifted, namespace.drift = bool(drift), drift
+        namespace.synced_fingerprint, namespace.last_synced_at = check.fingerprint, now
+        if check.heartbeat:
+            namespace.last_sampled_at = now
+        checked.append(namespace)
+        if drift:
+            result.drifted.append(namespace.name)
+
+    with transaction.atomic():
+        UsageSample.objects.bulk_create(samples, batch_size=2000)
+        TeamNamespace.objects.bulk_update(checked, OBSERVED_FIELDS, batch_size=1000)
+        Cluster.objects.filter(pk=cluster.pk).update(health=Cluster.Health.OK, last_error="", last_synced_at=now)
+    result.samples = len(samples)
+    logger.info(
+        "usage.synced",
+        extra={
+            "cluster": cluster.name,
+            "namespaces": result.namespaces,
+            "checked": result.checked,
+            "samples": result.samples,
+            "api_calls": result.api_calls,
+            "drifted": len(result.drifted),
+        },
+    )
+    return result
+
+
+def _read_cluster(cluster: Cluster) -> tuple[list[QuotaReading], dict[str, dict], int]:
+    """The two LISTs of a sync, and how many API calls they took; a failure marks the cluster's health."""
     try:
         with ClusterGateway(cluster) as gateway:
             readings = gateway.list_quota_usage()
@@ -46,54 +148,23 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
     except ClusterError as error:
         Cluster.objects.filter(pk=cluster.pk).update(health=_health_of(error), last_error=str(error))
         raise
-    result = SyncResult(api_calls=gateway.api_calls)
-    by_namespace: dict[str, list[QuotaReading]] = {}
-    for reading in readings:
-        by_namespace.setdefault(reading.namespace, []).append(reading)
+    return readings, seen, gateway.api_calls
 
-    preemptible = preemptible_classes(GpuTier.objects.all())
-    heartbeat = settings.USAGE_HEARTBEAT_SECONDS
-    samples: list[UsageSample] = []
-    changed: list[TeamNamespace] = []
-    for namespace in TeamNamespace.objects.live().select_related("team__cost_center", "tier"):
-        result.namespaces += 1
-        observed = {
-            reading.name: {"hard": reading.hard, "used": reading.used}
-            for reading in by_namespace.get(namespace.name, [])
-        }
-        phase = _phase(namespace, seen.get(namespace.name))
-        drift = _drift(namespace, observed, seen.get(namespace.name), preemptible) if namespace.last_applied_at else {}
-        is_heartbeat = namespace.last_sampled_at is None or now - namespace.last_sampled_at >= _heartbeat_period(
-            namespace.pk, heartbeat
+
+def _fingerprint(seen: dict | None, readings: Iterable[QuotaReading], *desired) -> str:
+    """Changes whenever the Namespace, any of its quotas (status included) or what is desired does."""
+    parts = [seen["resource_version"] if seen else "missing"]
+    parts.extend(sorted(f"{reading.name}={reading.resource_version}" for reading in readings))
+    parts.extend(str(value) for value in desired)
+    return hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def _load(due: dict[int, _Due]) -> Iterable[TeamNamespace]:
+    ids = sorted(due)
+    for start in range(0, len(ids), LOAD_BATCH):
+        yield from TeamNamespace.objects.filter(pk__in=ids[start : start + LOAD_BATCH]).select_related(
+            "team__cost_center", "tier"
         )
-        new_samples = _samples(cluster, namespace, observed, now, every_key=is_heartbeat)
-        samples.extend(new_samples)
-        state = (observed, phase, bool(drift), drift)
-        if state != (namespace.observed_quotas, namespace.phase, namespace.is_drifted, namespace.drift) or new_samples:
-            namespace.observed_quotas, namespace.phase, namespace.is_drifted, namespace.drift = state
-            namespace.last_synced_at = now
-            if new_samples:
-                namespace.last_sampled_at = now
-            changed.append(namespace)
-        if drift:
-            result.drifted.append(namespace.name)
-
-    with transaction.atomic():
-        UsageSample.objects.bulk_create(samples, batch_size=2000)
-        TeamNamespace.objects.bulk_update(changed, OBSERVED_FIELDS, batch_size=1000)
-        Cluster.objects.filter(pk=cluster.pk).update(health=Cluster.Health.OK, last_error="", last_synced_at=now)
-    result.samples, result.changed = len(samples), len(changed)
-    logger.info(
-        "usage.synced",
-        extra={
-            "cluster": cluster.name,
-            "namespaces": result.namespaces,
-            "samples": result.samples,
-            "api_calls": result.api_calls,
-            "drifted": len(result.drifted),
-        },
-    )
-    return result
 
 
 def sync_capacity(cluster: Cluster) -> Cluster:
@@ -172,8 +243,23 @@ def _same_quantity(desired: str | None, observed: str | None) -> bool:
 
 
 def _samples(cluster: Cluster, namespace: TeamNamespace, observed: dict, now: datetime, *, every_key: bool) -> list:
+    """A sample per quota key that moved (every key when `every_key`), and a closing 0 per key gone."""
     previous = namespace.observed_quotas or {}
     samples = []
+
+    def sample(quota_name: str, resource: str, hard: Decimal, used: Decimal | None) -> None:
+        samples.append(
+            UsageSample(
+                cluster=cluster,
+                namespace=namespace,
+                quota_name=quota_name,
+                resource=resource,
+                time=now,
+                hard=hard,
+                used=used,
+            )
+        )
+
     for quota_name, values in observed.items():
         before = previous.get(quota_name) or {}
         used = values["used"] or {}
@@ -182,17 +268,12 @@ def _samples(cluster: Cluster, namespace: TeamNamespace, observed: dict, now: da
             before_used = (before.get("used") or {}).get(resource) if before.get("used") is not None else None
             if not every_key and (before.get("hard") or {}).get(resource) == hard and before_used == now_used:
                 continue
-            samples.append(
-                UsageSample(
-                    cluster=cluster,
-                    namespace=namespace,
-                    quota_name=quota_name,
-                    resource=resource,
-                    time=now,
-                    hard=_decimal(hard),
-                    used=None if now_used is None else _decimal(now_used),
-                )
-            )
+            sample(quota_name, resource, _decimal(hard), None if now_used is None else _decimal(now_used))
+    for quota_name, values in previous.items():
+        still = (observed.get(quota_name) or {}).get("hard") or {}
+        for resource in values.get("hard") or {}:
+            if resource not in still:  # the key or its quota is gone: nothing is reserved or counted any more
+                sample(quota_name, resource, Decimal(0), Decimal(0))
     return samples
 
 

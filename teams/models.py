@@ -200,7 +200,12 @@ class TeamNamespace(models.Model):
     drift = models.JSONField(default=dict, blank=True, help_text="Desired vs observed, where they differ.")
     last_applied_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
-    last_sampled_at = models.DateTimeField(null=True, blank=True, help_text="When usage samples were last stored.")
+    last_sampled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a sample of every quota key was last stored (the heartbeat)."
+    )
+    synced_fingerprint = models.CharField(
+        max_length=32, blank=True, editable=False, help_text="What the last full sync saw; unchanged means skip."
+    )
 
     objects = TeamNamespaceQuerySet.as_manager()
 

@@ -159,3 +159,14 @@ def test_the_management_command_reports_what_it_did(world, capsys):
     assert capsys.readouterr().out == (
         "24 hours (48 rows) and 1 days (2 rows) rolled up; complete until 2026-10-02 00:00:00+00:00.\n"
     )
+
+
+def test_pruning_keeps_what_the_30_day_chart_reads_whatever_the_retention(october, settings):
+    settings.CHARGEBACK_RAW_RETENTION_DAYS = 7
+    now = at(31, hour=12)
+
+    prune_samples(now=now)
+
+    oldest = UsageSample.objects.order_by("time").first().time
+    # 30 days and the chargeback's maximum gap (two hourly heartbeats) back: Oct 1, 10:00.
+    assert oldest == now - timedelta(days=30, hours=2)

@@ -5,6 +5,7 @@ from kubernetes.client.exceptions import ApiException
 
 from provisioning.applying import desired_objects
 from provisioning.cluster import ClusterGateway
+from provisioning.manifests import render_priority_class
 from teams.models import GpuTier, TeamNamespace
 from tests.kube import api_message, pod_manifest, wait_pods_allowed, wait_quota_synced
 
@@ -63,6 +64,8 @@ def test_enforced_burst_renders_a_guaranteed_and_a_burst_quota(world):
 
 def test_the_seeds_literal_gpu_limit_lets_no_pod_burst(world, cluster, core, unique_name):
     namespace = make_namespace(world, unique_name("literal"), enforced=False)
+    with ClusterGateway(cluster) as gateway:  # experiments run at ml-low, which this quota does not name
+        gateway.apply([render_priority_class(GpuTier.objects.get(slug="best-effort"))])
     for quota in apply(cluster, namespace):
         wait_quota_synced(core, namespace.name, quota)
     wait_pods_allowed(core, namespace.name)

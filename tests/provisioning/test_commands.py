@@ -55,5 +55,5 @@ def test_sync_usage_reports_what_it_read(world, cluster, capsys):
     call_command("sync_usage")
 
     output = capsys.readouterr().out
-    assert output.startswith("local: 3 namespaces, ")
+    assert output.startswith("local: 3 namespaces (3 changed or due a heartbeat), ")
     assert "GPUs on" in output

@@ -110,3 +110,17 @@ def test_yaml_rendering_round_trips(world):
     objects = desired_objects(world.namespace("ml-production"))
 
     assert list(yaml.safe_load_all(to_yaml(objects))) == objects
+
+
+def test_a_namespace_brings_every_priority_class_its_quotas_are_scoped_to(world):
+    tier = GpuTier.objects.get(slug="high-priority")
+    tier.enforces_gpu_burst = True
+    tier.save()
+
+    def priority_classes(name: str) -> list[str]:
+        return [o["metadata"]["name"] for o in desired_objects(world.namespace(name)) if o["kind"] == "PriorityClass"]
+
+    research, production = priority_classes("ml-research"), priority_classes("ml-production")
+
+    assert research == ["ml-high", "ml-low"]  # its burst quota counts pods at ml-low
+    assert production == ["ml-critical", "ml-high"]  # its quota is scoped to both

@@ -9,10 +9,18 @@ from provisioning import applying
 from provisioning.cluster import ClusterGateway
 from provisioning.locks import task_lock
 from provisioning.models import Cluster, UsageSample
-from provisioning.sync import sync_capacity, sync_usage
+from provisioning.sync import _heartbeat_period, sync_capacity, sync_usage
 from provisioning.tasks import sync_usage as sync_usage_task
 from teams.models import AuditEvent, TeamNamespace
-from tests.kube import pod_manifest, quota_used, wait_pods_allowed, wait_quota_synced, wait_running, wait_until
+from tests.kube import (
+    pod_manifest,
+    quota_used,
+    wait_pods_allowed,
+    wait_quota_settled,
+    wait_quota_synced,
+    wait_running,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.cluster]
 
@@ -168,11 +176,89 @@ def test_with_auto_reconcile_the_next_sync_restores_a_drifted_quota(applied, clu
     sync_usage_task.apply().get()
 
     wait_until(
-        lambda: core.read_namespaced_resource_quota("ml-research-quota", applied.name).spec.hard[
-            "requests.nvidia.com/gpu"
-        ]
-        == "8",
+        lambda: AuditEvent.objects.filter(verb="namespace.reconciled", target=f"namespace:{applied.name}").exists(),
         timeout=60,
-        what="the worker to restore the quota",
+        what="the worker to reconcile the namespace",
     )
-    assert AuditEvent.objects.filter(verb="namespace.reconciled", target=f"namespace:{applied.name}").exists()
+    quota = core.read_namespaced_resource_quota("ml-research-quota", applied.name)
+    assert quota.spec.hard["requests.nvidia.com/gpu"] == "8"
+
+
+def test_a_steady_cycle_checks_no_namespace_in_full(applied, cluster, core):
+    wait_quota_settled(core, applied.name, "ml-research-quota")
+    sync_usage(cluster)
+
+    steady = sync_usage(cluster)
+    core.patch_namespaced_resource_quota(
+        "ml-research-quota", applied.name, {"spec": {"hard": {"pods": "500"}}}, field_manager="kubectl-edit"
+    )
+    moved = sync_usage(cluster)
+
+    assert (steady.checked, steady.samples) == (0, 0)
+    assert (moved.checked, moved.drifted) == (1, [applied.name])
+    assert UsageSample.objects.filter(namespace=applied, resource="pods").count() == 2
+
+
+def test_a_drifted_namespace_stays_reported_while_nothing_moves(applied, cluster, core):
+    core.patch_namespaced_resource_quota(
+        "ml-research-quota", applied.name, {"spec": {"hard": {"pods": "500"}}}, field_manager="kubectl-edit"
+    )
+    sync_usage(cluster)
+
+    again = sync_usage(cluster)
+
+    assert applied.name in again.drifted  # auto-reconcile acts on this list every cycle
+
+
+def test_a_tier_change_is_drift_at_the_next_sync_though_the_cluster_did_not_move(applied, cluster):
+    sync_usage(cluster)
+    tier = applied.tier
+    tier.enforces_gpu_burst = True
+    tier.save()
+
+    sync_usage(cluster)
+
+    applied.refresh_from_db()
+    assert applied.drift["quotas"][f"{applied.name}-burst"] == "missing from the cluster"
+
+
+def test_a_desired_state_edited_by_an_admin_is_drift_at_the_next_sync(applied, cluster):
+    sync_usage(cluster)
+    applied.quotas[0]["hard"]["pods"] = "60"
+    applied.save()
+
+    sync_usage(cluster)
+
+    applied.refresh_from_db()
+    assert applied.drift == {"quotas": {"ml-research-quota": {"pods": {"desired": "60", "observed": "50"}}}}
+
+
+def test_a_quota_key_removed_on_the_cluster_gets_a_closing_sample_of_zero(applied, cluster, core):
+    sync_usage(cluster)
+    core.patch_namespaced_resource_quota("ml-research-quota", applied.name, {"spec": {"hard": {"pods": None}}})
+
+    sync_usage(cluster)
+
+    last = UsageSample.objects.filter(namespace=applied, resource="pods").order_by("time").last()
+    assert (last.hard, last.used) == (0, 0)
+    assert UsageSample.objects.filter(namespace=applied, resource="pods").count() == 2
+
+
+def test_changes_do_not_postpone_the_heartbeat_of_the_keys_that_did_not_change(applied, cluster, core, settings):
+    """A busy namespace still gets a sample of every key each heartbeat period (chargeback needs no gap)."""
+    period = _heartbeat_period(applied.pk, settings.USAGE_HEARTBEAT_SECONDS)
+    start = timezone.now()
+    sync_usage(cluster, now=start)
+
+    def samples_at(moment) -> set[str]:
+        return set(UsageSample.objects.filter(namespace=applied, time=moment).values_list("resource", flat=True))
+
+    for share, pods in ((0.4, "500"), (0.7, "501"), (0.95, "502")):
+        core.patch_namespaced_resource_quota(
+            "ml-research-quota", applied.name, {"spec": {"hard": {"pods": pods}}}, field_manager="kubectl-edit"
+        )
+        sync_usage(cluster, now=start + period * share)
+        assert "pods" in samples_at(start + period * share)
+    sync_usage(cluster, now=start + period + timedelta(minutes=1))
+
+    assert samples_at(start + period + timedelta(minutes=1)) == set(applied.quotas[0]["hard"])

@@ -16,7 +16,8 @@ class Command(BaseCommand):
             except ClusterError as error:
                 raise CommandError(f"{cluster.name}: {error}") from error
             self.stdout.write(
-                f"{cluster.name}: {result.namespaces} namespaces, {result.samples} samples stored, "
+                f"{cluster.name}: {result.namespaces} namespaces ({result.checked} changed or due a heartbeat), "
+                f"{result.samples} samples stored, "
                 f"{len(result.drifted)} drifted{': ' + ', '.join(result.drifted) if result.drifted else ''}; "
                 f"{cluster.gpu_capacity} GPUs on {cluster.ready_nodes} ready nodes, "
                 f"{cluster.guaranteed_gpus} guaranteed"
