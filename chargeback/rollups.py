@@ -29,10 +29,10 @@ from chargeback.models import (
     SeriesCheckpoint,
 )
 from provisioning.charts import RANGES as CHART_RANGES
-from provisioning.manifests import preemptible_classes, render_quotas
+from provisioning.manifests import render_quotas
 from provisioning.models import UsageSample
 from teams.models import GpuTier, TeamNamespace
-from teams.specs import scoped_priority_classes
+from teams.specs import preemptible_classes, scoped_priority_classes
 
 logger = logging.getLogger(__name__)
 

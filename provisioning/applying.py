@@ -7,15 +7,10 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from provisioning.cluster import ClusterError, ClusterGateway, ConflictError
-from provisioning.manifests import (
-    preemptible_classes,
-    render_namespace_objects,
-    render_priority_class,
-    scoped_priority_classes,
-)
+from provisioning.manifests import render_namespace_objects, render_priority_class
 from provisioning.models import Cluster
 from teams.models import GpuTier, Request, Team, TeamNamespace
-from teams.specs import merge_spec
+from teams.specs import merge_spec, preemptible_classes, scoped_priority_classes
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +25,9 @@ def desired_objects(namespace: TeamNamespace, tiers: list[GpuTier] | None = None
     """
     tiers = list(GpuTier.objects.all()) if tiers is None else tiers
     objects = render_namespace_objects(namespace, preemptible_classes(tiers))
-    named = scoped_priority_classes(objects) | {namespace.tier.priority_class_name}
+    named = {namespace.tier.priority_class_name}
+    for quota in (o["spec"] for o in objects if o["kind"] == "ResourceQuota"):
+        named |= (scoped_priority_classes(quota) or ("", set()))[1]
     needed = [tier for tier in tiers if tier.priority_class_name in named]
     return [*(render_priority_class(tier) for tier in sorted(needed, key=lambda t: -t.priority_value)), *objects]
 

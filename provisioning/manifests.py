@@ -140,21 +140,5 @@ def render_job_example(namespace: TeamNamespace, gpus: int = 4) -> dict:
     }
 
 
-def preemptible_classes(tiers) -> set[str]:
-    return {tier.priority_class_name for tier in tiers if not tier.allows_guaranteed_gpus}
-
-
-def scoped_priority_classes(objects: list[dict]) -> set[str]:
-    """The PriorityClass names the quotas among `objects` are scoped to."""
-    return {
-        name
-        for manifest in objects
-        if manifest["kind"] == "ResourceQuota"
-        for expression in manifest["spec"].get("scopeSelector", {}).get("matchExpressions", [])
-        if expression["scopeName"] == "PriorityClass"
-        for name in expression.get("values", [])
-    }
-
-
 def to_yaml(objects: list[dict]) -> str:
     return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False)

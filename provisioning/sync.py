@@ -26,11 +26,12 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from provisioning.cluster import ClusterError, ClusterGateway, QuotaReading, TransientError
-from provisioning.manifests import OWNERSHIP, preemptible_classes, render_quotas
+from provisioning.manifests import OWNERSHIP, render_quotas
 from provisioning.models import Cluster, UsageSample
+from teams.capacity import guaranteed_gpus_by_namespace
 from teams.models import GpuTier, TeamNamespace
 from teams.quantities import QuantityError, parse_quantity
-from teams.specs import total_guaranteed_gpus
+from teams.specs import preemptible_classes
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ def sync_capacity(cluster: Cluster) -> Cluster:
     except ClusterError as error:
         Cluster.objects.filter(pk=cluster.pk).update(health=_health_of(error), last_error=str(error))
         raise
-    guaranteed = total_guaranteed_gpus(TeamNamespace.objects.live().select_related("tier"), list(GpuTier.objects.all()))
+    guaranteed = sum(guaranteed_gpus_by_namespace(list(GpuTier.objects.all())).values())
     Cluster.objects.filter(pk=cluster.pk).update(
         gpu_capacity=capacity.gpus,
         ready_nodes=capacity.ready_nodes,

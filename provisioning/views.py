@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from provisioning import applying
 from provisioning.charts import RANGES, gpu_chart
 from provisioning.fit import check_fit, parse_ask
-from provisioning.manifests import preemptible_classes, render_job_example, render_quotas, to_yaml
+from provisioning.manifests import render_job_example, render_quotas, to_yaml
 from provisioning.models import Cluster
 from provisioning.tasks import reconcile_namespace
 from teams.constants import GUARANTEED_GPU_KEY
@@ -17,6 +17,7 @@ from teams.forms import build_form, resolve_target
 from teams.models import AuditEvent, GpuTier, Request, TeamNamespace
 from teams.permissions import require_approver, visible_namespace
 from teams.quantities import parse_quantity
+from teams.specs import preemptible_classes
 from teams.usage import usage_rows
 
 

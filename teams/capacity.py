@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from teams.models import GpuTier, Request, TeamNamespace
-from teams.specs import gpu_allocation, merge_spec, namespace_spec
+from teams.specs import gpu_allocation, merge_spec, namespace_spec, preemptible_classes
 
 _capacity_provider: Callable[[], int | None] | None = None
 
@@ -46,17 +46,28 @@ class CapacityImpact:
         }
 
 
+def guaranteed_gpus_by_namespace(tiers: list[GpuTier]) -> dict[int, int]:
+    """Guaranteed GPUs of every live namespace, by id: the sum is what approvers weigh against capacity.
+
+    Reads only each row's tier and quotas: at 10,000 namespaces, loading whole rows cost
+    an approval over a second under its row lock.
+    """
+    by_id = {tier.pk: tier for tier in tiers}
+    preemptible = preemptible_classes(tiers)
+    return {
+        pk: gpu_allocation(quotas, by_id[tier_id], preemptible).guaranteed
+        for pk, tier_id, quotas in TeamNamespace.objects.live().values_list("pk", "tier_id", "quotas")
+    }
+
+
 class CapacityTotals:
     """Guaranteed GPUs per live namespace, read once and reused for every row of a queue."""
 
     def __init__(self) -> None:
         tiers = list(GpuTier.objects.all())
         self.tiers = {tier.slug: tier for tier in tiers}
-        self.preemptible = {tier.priority_class_name for tier in tiers if not tier.allows_guaranteed_gpus}
-        self.by_namespace = {
-            namespace.pk: gpu_allocation(namespace.quotas, namespace.tier, self.preemptible).guaranteed
-            for namespace in TeamNamespace.objects.live().select_related("tier")
-        }
+        self.preemptible = preemptible_classes(tiers)
+        self.by_namespace = guaranteed_gpus_by_namespace(tiers)
         self.total = sum(self.by_namespace.values())
         self.capacity = gpu_capacity()
 

@@ -106,7 +106,6 @@ def _whole(value: object) -> int:
         return 0
 
 
-def total_guaranteed_gpus(namespaces, tiers) -> int:
-    """The cluster's guaranteed GPUs: what approvers weigh against its capacity."""
-    preemptible = {tier.priority_class_name for tier in tiers if not tier.allows_guaranteed_gpus}
-    return sum(gpu_allocation(namespace.quotas, namespace.tier, preemptible).guaranteed for namespace in namespaces)
+def preemptible_classes(tiers) -> set[str]:
+    """The PriorityClasses of the tiers that guarantee nothing: their pods may always be preempted."""
+    return {tier.priority_class_name for tier in tiers if not tier.allows_guaranteed_gpus}

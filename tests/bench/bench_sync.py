@@ -29,11 +29,12 @@ from django.utils import timezone
 from kubernetes import client, config
 
 from provisioning.cluster import LIST_PAGE_SIZE, ClusterGateway
-from provisioning.manifests import MANAGED_SELECTOR, preemptible_classes, render_namespace, render_quotas
+from provisioning.manifests import MANAGED_SELECTOR, render_namespace, render_quotas
 from provisioning.models import Cluster, UsageSample
 from provisioning.sync import sync_usage
 from teams.demo import seed_demo
 from teams.models import GpuTier, TeamNamespace
+from teams.specs import preemptible_classes
 from tests.bench._cluster import (
     BENCH_LABEL,
     admin_client,
