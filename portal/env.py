@@ -50,3 +50,14 @@ def get_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def get_cache(name: str, default: str) -> dict:
+    """A CACHES entry from a URL: `locmem://` (each process its own) or `redis://host:port/db` (shared)."""
+    value = get_str(name, default)
+    scheme = value.partition("://")[0]
+    if scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if scheme in ("redis", "rediss"):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": value}
+    raise ImproperlyConfigured(f"{name} must be locmem:// or a redis:// URL, not {value!r}.")

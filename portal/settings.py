@@ -156,6 +156,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["teams.api.parsers.PortalJSONParser"],
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# The cache holds the API tokens' throttle counts: with several web processes, only a shared
+# cache (Redis) makes API_TOKEN_THROTTLE_RATE hold for the whole portal.
+CACHES = {"default": env.get_cache("CACHE_URL", "locmem://")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "GPU Quota Portal API",
     "DESCRIPTION": "Namespaces, GPU quotas, requests and chargeback for ML teams sharing a Kubernetes cluster.",

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -41,14 +42,15 @@ def test_lists_are_comma_separated(monkeypatch):
 
 
 def _start(**overrides: str) -> subprocess.CompletedProcess:
+    return _run("import django; django.setup(); from django.conf import settings; print(settings.DEBUG)", **overrides)
+
+
+def _run(program: str, **overrides: str) -> subprocess.CompletedProcess:
+    """A fresh Python process loading the portal's settings from this environment and `overrides`."""
     environment = {key: value for key, value in os.environ.items() if key not in ("DEBUG", "SECRET_KEY")}
     environment.update(overrides)
     return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
-        ],
+        [sys.executable, "-c", program],
         cwd=ROOT,
         env={**environment, "DJANGO_SETTINGS_MODULE": "portal.settings"},
         capture_output=True,
@@ -71,3 +73,26 @@ def test_production_starts_with_a_secret_key_and_debug_generates_one():
 def test_time_zone_is_utc(settings):
     assert settings.TIME_ZONE == "UTC"
     assert settings.USE_TZ is True
+
+
+def test_a_cache_url_names_locmem_or_redis_and_anything_else_is_refused(monkeypatch):
+    monkeypatch.setenv("PORTAL_TEST_CACHE", "memcached://127.0.0.1:11211")
+
+    with pytest.raises(ImproperlyConfigured, match="PORTAL_TEST_CACHE must be locmem:// or a redis:// URL"):
+        env.get_cache("PORTAL_TEST_CACHE", "locmem://")
+    assert env.get_cache("PORTAL_TEST_UNSET", "locmem://")["BACKEND"].endswith("LocMemCache")
+
+
+def test_with_a_redis_cache_url_every_process_counts_in_the_same_cache():
+    """What the API token throttle needs when several web processes serve the portal."""
+    key = f"portal-test-{uuid.uuid4().hex}"
+    url = "redis://127.0.0.1:6379/13"
+
+    def run(code: str, cache_url: str) -> str:
+        program = f"import django; django.setup(); from django.core.cache import cache; {code}"
+        return _run(program, DEBUG="1", CACHE_URL=cache_url).stdout.strip()
+
+    run(f"cache.set({key!r}, 'seen', 60)", url)
+
+    assert run(f"print(cache.get({key!r}))", url) == "seen"
+    assert run(f"print(cache.get({key!r}))", "locmem://") == "None"
