@@ -92,7 +92,7 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
     for pk, name, stored, last_sampled_at, is_drifted, *desired in keys:
         result.namespaces += 1
         fingerprint = _fingerprint(seen.get(name), by_namespace.get(name, ()), tiers_state, *desired)
-        heartbeat_due = last_sampled_at is None or now - last_sampled_at >= _heartbeat_period(pk, heartbeat)
+        heartbeat_due = last_sampled_at is None or now - last_sampled_at >= heartbeat_period(pk, heartbeat)
         if fingerprint != stored or heartbeat_due:
             due[pk] = _Due(fingerprint, heartbeat_due)
         elif is_drifted:
@@ -189,7 +189,7 @@ def sync_capacity(cluster: Cluster) -> Cluster:
     return cluster
 
 
-def _heartbeat_period(namespace_id: int, heartbeat_seconds: int) -> timedelta:
+def heartbeat_period(namespace_id: int, heartbeat_seconds: int) -> timedelta:
     """Between half the heartbeat and all of it, by namespace: namespaces synced together for the
     first time then heartbeat at different cycles, instead of all in one cycle every hour."""
     return timedelta(seconds=heartbeat_seconds * (1 - (namespace_id * 7919 % 60) / 120))

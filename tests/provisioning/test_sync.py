@@ -9,7 +9,7 @@ from provisioning import applying
 from provisioning.cluster import ClusterGateway
 from provisioning.locks import task_lock
 from provisioning.models import Cluster, UsageSample
-from provisioning.sync import _heartbeat_period, sync_capacity, sync_usage
+from provisioning.sync import heartbeat_period, sync_capacity, sync_usage
 from provisioning.tasks import sync_usage as sync_usage_task
 from teams.models import AuditEvent, TeamNamespace
 from tests.kube import (
@@ -246,7 +246,7 @@ def test_a_quota_key_removed_on_the_cluster_gets_a_closing_sample_of_zero(applie
 
 def test_changes_do_not_postpone_the_heartbeat_of_the_keys_that_did_not_change(applied, cluster, core, settings):
     """A busy namespace still gets a sample of every key each heartbeat period (chargeback needs no gap)."""
-    period = _heartbeat_period(applied.pk, settings.USAGE_HEARTBEAT_SECONDS)
+    period = heartbeat_period(applied.pk, settings.USAGE_HEARTBEAT_SECONDS)
     start = timezone.now()
     sync_usage(cluster, now=start)
 
