@@ -214,7 +214,10 @@ class RejectSerializer(serializers.Serializer):
 
 
 def check_storable(value: object, path: str = "proposed_spec", depth: int = 0) -> None:
-    """Refuse what a JSON column cannot hold (NUL characters, NaN, infinities, absurd nesting) before the policy."""
+    """Refuse what a JSON column cannot hold (NaN, infinities, absurd nesting) before the policy.
+
+    Text no column can hold (NUL, unpaired surrogates) is refused earlier, by the JSON parser.
+    """
     if depth > MAX_DEPTH:
         raise serializers.ValidationError(f"{path} is nested more than {MAX_DEPTH} levels deep.")
     if isinstance(value, dict):
@@ -224,7 +227,5 @@ def check_storable(value: object, path: str = "proposed_spec", depth: int = 0) -
     elif isinstance(value, list):
         for index, item in enumerate(value):
             check_storable(item, f"{path}[{index}]", depth + 1)
-    elif isinstance(value, str) and "\x00" in value:
-        raise serializers.ValidationError(f"{path} must not contain NUL characters.")
     elif isinstance(value, float) and not math.isfinite(value):
         raise serializers.ValidationError(f"{path} must be a finite number.")

@@ -253,12 +253,35 @@ def test_bad_input_is_a_4xx_in_the_one_error_body(world, clients, pending_reques
     assert bad_date.json()["fields"] == {"created_after": ["Enter a valid date/time."]}
 
 
+def test_text_no_database_can_store_is_refused_naming_its_field(world, clients):
+    stored = Request.objects.count()
+
+    def post(body: bytes) -> dict:
+        response = clients.lead_a.post(URL, body, content_type="application/json")
+        assert response.status_code == 400
+        return response.json()["fields"]
+
+    nul_team = post(b'{"kind": "create_namespace", "team": "research\\u0000", "justification": "j"}')
+    lone_surrogate = post(b'{"team": "research", "proposed_spec": {"quotas": [{"name": "q\\udc00"}]}}')
+    bad_key = post(b'{"team": "research", "proposed_spec": {"labels": {"\\ud800": "x"}}}')
+
+    refused = ["Must not contain NUL characters or unpaired surrogates."]
+    assert nul_team == {"team": refused}
+    assert lone_surrogate == {"proposed_spec.quotas[0].name": refused}
+    assert bad_key == {"proposed_spec.labels": ["Keys must not contain NUL or unpaired surrogates."]}
+    assert Request.objects.count() == stored
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status"),
     [
         ("post", URL, b"[" * 5000 + b"]" * 5000, 400),
         ("post", URL, b'{"kind": "create_namespace", "proposed_spec": {"a": "\\u0000"}}', 400),
         ("post", URL, b'{"kind": "create_namespace", "proposed_spec": ' + b'{"a": ' * 40 + b"1" + b"}" * 41, 400),
+        ("post", URL, b'{"kind": "create_namespace", "team": "research\\u0000", "proposed_spec": {}}', 400),
+        ("post", URL, b'{"kind": "create_namespace", "justification": "\\udc00", "proposed_spec": {}}', 400),
+        ("post", URL, b'{"kind": "create_namespace", "proposed_spec": {"\\ud800": 1}}', 400),
+        ("post", URL, b'{"a": ' * 900 + b"1" + b"}" * 900, 400),
         ("get", f"{URL}?team=%00", None, 400),
         ("get", f"{URL}?created_after=0464-01-30T07:46:46-21:30", None, 200),
         ("get", "/api/v1/usage-samples/?start=0001-01-01T00:00:00%2B05:00", None, 400),
