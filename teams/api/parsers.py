@@ -3,10 +3,11 @@ import re
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
+from teams.api.errors import NON_FIELD
+
 #: No text column can store these: PostgreSQL refuses NUL, and a surrogate left unpaired
 #: after decoding cannot be encoded as UTF-8 by any database driver.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-NON_FIELD = "non_field_errors"
 
 
 class PortalJSONParser(JSONParser):
