@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ApiToken, hash_key, new_key
-from teams.models import AuditEvent
+from teams import events
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,4 @@ def _describe(token: ApiToken, *, revoked: bool | None = None) -> dict:
 
 
 def _audit(actor, verb: str, token: ApiToken, before: dict, after: dict) -> None:
-    AuditEvent.objects.create(
-        actor=actor, verb=verb, target=f"user:{token.user.get_username()}", before=before, after=after
-    )
+    events.record(verb, actor=actor, target=f"user:{token.user.get_username()}", before=before, after=after)

@@ -6,9 +6,9 @@ class ProvisioningConfig(AppConfig):
     name = "provisioning"
 
     def ready(self) -> None:
-        from provisioning.signals import default_cluster_gpu_capacity, enqueue_on_apply_requested
+        from provisioning.signals import default_cluster_gpu_capacity, enqueue_apply_on_event
         from teams.capacity import register_capacity_provider
-        from teams.signals import apply_requested
+        from teams.events import event_recorded
 
-        apply_requested.connect(enqueue_on_apply_requested, dispatch_uid="provisioning.enqueue_apply")
+        event_recorded.connect(enqueue_apply_on_event, dispatch_uid="provisioning.enqueue_apply")
         register_capacity_provider(default_cluster_gpu_capacity)

@@ -5,18 +5,24 @@ import logging
 logger = logging.getLogger(__name__)
 
 
-def enqueue_on_apply_requested(sender, request_id: int, **kwargs) -> None:
+#: Events after which a request waits for provisioning.
+APPLY_VERBS = frozenset({"request.approved", "request.retried"})
+
+
+def enqueue_apply_on_event(sender, event, **kwargs) -> None:
     """Enqueue the apply task once an approval or a retry has committed.
 
     A broker that cannot be reached must not turn a committed approval into an error
     page: the request stays approved and `provisioning.resume_requests` sends it later.
     """
+    if event.verb not in APPLY_VERBS:
+        return
     from provisioning.tasks import enqueue_apply
 
     try:
-        enqueue_apply(request_id)
+        enqueue_apply(event.request_id)
     except Exception:
-        logger.exception("request.enqueue_failed", extra={"request_id": request_id})
+        logger.exception("request.enqueue_failed", extra={"request_id": event.request_id})
 
 
 def default_cluster_gpu_capacity() -> int | None:

@@ -22,8 +22,9 @@ from provisioning.locks import task_lock
 from provisioning.models import Cluster
 from provisioning.sync import sync_capacity as sync_cluster_capacity
 from provisioning.sync import sync_usage as sync_cluster_usage
-from teams import workflow
-from teams.models import AuditEvent, Request, TeamNamespace
+from teams import events, workflow
+from teams.events import system_actor
+from teams.models import Request, TeamNamespace
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,8 @@ def reconcile_namespace(self, namespace_id: int) -> str:
         applying.apply_namespace(namespace, force=True)
     except TransientError as error:
         raise self.retry(exc=error, countdown=_backoff(self.request.retries), max_retries=_max_retries()) from None
-    AuditEvent.objects.create(
-        verb="namespace.reconciled", target=f"namespace:{namespace.name}", before={"drift": before}, after={}
+    events.record(
+        "namespace.reconciled", actor=system_actor(), target=f"namespace:{namespace.name}", before={"drift": before}
     )
     return "reconciled"
 
@@ -112,7 +113,7 @@ def resume_requests() -> int:
 
 
 def enqueue_apply(request_id: int) -> None:
-    """Send a request to the task for its kind; the receiver of teams' apply_requested signal."""
+    """Send a request to the task for its kind; after the event that approved or retried it."""
     kind = Request.objects.filter(pk=request_id).values_list("kind", flat=True).first()
     task = delete_namespace if kind == Request.Kind.DELETE_NAMESPACE else apply_request
     task.delay(request_id)
@@ -124,7 +125,7 @@ def _run_request(task, request_id: int, action: Callable[[Request], object]) -> 
     if request is None:
         return "gone"
     if request.state == State.APPROVED:
-        workflow.mark_applying(request_id)
+        workflow.mark_applying(request_id, actor=system_actor())
     elif request.state != State.APPLYING:
         return request.state  # applied, failed, cancelled...: a redelivery or a stale message
     try:
@@ -153,7 +154,7 @@ def _run_request(task, request_id: int, action: Callable[[Request], object]) -> 
 
 def _finish(transition, request_id: int, **kwargs) -> str:
     try:
-        return transition(request_id, **kwargs).state
+        return transition(request_id, actor=system_actor(), **kwargs).state
     except workflow.InvalidTransition as error:
         # A concurrent delivery of the same message finished first; its result stands.
         logger.info("request.already_finished", extra={"request_id": request_id, "detail": str(error)})

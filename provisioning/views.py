@@ -12,9 +12,10 @@ from provisioning.fit import check_fit, parse_ask
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
 from provisioning.models import Cluster
 from provisioning.tasks import reconcile_namespace
+from teams import events
 from teams.constants import GUARANTEED_GPU_KEY
 from teams.forms import build_form, resolve_target
-from teams.models import AuditEvent, GpuTier, Request, TeamNamespace
+from teams.models import GpuTier, Request, TeamNamespace
 from teams.permissions import require_approver, visible_namespace
 from teams.quantities import parse_quantity
 from teams.specs import preemptible_classes
@@ -133,11 +134,8 @@ def namespace_reapply(request: HttpRequest, name: str) -> HttpResponse:
     """An admin restores a drifted namespace to its approved state (taking back changed fields)."""
     require_approver(request.user)
     namespace = get_object_or_404(TeamNamespace.objects.live(), name=name)
-    AuditEvent.objects.create(
-        actor=request.user,
-        verb="namespace.reapply_requested",
-        target=f"namespace:{name}",
-        before={"drift": namespace.drift},
+    events.record(
+        "namespace.reapply_requested", actor=request.user, target=f"namespace:{name}", before={"drift": namespace.drift}
     )
     reconcile_namespace.delay(namespace.pk)
     messages.success(request, f"{name} is being re-applied.")

@@ -14,8 +14,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from teams import events
 from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, GPU_RESOURCE
-from teams.models import AuditEvent, CostCenter, GpuTier, Membership, Team, TeamNamespace
+from teams.events import system_actor
+from teams.models import CostCenter, GpuTier, Membership, Team, TeamNamespace
 from teams.policy import check_namespace_spec
 
 SEED_RESEARCH_QUOTA = {
@@ -277,8 +279,9 @@ def _seed_namespace(namespace: SeedNamespace, lines: list[str]) -> None:
     existing = TeamNamespace.objects.live().filter(name=namespace.name).first()
     if existing is None:
         created = TeamNamespace.objects.create(name=namespace.name, **desired)
-        AuditEvent.objects.create(
-            verb="namespace.seeded",
+        events.record(
+            "namespace.seeded",
+            actor=system_actor(),
             target=f"namespace:{created.name}",
             after={"quotas": created.quotas, "limitRange": created.limit_range},
         )

@@ -308,10 +308,8 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
-        null=True,
-        blank=True,
         related_name="+",
-        help_text="Empty for the system (Celery workers).",
+        help_text="Who did it; the system actor for what no person did (workers, beat, expiries).",
     )
     verb = models.CharField(max_length=64)
     target = models.CharField(max_length=200, help_text="What was acted on, e.g. request:12 or namespace:ml-research.")
@@ -326,7 +324,7 @@ class AuditEvent(models.Model):
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor or 'system'} {self.verb} {self.target}"
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor} {self.verb} {self.target}"
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:

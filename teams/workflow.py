@@ -1,8 +1,8 @@
 """The one write path for a request's state.
 
 Every transition runs in a transaction with the request row locked, refuses an illegal
-starting state, and writes exactly one AuditEvent. The acting user is keyword-only;
-`actor=None` means the system (a Celery worker).
+starting state, and records exactly one event (teams.events). The acting user is
+keyword-only and always given: provisioning acts as the system actor.
 
     submit  ->  pending
     pending  -> approved   (approve_request, an approver who is not the requester)
@@ -21,11 +21,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from teams import events
 from teams.capacity import CapacityImpact, capacity_impact
-from teams.models import AuditEvent, GpuTier, Request, Team, TeamNamespace
+from teams.models import GpuTier, Request, Team, TeamNamespace
 from teams.permissions import is_lead, require_approver
 from teams.policy import check_request
-from teams.signals import apply_requested
 from teams.specs import namespace_spec
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def submit_request(
 
 
 def approve_request(request_id: int, *, actor, note: str = "", override_capacity: bool = False) -> Request:
-    """Approve: make the proposal the namespace's desired state, then ask provisioning to apply it.
+    """Approve: make the proposal the namespace's desired state; provisioning applies it on commit.
 
     An approval that would overcommit guaranteed GPUs is refused unless the approver
     overrides it; the override is recorded in the audit event.
@@ -114,9 +114,7 @@ def approve_request(request_id: int, *, actor, note: str = "", override_capacity
         request.decided_at = timezone.now()
         return before, after
 
-    request = _transition(request_id, actor, "request.approved", (State.PENDING,), State.APPROVED, approve)
-    transaction.on_commit(lambda: apply_requested.send(sender=Request, request_id=request.pk))
-    return request
+    return _transition(request_id, actor, "request.approved", (State.PENDING,), State.APPROVED, approve)
 
 
 def reject_request(request_id: int, *, actor, note: str) -> Request:
@@ -142,11 +140,11 @@ def cancel_request(request_id: int, *, actor) -> Request:
     return _transition(request_id, actor, "request.cancelled", (State.PENDING,), State.CANCELLED, cancel)
 
 
-def mark_applying(request_id: int, *, actor=None) -> Request:
+def mark_applying(request_id: int, *, actor) -> Request:
     return _transition(request_id, actor, "request.applying", (State.APPROVED,), State.APPLYING)
 
 
-def mark_applied(request_id: int, *, actor=None) -> Request:
+def mark_applied(request_id: int, *, actor) -> Request:
     def applied(request: Request) -> tuple[dict, dict]:
         now = timezone.now()
         request.applied_at = now
@@ -160,7 +158,7 @@ def mark_applied(request_id: int, *, actor=None) -> Request:
     return _transition(request_id, actor, "request.applied", (State.APPLYING,), State.APPLIED, applied)
 
 
-def mark_failed(request_id: int, *, error: str, actor=None) -> Request:
+def mark_failed(request_id: int, *, error: str, actor) -> Request:
     def failed(request: Request) -> tuple[dict, dict]:
         request.last_error = error
         return {}, {"error": error}
@@ -171,9 +169,7 @@ def mark_failed(request_id: int, *, error: str, actor=None) -> Request:
 def retry_request(request_id: int, *, actor) -> Request:
     """An approver sends a failed request back to provisioning."""
     require_approver(actor)
-    request = _transition(request_id, actor, "request.retried", (State.FAILED,), State.APPLYING)
-    transaction.on_commit(lambda: apply_requested.send(sender=Request, request_id=request.pk))
-    return request
+    return _transition(request_id, actor, "request.retried", (State.FAILED,), State.APPLYING)
 
 
 def _transition(
@@ -231,12 +227,5 @@ def _set_desired_state(request: Request, proposed: dict) -> tuple[dict, dict]:
     return {"spec": before}, {"spec": namespace_spec(namespace)}
 
 
-def _audit(request: Request, actor, verb: str, before: dict, after: dict) -> AuditEvent:
-    return AuditEvent.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        verb=verb,
-        target=f"request:{request.pk}",
-        request=request,
-        before=before,
-        after=after,
-    )
+def _audit(request: Request, actor, verb: str, before: dict, after: dict) -> None:
+    events.record(verb, actor=actor, target=f"request:{request.pk}", request=request, before=before, after=after)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from provisioning.models import Cluster, UsageSample
 from teams import workflow
+from teams.events import system_actor
 from tests.kube import WORKER_CONTEXT
 from tests.requests import ask_for_namespace
 
@@ -98,8 +99,8 @@ def objects(world) -> dict:
     pending = ask_for_namespace(world)
     failed = ask_for_namespace(world, name="ml-research-failed")
     workflow.approve_request(failed.pk, actor=world.approver)
-    workflow.mark_applying(failed.pk)
-    workflow.mark_failed(failed.pk, error="403 Forbidden")
+    workflow.mark_applying(failed.pk, actor=system_actor())
+    workflow.mark_failed(failed.pk, actor=system_actor(), error="403 Forbidden")
     return {"namespace": namespace.pk, "sample": sample.pk, "pending": pending.pk, "failed": failed.pk}
 
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from provisioning.models import Cluster
 from teams import workflow
+from teams.events import system_actor
 from teams.models import AuditEvent, Request
 from tests.requests import ask_for_namespace
 
@@ -203,8 +204,8 @@ def test_only_the_requester_cancels(world, clients, pending_request):
 
 def test_an_approver_retries_a_failed_request(world, clients, pending_request, django_capture_on_commit_callbacks):
     workflow.approve_request(pending_request.pk, actor=world.approver)
-    workflow.mark_applying(pending_request.pk)
-    workflow.mark_failed(pending_request.pk, error="403 Forbidden")
+    workflow.mark_applying(pending_request.pk, actor=system_actor())
+    workflow.mark_failed(pending_request.pk, actor=system_actor(), error="403 Forbidden")
 
     response = clients.approver.post(f"{URL}{pending_request.pk}/retry/")
 

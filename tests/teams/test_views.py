@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from teams import workflow
+from teams.events import system_actor
 from teams.models import Request, TeamNamespace
 from tests.requests import ask_for_gpus
 
@@ -114,8 +115,8 @@ def test_bulk_approval_per_role(as_role, pending, role, expected):
 @pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 403, 302, 403], strict=True))
 def test_retrying_per_role(as_role, pending, role, expected):
     workflow.approve_request(pending.pk, actor=get_user_model().objects.get(username="approver"))
-    workflow.mark_applying(pending.pk)
-    workflow.mark_failed(pending.pk, error="409 conflict")
+    workflow.mark_applying(pending.pk, actor=system_actor())
+    workflow.mark_failed(pending.pk, actor=system_actor(), error="409 conflict")
 
     response = as_role(role).post(reverse("request-retry", args=[pending.pk]))
 
@@ -398,8 +399,8 @@ def test_deciding_a_request_that_does_not_exist_is_404_not_500(as_role):
 
 def test_the_dashboard_flags_a_namespace_whose_request_failed(as_role, pending, world):
     workflow.approve_request(pending.pk, actor=world.approver)
-    workflow.mark_applying(pending.pk)
-    workflow.mark_failed(pending.pk, error="403 Forbidden")
+    workflow.mark_applying(pending.pk, actor=system_actor())
+    workflow.mark_failed(pending.pk, actor=system_actor(), error="403 Forbidden")
 
     html = as_role("member").get(reverse("dashboard")).content.decode()
 

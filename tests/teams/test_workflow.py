@@ -7,9 +7,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections
 
 from teams import workflow
+from teams.events import event_recorded, system_actor
 from teams.models import AuditEvent, Request, TeamNamespace
 from teams.policy import PolicyError
-from teams.signals import apply_requested
 from tests.requests import ask_for_gpus, ask_for_namespace
 
 State = Request.State
@@ -39,9 +39,9 @@ TRANSITIONS = {
     "approve": lambda world, pk: workflow.approve_request(pk, actor=world.approver),
     "reject": lambda world, pk: workflow.reject_request(pk, actor=world.approver, note="Use ml-research."),
     "cancel": lambda world, pk: workflow.cancel_request(pk, actor=world.research_lead),
-    "applying": lambda world, pk: workflow.mark_applying(pk),
-    "applied": lambda world, pk: workflow.mark_applied(pk),
-    "failed": lambda world, pk: workflow.mark_failed(pk, error="403 Forbidden"),
+    "applying": lambda world, pk: workflow.mark_applying(pk, actor=system_actor()),
+    "applied": lambda world, pk: workflow.mark_applied(pk, actor=system_actor()),
+    "failed": lambda world, pk: workflow.mark_failed(pk, actor=system_actor(), error="403 Forbidden"),
     "retry": lambda world, pk: workflow.retry_request(pk, actor=world.approver),
 }
 LEGAL = {
@@ -188,17 +188,20 @@ def test_approving_a_new_namespace_sets_its_desired_state_and_tells_provisioning
     request = ask_for_namespace(world)
     received = []
 
-    def receiver(sender, request_id, **kwargs):
-        received.append(request_id)
+    def receiver(sender, event, **kwargs):
+        received.append((event.verb, event.request_id, event.actor))
 
-    apply_requested.connect(receiver)
+    event_recorded.connect(receiver)
     try:
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
             workflow.approve_request(request.pk, actor=world.approver, note="Fits the tier.")
+        assert received == []  # nothing is told before the commit
+        for callback in callbacks:
+            callback()
     finally:
-        apply_requested.disconnect(receiver)
+        event_recorded.disconnect(receiver)
 
-    assert received == [request.pk]
+    assert received == [("request.approved", request.pk, world.approver)]
     assert len(callbacks) == 1
     namespace = TeamNamespace.objects.get(name="ml-research-2")
     request.refresh_from_db()
@@ -255,8 +258,8 @@ def test_deleting_marks_the_namespace_then_records_its_removal(world):
     namespace.refresh_from_db()
     assert namespace.deletion_requested_at is not None
     assert namespace.deleted_at is None
-    workflow.mark_applying(request.pk)
-    workflow.mark_applied(request.pk)
+    workflow.mark_applying(request.pk, actor=system_actor())
+    workflow.mark_applied(request.pk, actor=system_actor())
 
     namespace.refresh_from_db()
     assert namespace.deleted_at is not None
@@ -268,7 +271,7 @@ def test_a_failure_keeps_the_api_servers_message_until_a_retry_succeeds(world):
     assert request.last_error == "403 Forbidden"
 
     workflow.retry_request(request.pk, actor=world.approver)
-    workflow.mark_applied(request.pk)
+    workflow.mark_applied(request.pk, actor=system_actor())
 
     request.refresh_from_db()
     assert (request.state, request.last_error) == (State.APPLIED, "")

@@ -7,7 +7,9 @@ from django.utils import timezone
 from provisioning.adoption import read_existing_spec
 from provisioning.cluster import ClusterError
 from provisioning.models import Cluster
-from teams.models import AuditEvent, GpuTier, Team, TeamNamespace
+from teams import events
+from teams.events import system_actor
+from teams.models import GpuTier, Team, TeamNamespace
 from teams.policy import check_namespace_spec
 
 
@@ -57,7 +59,10 @@ class Command(BaseCommand):
                 limit_range=report.proposed.get("limitRange") or {},
                 adopted_at=timezone.now(),
             )
-            AuditEvent.objects.create(
-                verb="namespace.adopted", target=f"namespace:{name}", after={"team": owner.slug, **spec}
+            events.record(
+                "namespace.adopted",
+                actor=system_actor(),
+                target=f"namespace:{name}",
+                after={"team": owner.slug, **spec},
             )
         self.stdout.write(f"{namespace.name} adopted by {owner.slug}; `apply_namespace {name}` labels it as managed.")

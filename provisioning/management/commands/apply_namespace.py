@@ -2,7 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from provisioning import applying
 from provisioning.cluster import ClusterError
-from teams.models import AuditEvent, TeamNamespace
+from teams import events
+from teams.events import system_actor
+from teams.models import TeamNamespace
 
 
 class Command(BaseCommand):
@@ -32,8 +34,8 @@ class Command(BaseCommand):
                 failures += 1
                 self.stderr.write(f"{namespace.name}: {error}")
                 continue
-            AuditEvent.objects.create(
-                verb="namespace.applied", target=f"namespace:{namespace.name}", after={"forced": force}
+            events.record(
+                "namespace.applied", actor=system_actor(), target=f"namespace:{namespace.name}", after={"forced": force}
             )
             self.stdout.write(f"{namespace.name}: applied {', '.join(f'{o.kind}/{o.name}' for o in applied)}")
         if failures:
