@@ -1,4 +1,7 @@
-"""Used against hard for each quota key, as `kubectl describe resourcequota` shows it."""
+"""Used against hard for each quota key, as `kubectl describe resourcequota` shows it.
+
+The one source of usage rows: the pages and the API (`GET /api/v1/namespaces/{id}/`) show the same.
+"""
 
 from dataclasses import dataclass
 
