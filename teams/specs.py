@@ -12,7 +12,7 @@ different sections never overwrite each other.
 import json
 from dataclasses import dataclass, field
 
-from teams.constants import GPU_LIMIT_KEY, GUARANTEED_GPU_KEY
+from teams.constants import GPU_LIMIT_KEY, GUARANTEED_GPU_KEY, QUOTA_KEY_ORDER
 from teams.models import GpuTier, Request, TeamNamespace
 from teams.quantities import QuantityError, parse_quantity
 
@@ -208,15 +208,17 @@ def _remove_named(items: object, names: object, key: str, field_name: str, what:
 def spec_changes(current: dict, proposed: dict) -> list[dict]:
     """What approving `proposed` changes in `current`, one row per key, in the sections it holds.
 
-    Each row: `field` (named as the policy names it), `object` and `key` (for tables),
-    `current` and `proposed` (null where absent), and `change`: added, changed or removed.
+    Rows come in a stable order (quota keys as the pages list them, other keys by name),
+    whatever order the database keeps a JSON object's keys in. Each row: `field` (named as
+    the policy names it), `object` and `key` (for tables), `current` and `proposed` (null
+    where absent), and `change`: added, changed or removed.
     """
     rows: list[dict] = []
     if "tier" in proposed:
         _compare(rows, "tier", "namespace", "tier", current.get("tier"), proposed["tier"])
     if "labels" in proposed:
         before, after = current.get("labels") or {}, proposed["labels"] or {}
-        for key in _union(before, after):
+        for key in _union(before, after, sort=True):
             _compare(rows, f"labels[{key}]", "namespace", f"label {key}", before.get(key), after.get(key))
     if "quotas" in proposed:
         before = {quota["name"]: quota for quota in current.get("quotas") or []}
@@ -224,7 +226,7 @@ def spec_changes(current: dict, proposed: dict) -> list[dict]:
         for name in _union(before, after):
             old, new = before.get(name) or {}, after.get(name) or {}
             old_hard, new_hard = old.get("hard") or {}, new.get("hard") or {}
-            for key in _union(old_hard, new_hard):
+            for key in _union(old_hard, new_hard, order=QUOTA_KEY_ORDER):
                 _compare(rows, f"quotas[{name}].hard[{key}]", name, key, old_hard.get(key), new_hard.get(key))
             _compare(
                 rows,
@@ -241,11 +243,11 @@ def spec_changes(current: dict, proposed: dict) -> list[dict]:
         after = {item["type"]: item for item in new.get("limits") or []}
         for kind in _union(before, after):
             old_item, new_item = before.get(kind) or {}, after.get(kind) or {}
-            for bound in _union(old_item, new_item):
+            for bound in _union(old_item, new_item, sort=True):
                 if bound == "type":
                     continue
                 old_values, new_values = old_item.get(bound) or {}, new_item.get(bound) or {}
-                for resource in _union(old_values, new_values):
+                for resource in _union(old_values, new_values, sort=True):
                     _compare(
                         rows,
                         f"limitRange.limits[{kind}].{bound}[{resource}]",
@@ -264,8 +266,12 @@ def _compare(rows: list[dict], field_name: str, obj: str, key: str, old: object,
     rows.append({"field": field_name, "object": obj, "key": key, "current": old, "proposed": new, "change": change})
 
 
-def _union(first: dict, second: dict) -> list:
-    return list(dict.fromkeys([*first, *second]))
+def _union(first: dict, second: dict, *, sort: bool = False, order: dict[str, int] | None = None) -> list:
+    """The keys of both, in order: as listed, by name, or by `order` and then by name."""
+    keys = list(dict.fromkeys([*first, *second]))
+    if order is not None:
+        return sorted(keys, key=lambda key: (order.get(key, len(order)), key))
+    return sorted(keys) if sort else keys
 
 
 def _text(value: object) -> str | None:
