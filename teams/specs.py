@@ -86,18 +86,22 @@ def resolve_proposal(kind: str, current: dict, raw: dict) -> Resolution:
             quotas, raw[REMOVE_QUOTAS], "name", REMOVE_QUOTAS, "quota", resolution.errors
         )
     if REMOVE_LIMITS in raw:
-        limit_range = dict(resolution.spec.get("limitRange", base.get("limitRange") or {}))
-        if not isinstance(limit_range.get("limits"), list):
+        limit_range = resolution.spec.get("limitRange", base.get("limitRange") or {})
+        if not limit_range:
             resolution.errors.append((REMOVE_LIMITS, "There is no LimitRange to remove limits from."))
-        else:
+        elif isinstance(limit_range, dict):  # anything else is named by the policy
             limits = _remove_named(
-                limit_range["limits"], raw[REMOVE_LIMITS], "type", REMOVE_LIMITS, "LimitRange item", resolution.errors
+                limit_range.get("limits"),
+                raw[REMOVE_LIMITS],
+                "type",
+                REMOVE_LIMITS,
+                "LimitRange item",
+                resolution.errors,
             )
-            if not limits and limit_range["limits"]:
+            if limits == [] and limit_range.get("limits"):
                 message = 'This removes every limit; to remove the LimitRange itself, send "limitRange": null.'
                 resolution.errors.append((REMOVE_LIMITS, message))
-            limit_range["limits"] = limits
-        resolution.spec["limitRange"] = limit_range
+            resolution.spec["limitRange"] = {**limit_range, "limits": limits}
     return resolution
 
 
@@ -198,7 +202,7 @@ def _remove_named(items: object, names: object, key: str, field_name: str, what:
         return items
     if not isinstance(items, list):
         return items
-    present = {item.get(key) for item in items if isinstance(item, dict)}
+    present = [item.get(key) for item in items if isinstance(item, dict)]
     for name in names:
         if name not in present:
             errors.append((field_name, f"There is no {what} {name!r} to remove."))
