@@ -141,10 +141,10 @@ def _merge_limit_range(current: dict, raw: object, errors: list) -> object:
     for key, value in raw.items():
         if key != "limits":
             _merge_key(merged, key, value, f"limitRange.{key}", errors)
-        elif not isinstance(value, list) or not isinstance(merged.get("limits"), list):
+        elif not isinstance(value, list):
             merged["limits"] = value
         else:
-            merged["limits"] = _merge_limits(merged["limits"], value, errors)
+            merged["limits"] = _merge_limits(merged.get("limits") or [], value, errors)
     return merged
 
 
@@ -172,7 +172,7 @@ def _merge_limits(current: list[dict], raw: list, errors: list) -> list:
             target[bound] = _merge_map(target.get(bound) or {}, values, f"{prefix}.{bound}", errors)
             if target[bound] == {}:
                 del target[bound]
-        if set(target) == {"type"}:
+        if kind in by_type and set(target) == {"type"}:
             errors.append((prefix, f"Removing every bound leaves nothing: name {kind} in {REMOVE_LIMITS} instead."))
     return merged
 

@@ -252,3 +252,33 @@ def test_usage_rows_are_the_same_on_the_page_and_the_api_before_and_after_a_sync
     assert after_api == after_page
     assert after_api[0] == {"quota": "ml-research-quota", "resource": GPU, "hard": "8", "used": "6"}
     assert next(row for row in after_api if row["resource"] == "requests.cpu")["used"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("proposed_spec", "field", "message"),
+    [
+        (
+            {"limitRange": {"limits": [{"type": "PersistentVolumeClaim", "min": None, "max": None}]}},
+            "limitRange.limits[PersistentVolumeClaim]",
+            "Removing every bound leaves nothing: name PersistentVolumeClaim in removeLimits instead.",
+        ),
+        (
+            {"removeLimits": ["Container", "PersistentVolumeClaim"]},
+            "removeLimits",
+            'This removes every limit; to remove the LimitRange itself, send "limitRange": null.',
+        ),
+        (
+            {"removeLimits": ["Pod"]},
+            "removeLimits",
+            "There is no LimitRange item 'Pod' to remove.",
+        ),
+    ],
+)
+def test_limit_range_removals_that_leave_nothing_or_name_nothing_are_a_400(
+    world, clients, proposed_spec, field, message
+):
+    response = clients.lead_a.post(URL, change("change_limit_range", "ml-research", proposed_spec), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["fields"][field] == [message]
+    assert Request.objects.count() == 0
