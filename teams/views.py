@@ -12,11 +12,10 @@ from django.views.decorators.http import require_POST
 
 from teams import workflow
 from teams.capacity import CapacityTotals
-from teams.forms import build_form, lead_teams, quota_diff, resolve_target
+from teams.forms import build_form, lead_teams, resolve_target
 from teams.models import GpuTier, Request, Team, TeamNamespace, is_approver, is_finance
 from teams.permissions import require_approver, visible_request
 from teams.policy import PolicyError, check_request
-from teams.specs import namespace_spec
 from teams.usage import usage_rows
 
 Kind = Request.Kind
@@ -77,27 +76,18 @@ def request_list(request: HttpRequest) -> HttpResponse:
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     item = visible_request(request.user, pk)
     events = item.audit_events.select_related("actor").order_by("created_at", "pk")
-    current = namespace_spec(item.namespace) if item.namespace_id and item.state == State.PENDING else _before(events)
     return render(
         request,
         "teams/request_detail.html",
         {
             "item": item,
             "events": events,
-            "diff": quota_diff(current, item.proposed_spec),
+            "diff": item.changes,
             "can_cancel": item.state == State.PENDING and item.requested_by_id == request.user.pk,
             "can_decide": item.state == State.PENDING and is_approver(request.user),
             "can_retry": item.state == State.FAILED and is_approver(request.user),
         },
     )
-
-
-def _before(events) -> dict:
-    """The namespace's spec before the approval, as the audit trail recorded it."""
-    for event in events:
-        if event.verb == "request.approved":
-            return event.before.get("spec") or {}
-    return {}
 
 
 @login_required
@@ -126,10 +116,13 @@ def request_new(request: HttpRequest, kind: str) -> HttpResponse:
         messages.success(request, f"Request #{created.pk} sent to the approvers.")
         return redirect("request-detail", pk=created.pk)
     if kind in (Kind.CHANGE_QUOTA, Kind.CHANGE_LIMIT_RANGE):
-        # Show what the current spec already earns (e.g. the unenforced GPU limit) before any edit.
-        form.annotate(
-            check_request(kind, team=team, namespace_name=namespace.name, proposed=form.proposed(), namespace=namespace)
+        # Show what the current spec already earns (e.g. the unenforced GPU limit) before any edit;
+        # that nothing has changed yet is no finding until the lead submits.
+        report = check_request(
+            kind, team=team, namespace_name=namespace.name, proposed=form.proposed(), namespace=namespace
         )
+        report.errors = [finding for finding in report.errors if finding.code != "nothing_to_change"]
+        form.annotate(report)
     if request.htmx and request.GET.get("tier"):
         return render(request, "teams/partials/request_fields.html", _form_context(form, team, namespace, request.user))
     return render(request, "teams/request_form.html", _form_context(form, team, namespace, request.user))
@@ -158,7 +151,6 @@ def _prefill(data) -> dict:
 
 
 def _form_context(form, team: Team, namespace: TeamNamespace | None, user) -> dict:
-    proposed = form.proposed()
     return {
         "form": form,
         "team": team,
@@ -166,7 +158,7 @@ def _form_context(form, team: Team, namespace: TeamNamespace | None, user) -> di
         "kind_label": Kind(form.kind).label,
         "tiers": GpuTier.objects.all(),
         "teams": lead_teams(user) if form.kind == Kind.CREATE_NAMESPACE else [],
-        "diff": quota_diff(form.base_spec, proposed) if form.shows_quotas else [],
+        "diff": form.changes(),
     }
 
 
@@ -202,12 +194,11 @@ def queue(request: HttpRequest) -> HttpResponse:
     totals = CapacityTotals()
     rows = []
     for item in pending[:500]:
-        current = namespace_spec(item.namespace) if item.namespace_id else {}
         rows.append(
             {
                 "item": item,
                 "impact": totals.impact(item),
-                "diff": [row for row in quota_diff(current, item.proposed_spec) if row["changed"]],
+                "diff": item.changes,
                 "own": item.requested_by_id == request.user.pk,
             }
         )
@@ -280,7 +271,13 @@ def _decide(request: HttpRequest, pk: int, decision, done: str) -> HttpResponse:
 def queue_bulk_approve(request: HttpRequest) -> HttpResponse:
     require_approver(request.user)
     approved, refused = [], []
-    for pk in sorted({int(value) for value in request.POST.getlist("selected") if value.isdigit()}):
+    selected = sorted({int(value) for value in request.POST.getlist("selected") if value.isdigit()})
+    # A removal is approved one by one, by an approver who has read what it removes.
+    removals = {item.pk: item.removed_fields for item in Request.objects.filter(pk__in=selected).only("changes")}
+    for pk in selected:
+        if removed := removals.get(pk):
+            refused.append(f"#{pk}: it removes {', '.join(removed)}; approve it on its own.")
+            continue
         try:
             workflow.approve_request(pk, actor=request.user)
         except Request.DoesNotExist:
