@@ -18,19 +18,24 @@ from teams.models import AuditEvent, CostCenter, GpuTier, Membership, Request, T
 
 
 def audit_snapshot(obj: models.Model) -> dict:
-    """The row's concrete fields as JSON values; a related row by its name, as the admin shows it."""
+    """The row's concrete fields as JSON values; a related row by its key (slug, code or username)."""
     values = {}
     for field in obj._meta.concrete_fields:
         if field.primary_key:
             continue
-        value = getattr(obj, field.name) if field.is_relation else field.value_from_object(obj)
-        values[field.name] = str(value) if field.is_relation and value is not None else value
+        related = getattr(obj, field.name) if field.is_relation else None
+        values[field.name] = _key(related) if related is not None else field.value_from_object(obj)
     return json.loads(json.dumps(values, cls=DjangoJSONEncoder))
 
 
 def audit_target(obj: models.Model) -> str:
-    key = getattr(obj, "slug", None) or getattr(obj, "code", None) or obj.pk
-    return f"{obj._meta.model_name}:{key}"
+    return f"{obj._meta.model_name}:{_key(obj)}"
+
+
+def _key(obj: models.Model) -> object:
+    if hasattr(obj, "get_username"):
+        return obj.get_username()
+    return getattr(obj, "slug", None) or getattr(obj, "code", None) or obj.pk
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
@@ -175,9 +180,9 @@ class TeamNamespaceAdmin(admin.ModelAdmin):
             try:
                 workflow.request_reconcile(namespace.pk, actor=request.user)
             except PermissionDenied as error:
-                self.message_user(request, f"{namespace.name}: {error}", messages.ERROR)
+                self.message_user(request, f"Namespace {namespace.name}: {error}", messages.ERROR)
             else:
-                self.message_user(request, f"{namespace.name} is being re-applied.", messages.SUCCESS)
+                self.message_user(request, f"Namespace {namespace.name} is being re-applied.", messages.SUCCESS)
 
 
 @admin.register(Request)
