@@ -20,9 +20,9 @@ OBSERVED = {
 }
 
 
-def adopt(world, name: str = "legacy", observed: dict | None = None, actor=None) -> Request:
+def adopt(world, name: str = "legacy", observed: dict | None = None, by=None) -> Request:
     return workflow.adopt_namespace(
-        actor=actor or world.approver,
+        actor=by or world.approver,
         team=world.research,
         tier=GpuTier.objects.get(slug="high-priority"),
         name=name,
@@ -94,7 +94,7 @@ def test_an_adoption_the_policy_refuses_stores_nothing(world, name, observed, er
 
 def test_only_approvers_adopt(world):
     with pytest.raises(PermissionDenied):
-        adopt(world, actor=world.research_lead)
+        adopt(world, by=world.research_lead)
 
     assert not TeamNamespace.objects.filter(name="legacy").exists()
 
