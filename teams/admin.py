@@ -9,9 +9,11 @@ admin may still change (cost centers, teams, memberships) is audited by AuditedM
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
+from django.template.response import TemplateResponse
 
 from teams import events, workflow
 from teams.models import AuditEvent, CostCenter, GpuTier, Membership, Request, Team, TeamNamespace, is_approver
@@ -194,7 +196,7 @@ class RequestAdmin(admin.ModelAdmin):
     list_select_related = ["team", "requested_by", "reviewed_by"]
     search_fields = ["namespace_name", "justification", "requested_by__username"]
     date_hierarchy = "created_at"
-    actions = ["approve_selected", "retry_selected"]
+    actions = ["approve_selected", "reject_selected", "retry_selected"]
     readonly_fields = [
         "kind",
         "state",
@@ -229,6 +231,26 @@ class RequestAdmin(admin.ModelAdmin):
     @admin.action(description="Approve selected pending requests", permissions=["decide"])
     def approve_selected(self, request, queryset) -> None:
         self._run(request, queryset, lambda pk: workflow.approve_request(pk, actor=request.user), "approved")
+
+    @admin.action(description="Reject selected pending requests with a note", permissions=["decide"])
+    def reject_selected(self, request, queryset) -> TemplateResponse | None:
+        """First a page asking for the note the requesters read; then the workflow's rejection for each."""
+        note = request.POST.get("note", "")
+        if "confirm" in request.POST and note.strip():
+            self._run(
+                request, queryset, lambda pk: workflow.reject_request(pk, actor=request.user, note=note), "rejected"
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject requests",
+            "opts": self.model._meta,
+            "queryset": queryset.order_by("pk"),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "note": note,
+            "missing_note": "confirm" in request.POST,
+        }
+        return TemplateResponse(request, "admin/teams/request/reject_selected.html", context)
 
     @admin.action(description="Retry selected failed requests", permissions=["decide"])
     def retry_selected(self, request, queryset) -> None:

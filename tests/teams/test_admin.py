@@ -247,3 +247,26 @@ def test_api_token_hashes_are_never_edited_in_the_admin(world, admin_client):
     assert token.key_hash not in page.content.decode()
     assert post.status_code == 403
     assert ApiToken.objects.filter(pk=token.pk).values().get() == before
+
+
+def test_rejecting_in_the_admin_asks_for_a_note_then_goes_through_the_workflow(world, client):
+    request = ask_for_namespace(world)
+    client.force_login(world.approver)
+    url = reverse("admin:teams_request_changelist")
+    selected = {"action": "reject_selected", "_selected_action": [request.pk]}
+
+    asked = client.post(url, selected)
+    without_note = client.post(url, {**selected, "confirm": "yes", "note": "  "})
+    rejected = client.post(url, {**selected, "confirm": "yes", "note": "Use the shared namespace."}, follow=True)
+
+    assert 'name="note"' in asked.content.decode()
+    assert "Say why the requests are rejected" in without_note.content.decode()
+    assert f"Request #{request.pk} rejected." in rejected.content.decode()
+    request.refresh_from_db()
+    assert (request.state, request.decision_note, request.reviewed_by) == (
+        Request.State.REJECTED,
+        "Use the shared namespace.",
+        world.approver,
+    )
+    [event] = AuditEvent.objects.filter(request=request, verb="request.rejected")
+    assert (event.actor, event.after) == (world.approver, {"state": "rejected", "note": "Use the shared namespace."})
