@@ -270,3 +270,30 @@ def test_rejecting_in_the_admin_asks_for_a_note_then_goes_through_the_workflow(w
     )
     [event] = AuditEvent.objects.filter(request=request, verb="request.rejected")
     assert (event.actor, event.after) == (world.approver, {"state": "rejected", "note": "Use the shared namespace."})
+
+
+def test_a_membership_added_on_the_teams_page_is_audited_like_one_added_on_its_own(world, client):
+    team = world.research
+    newcomer = get_user_model().objects.create_user("newcomer")
+    client.force_login(world.approver)
+
+    response = client.post(
+        reverse("admin:teams_team_change", args=[team.pk]),
+        {
+            "slug": team.slug,
+            "name": team.name,
+            "cost_center": team.cost_center_id,
+            "default_tier": team.default_tier_id,
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-0-user": newcomer.pk,
+            "memberships-0-role": "member",
+        },
+    )
+
+    assert response.status_code == 302
+    assert [
+        (e.verb, e.actor, e.after["user"], e.after["team"])
+        for e in AuditEvent.objects.filter(verb__contains=".")
+        if e.verb.startswith(("membership.", "team."))
+    ] == [("membership.created", world.approver, "newcomer", "research")]
