@@ -1,7 +1,10 @@
 """Making one namespace on the cluster match its desired state, and asking the cluster first."""
 
 import copy
+import hashlib
+import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -39,11 +42,43 @@ def apply_namespace(namespace: TeamNamespace, *, cluster: Cluster | None = None,
         applied = gateway.apply_namespace(
             namespace.name, desired_objects(namespace), allow_unmanaged=namespace.adopted_at is not None, force=force
         )
+    # Whatever failed before, the cluster now holds the desired state.
     TeamNamespace.objects.filter(pk=namespace.pk).update(
-        phase=TeamNamespace.Phase.ACTIVE, last_applied_at=timezone.now(), is_drifted=False, drift={}
+        phase=TeamNamespace.Phase.ACTIVE,
+        last_applied_at=timezone.now(),
+        is_drifted=False,
+        drift={},
+        reconcile_state=TeamNamespace.ReconcileState.RECONCILED,
+        reconcile_error="",
+        reconcile_failed_at=None,
+        reconcile_failed_digest="",
     )
     logger.info("namespace.applied", extra={"namespace": namespace.name, "objects": len(applied), "forced": force})
     return applied
+
+
+def desired_digest(namespace: TeamNamespace, tiers: list[GpuTier] | None = None) -> str:
+    """A digest of exactly what would be applied: it moves with any change of desired state (spec, team, tier)."""
+    document = json.dumps(desired_objects(namespace, tiers), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def due_for_reconcile(names: Iterable[str]) -> list[int]:
+    """The drifted namespaces an automatic reconcile may take on: not those whose reconcile failed.
+
+    A failure stands until the desired state changes (its digest moves) or an approver asks
+    for a re-apply (teams.workflow.request_reconcile clears the digest), so a permanent error
+    is not retried every sync cycle.
+    """
+    tiers = list(GpuTier.objects.all())
+    due = []
+    namespaces = TeamNamespace.objects.live().filter(name__in=list(names)).select_related("team__cost_center", "tier")
+    for namespace in namespaces:
+        if namespace.reconcile_failed_digest and namespace.reconcile_failed_digest == desired_digest(namespace, tiers):
+            logger.info("namespace.reconcile_held", extra={"namespace": namespace.name})
+            continue
+        due.append(namespace.pk)
+    return due
 
 
 def delete_namespace(namespace: TeamNamespace, *, force: bool, cluster: Cluster | None = None) -> None:

@@ -11,11 +11,10 @@ from provisioning.charts import RANGES, gpu_chart
 from provisioning.fit import check_fit, parse_ask
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
 from provisioning.models import Cluster
-from provisioning.tasks import reconcile_namespace
-from teams import events
+from teams import workflow
 from teams.constants import GUARANTEED_GPU_KEY
 from teams.forms import build_form, resolve_target
-from teams.models import GpuTier, Request, TeamNamespace
+from teams.models import GpuTier, Request, TeamNamespace, is_approver
 from teams.permissions import require_approver, visible_namespace
 from teams.quantities import parse_quantity
 from teams.specs import preemptible_classes
@@ -37,6 +36,7 @@ def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
             "job_yaml": to_yaml([render_job_example(namespace)]),
             "limits": namespace.limit_range.get("limits") or [],
             "ranges": list(RANGES),
+            "can_reapply": is_approver(request.user),
         },
     )
 
@@ -123,6 +123,7 @@ def cluster_overview(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "gpus_used": sum(row["gpus_used"] for row in rows),
             "drifted": sum(1 for row in rows if row["namespace"].is_drifted),
+            "failed": sum(1 for row in rows if row["namespace"].reconcile_state == TeamNamespace.ReconcileState.FAILED),
             "sort": request.GET.get("sort", "gpu"),
         },
     )
@@ -131,12 +132,11 @@ def cluster_overview(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def namespace_reapply(request: HttpRequest, name: str) -> HttpResponse:
-    """An admin restores a drifted namespace to its approved state (taking back changed fields)."""
+    """An admin restores a namespace to its approved state: after drift, or to retry a failed reconcile."""
     require_approver(request.user)
     namespace = get_object_or_404(TeamNamespace.objects.live(), name=name)
-    events.record(
-        "namespace.reapply_requested", actor=request.user, target=f"namespace:{name}", before={"drift": namespace.drift}
-    )
-    reconcile_namespace.delay(namespace.pk)
+    workflow.request_reconcile(namespace.pk, actor=request.user)
     messages.success(request, f"{name} is being re-applied.")
+    if request.POST.get("back") == "namespace":
+        return redirect("namespace-detail", name)
     return redirect("cluster-overview")

@@ -14,11 +14,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from teams import events
 from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, GPU_RESOURCE
-from teams.events import system_actor
-from teams.models import CostCenter, GpuTier, Membership, Team, TeamNamespace
+from teams.models import CostCenter, GpuTier, Membership, Team
 from teams.policy import check_namespace_spec
+from teams.workflow import seed_namespace
 
 SEED_RESEARCH_QUOTA = {
     "name": "ml-research-quota",
@@ -270,24 +269,8 @@ def _seed_namespace(namespace: SeedNamespace, lines: list[str]) -> None:
     corrected.raise_for_errors()
     for finding in corrected.warnings:
         lines.append(f"{namespace.name}: warning: {finding.field}: {finding.message}")
-    desired = {
-        "team": team,
-        "tier": GpuTier.objects.get(slug=namespace.tier),
-        "quotas": corrected.proposed["quotas"],
-        "limit_range": corrected.proposed.get("limitRange") or {},
-    }
-    existing = TeamNamespace.objects.live().filter(name=namespace.name).first()
-    if existing is None:
-        created = TeamNamespace.objects.create(name=namespace.name, **desired)
-        events.record(
-            "namespace.seeded",
-            actor=system_actor(),
-            target=f"namespace:{created.name}",
-            after={"quotas": created.quotas, "limitRange": created.limit_range},
-        )
+    outcome = seed_namespace(namespace.name, team=team, spec=corrected.proposed)
+    if outcome == "created":
         lines.append(f"{namespace.name}: created")
-    elif any(getattr(existing, key) != value for key, value in desired.items()):
-        for key, value in desired.items():
-            setattr(existing, key, value)
-        existing.save()
+    elif outcome == "reset":
         lines.append(f"{namespace.name}: reset to the seed's desired state")

@@ -15,7 +15,7 @@ from teams.constants import QUOTA_KEYS
 from teams.models import GpuTier, Membership, Request, Team, TeamNamespace
 from teams.permissions import is_lead, visible_namespace
 from teams.policy import PolicyReport
-from teams.specs import REMOVE_LIMITS, namespace_spec, resolve_proposal, spec_changes, tier_default_spec
+from teams.specs import REMOVE_LIMITS, SECTIONS, namespace_spec, resolve_proposal, spec_changes, tier_default_spec
 
 Kind = Request.Kind
 
@@ -186,7 +186,7 @@ class RequestForm:
 
 def resolve_target(user, kind: str, source) -> tuple[Team, TeamNamespace | None]:
     """The team (and namespace) a request is for, from the form's values; only its lead may ask."""
-    if kind not in Kind.values:
+    if kind not in SECTIONS:  # adoption is an approver's, through the workflow, never a team lead's form
         raise PermissionDenied("Unknown kind of request.")
     namespace = None
     if kind == Kind.CREATE_NAMESPACE:

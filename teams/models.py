@@ -174,6 +174,11 @@ class TeamNamespace(models.Model):
         TERMINATING = "Terminating", "Terminating"
         MISSING = "Missing", "Missing from the cluster"
 
+    class ReconcileState(models.TextChoices):
+        NEVER = "", "Never reconciled"
+        RECONCILED = "reconciled", "Reconciled"
+        FAILED = "failed", "Failed"
+
     name = models.CharField(max_length=63, validators=[dns_label_validator])
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="namespaces")
     tier = models.ForeignKey(GpuTier, on_delete=models.PROTECT, related_name="namespaces")
@@ -205,6 +210,15 @@ class TeamNamespace(models.Model):
     )
     synced_fingerprint = models.CharField(
         max_length=32, blank=True, editable=False, help_text="What the last full sync saw; unchanged means skip."
+    )
+    reconcile_state = models.CharField(max_length=16, choices=ReconcileState.choices, default="", blank=True)
+    reconcile_error = models.TextField(blank=True, help_text="The API server's message when reconciling last failed.")
+    reconcile_failed_at = models.DateTimeField(null=True, blank=True)
+    reconcile_failed_digest = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Digest of the desired objects that failed; automatic reconciles wait until they change.",
     )
 
     objects = TeamNamespaceQuerySet.as_manager()
@@ -246,6 +260,7 @@ class Request(models.Model):
         CHANGE_LIMIT_RANGE = "change_limit_range", "Change LimitRange"
         CHANGE_TIER = "change_tier", "Change tier"
         DELETE_NAMESPACE = "delete_namespace", "Delete namespace"
+        ADOPT_NAMESPACE = "adopt_namespace", "Adopt namespace"
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"

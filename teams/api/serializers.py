@@ -105,6 +105,9 @@ class NamespaceSerializer(serializers.ModelSerializer):
             "deleted_at",
             "last_applied_at",
             "last_synced_at",
+            "reconcile_state",
+            "reconcile_error",
+            "reconcile_failed_at",
         ]
 
     def _allocation(self, namespace: TeamNamespace):
