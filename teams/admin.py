@@ -1,14 +1,17 @@
 """Django admin for platform admins: search, filters, and a read-only audit trail.
 
 Request state is never edited here: it changes only through teams.workflow, which the
-admin actions call.
+admin actions call. Tiers and rates (the tier catalog) are edited here, each change
+audited; a price that may be billed already is read-only.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from teams import workflow
-from teams.models import AuditEvent, CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
+from teams import events, workflow
+from teams.catalog import check_rate_day, is_billed
+from teams.models import AuditEvent, CostCenter, GpuTier, Membership, Rate, Request, Team, TeamNamespace
 
 
 @admin.register(CostCenter)
@@ -17,8 +20,29 @@ class CostCenterAdmin(admin.ModelAdmin):
     search_fields = ["code", "name", "owner_contact"]
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Every add, change and delete in the admin writes one audit row, as its user (teams.events)."""
+
+    audit_noun = ""
+
+    def save_model(self, request, obj, form, change) -> None:
+        before = _snapshot(type(obj).objects.get(pk=obj.pk), form.changed_data) if change else {}
+        super().save_model(request, obj, form, change)
+        after = _snapshot(obj, form.changed_data if change else list(form.fields))
+        verb = f"{self.audit_noun}.{'changed' if change else 'created'}"
+        events.record(verb, actor=request.user, target=self._target(obj), before=before, after=after)
+
+    def delete_model(self, request, obj) -> None:
+        target, before = self._target(obj), _snapshot(obj, [field.name for field in obj._meta.concrete_fields])
+        super().delete_model(request, obj)
+        events.record(f"{self.audit_noun}.deleted", actor=request.user, target=target, before=before)
+
+    def _target(self, obj) -> str:
+        return f"{self.audit_noun}:{obj.pk}"
+
+
 @admin.register(GpuTier)
-class GpuTierAdmin(admin.ModelAdmin):
+class GpuTierAdmin(AuditedAdmin):
     list_display = [
         "slug",
         "name",
@@ -28,11 +52,49 @@ class GpuTierAdmin(admin.ModelAdmin):
         "allows_guaranteed_gpus",
         "max_guaranteed_gpus",
         "max_gpu_limit",
-        "reserved_gpu_hour_rate",
-        "used_gpu_hour_rate",
     ]
     list_filter = ["preemption_policy", "allows_guaranteed_gpus"]
     search_fields = ["slug", "name", "priority_class_name"]
+    audit_noun = "tier"
+
+    def _target(self, obj) -> str:
+        return f"tier:{obj.slug}"
+
+
+class RateForm(forms.ModelForm):
+    class Meta:
+        model = Rate
+        fields = ["tier", "resource", "kind", "effective_from", "price", "note"]
+
+    def clean_effective_from(self):
+        effective_from = self.cleaned_data["effective_from"]
+        check_rate_day(effective_from)
+        return effective_from
+
+
+@admin.register(Rate)
+class RateAdmin(AuditedAdmin):
+    """Prices: a change is a new row from a later day; a price that may be billed already is read-only."""
+
+    form = RateForm
+    list_display = ["tier", "resource", "kind", "effective_from", "price", "note"]
+    list_filter = ["tier", "resource", "kind"]
+    list_select_related = ["tier"]
+    date_hierarchy = "effective_from"
+    ordering = ["tier", "resource", "kind", "-effective_from"]
+    audit_noun = "rate"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not (obj is not None and is_billed(obj))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not (obj is not None and is_billed(obj))
+
+    def get_actions(self, request) -> dict:
+        """No bulk delete: it would not ask, rate by rate, whether the price was billed."""
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
 
 class MembershipInline(admin.TabularInline):
@@ -145,6 +207,15 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+def _snapshot(obj, names: list[str]) -> dict:
+    """Field values as an audit row stores them: JSON values as they are, anything else (dates, prices) as text."""
+    values = {}
+    for name in names:
+        value = obj._meta.get_field(name).value_from_object(obj)
+        values[name] = value if isinstance(value, str | int | bool | dict | list | None) else str(value)
+    return values
 
 
 def _describe(error: Exception) -> str:
