@@ -162,6 +162,37 @@ class PriceList:
         return sorted({day for days in self._days.values() for day in days if start < day < end})
 
 
+def tier_default_spec(tier: GpuTier, prefix: str) -> dict:
+    """A new namespace's starting point: the tier's default quota and LimitRange, valid in the tier.
+
+    Quotas are named `<prefix>-quota` (and `<prefix>-guaranteed`). In a tier without
+    guaranteed GPUs the GPU quota counts only pods at the tier's PriorityClass, and
+    (unless the tier's enforced burst renders it) a second quota holds 0 GPUs for every
+    other pod: what `TierCatalog.guaranteed_gpu_findings` asks for.
+    """
+    spec: dict = {"tier": tier.slug, "labels": {}, "quotas": [], "limitRange": {}}
+    if tier.default_quota_hard:
+        quota: dict = {"name": f"{prefix}-quota", "hard": dict(tier.default_quota_hard)}
+        spec["quotas"] = [quota]
+        if not tier.allows_guaranteed_gpus and GUARANTEED_GPU_KEY in quota["hard"]:
+            quota["scopeSelector"] = _priority_class_scope("In", tier.priority_class_name)
+            if not tier.enforces_gpu_burst:
+                spec["quotas"].append(
+                    {
+                        "name": f"{prefix}-guaranteed",
+                        "hard": {GUARANTEED_GPU_KEY: "0"},
+                        "scopeSelector": _priority_class_scope("NotIn", tier.priority_class_name),
+                    }
+                )
+    if tier.default_limit_range:
+        spec["limitRange"] = {"name": "default-limits", "limits": list(tier.default_limit_range)}
+    return spec
+
+
+def _priority_class_scope(operator: str, name: str) -> dict:
+    return {"matchExpressions": [{"scopeName": "PriorityClass", "operator": operator, "values": [name]}]}
+
+
 def first_open_day(today: date | None = None) -> date:
     """The first day whose price may still be set: tomorrow (UTC).
 

@@ -7,7 +7,7 @@ may change; approval merges them into the namespace's current spec, so two reque
 touching different sections never overwrite each other.
 """
 
-from teams.models import GpuTier, Request, TeamNamespace
+from teams.models import Request, TeamNamespace
 
 Kind = Request.Kind
 
@@ -36,16 +36,6 @@ def merge_spec(current: dict, proposed: dict) -> dict:
     merged = dict(current)
     merged.update({key: value for key, value in proposed.items() if key != "force"})
     return merged
-
-
-def tier_default_spec(tier: GpuTier, quota_name: str) -> dict:
-    """A new namespace's starting point: the tier's default quota and LimitRange."""
-    spec = {"tier": tier.slug, "labels": {}, "quotas": [], "limitRange": {}}
-    if tier.default_quota_hard:
-        spec["quotas"] = [{"name": quota_name, "hard": dict(tier.default_quota_hard)}]
-    if tier.default_limit_range:
-        spec["limitRange"] = {"name": "default-limits", "limits": list(tier.default_limit_range)}
-    return spec
 
 
 def scoped_priority_classes(quota: dict) -> tuple[str, set[str]] | None:
