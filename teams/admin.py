@@ -66,10 +66,11 @@ class RateForm(forms.ModelForm):
         model = Rate
         fields = ["tier", "resource", "kind", "effective_from", "price", "note"]
 
-    def clean_effective_from(self):
-        effective_from = self.cleaned_data["effective_from"]
-        check_rate_day(effective_from)
-        return effective_from
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("effective_from") is not None:
+            check_rate_day(cleaned["effective_from"])
+        return cleaned
 
 
 @admin.register(Rate)
