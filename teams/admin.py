@@ -37,6 +37,11 @@ class AuditedAdmin(admin.ModelAdmin):
         super().delete_model(request, obj)
         events.record(f"{self.audit_noun}.deleted", actor=request.user, target=target, before=before)
 
+    def delete_queryset(self, request, queryset) -> None:
+        """Bulk delete, one audited delete per row."""
+        for obj in queryset:
+            self.delete_model(request, obj)
+
     def _target(self, obj) -> str:
         return f"{self.audit_noun}:{obj.pk}"
 
