@@ -133,7 +133,7 @@ class Rate(models.Model):
         ordering = ["tier", "resource", "kind", "effective_from"]
 
     def __str__(self) -> str:
-        return f"{self.tier_id} {self.resource} {self.kind} {self.price} from {self.effective_from}"
+        return f"{self.tier.slug} {self.resource} {self.kind} {self.price} from {self.effective_from}"
 
 
 class TeamQuerySet(models.QuerySet):
