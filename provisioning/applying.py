@@ -12,13 +12,14 @@ from django.utils import timezone
 from provisioning.cluster import ClusterError, ClusterGateway, ConflictError
 from provisioning.manifests import render_namespace_objects, render_priority_class
 from provisioning.models import Cluster
+from teams.catalog import TierCatalog
 from teams.models import GpuTier, Request, Team, TeamNamespace
-from teams.specs import merge_spec, preemptible_classes, scoped_priority_classes
+from teams.specs import merge_spec, scoped_priority_classes
 
 logger = logging.getLogger(__name__)
 
 
-def desired_objects(namespace: TeamNamespace, tiers: list[GpuTier] | None = None) -> list[dict]:
+def desired_objects(namespace: TeamNamespace, catalog: TierCatalog | None = None) -> list[dict]:
     """The PriorityClasses the namespace needs, then its own objects: exactly what is applied.
 
     Besides the tier's own class, every class a quota's scopeSelector names is applied too:
@@ -26,12 +27,12 @@ def desired_objects(namespace: TeamNamespace, tiers: list[GpuTier] | None = None
     quota scoped to `ml-low` would otherwise admit nothing on a cluster that has no
     best-effort namespace yet.
     """
-    tiers = list(GpuTier.objects.all()) if tiers is None else tiers
-    objects = render_namespace_objects(namespace, preemptible_classes(tiers))
+    catalog = catalog or TierCatalog.load()
+    objects = render_namespace_objects(namespace, catalog)
     named = {namespace.tier.priority_class_name}
     for quota in (o["spec"] for o in objects if o["kind"] == "ResourceQuota"):
         named |= (scoped_priority_classes(quota) or ("", set()))[1]
-    needed = [tier for tier in tiers if tier.priority_class_name in named]
+    needed = [catalog.by_priority_class[name] for name in named if name in catalog.by_priority_class]
     return [*(render_priority_class(tier) for tier in sorted(needed, key=lambda t: -t.priority_value)), *objects]
 
 

@@ -1,5 +1,7 @@
 """Clusters the portal provisions, the usage it observes there, and locks for periodic work."""
 
+from datetime import timedelta
+
 from django.db import models
 
 from teams.models import TeamNamespace
@@ -71,6 +73,9 @@ class UsageSample(models.Model):
     time = models.DateTimeField()
     hard = models.DecimalField(max_digits=32, decimal_places=9)
     used = models.DecimalField(max_digits=32, decimal_places=9, null=True)
+
+    #: How far back pages read raw samples (the longest usage chart): pruning keeps at least this much.
+    READ_BACK = timedelta(days=30)
 
     class Meta:
         indexes = [

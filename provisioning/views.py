@@ -12,20 +12,19 @@ from provisioning.fit import check_fit, parse_ask
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
 from provisioning.models import Cluster
 from teams import workflow
+from teams.catalog import TierCatalog
 from teams.constants import GUARANTEED_GPU_KEY
 from teams.forms import build_form, resolve_target
 from teams.models import GpuTier, Request, TeamNamespace, is_approver
 from teams.permissions import require_approver, visible_namespace
 from teams.quantities import parse_quantity
-from teams.specs import preemptible_classes
 from teams.usage import usage_rows
 
 
 @login_required
 def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
     namespace = visible_namespace(request.user, name)
-    tiers = list(GpuTier.objects.all())
-    objects = applying.desired_objects(namespace, tiers)
+    objects = applying.desired_objects(namespace)
     return render(
         request,
         "provisioning/namespace_detail.html",
@@ -57,7 +56,7 @@ def namespace_fit(request: HttpRequest, name: str) -> HttpResponse:
     ask, errors = parse_ask(*(request.POST.get(key, "").strip() for key in ("gpus", "cpu", "memory", "count")))
     answer = None
     if ask is not None:
-        quotas = render_quotas(namespace, preemptible_classes(GpuTier.objects.all()))
+        quotas = render_quotas(namespace, TierCatalog.load())
         answer = check_fit(namespace, quotas, ask)
     return render(request, "provisioning/partials/fit_answer.html", {"answer": answer, "errors": errors}, status=200)
 

@@ -3,11 +3,14 @@
 Desired state is never edited here: a namespace's spec, team, tier and adoption and a
 request's state and specs change only through teams.workflow, which the admin actions
 call with the same checks and audit rows as the queue and the cluster page. What the
-admin may still change (cost centers, teams, memberships) is audited by AuditedModelAdmin.
+admin may still change (cost centers, teams, memberships, the tier catalog's tiers and
+future prices) is audited by AuditedModelAdmin; a price that may be billed already is
+read-only.
 """
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,7 +19,18 @@ from django.db import models, transaction
 from django.template.response import TemplateResponse
 
 from teams import events, workflow
-from teams.models import AuditEvent, CostCenter, GpuTier, Membership, Request, Team, TeamNamespace, is_approver
+from teams.catalog import check_rate_day, is_billed
+from teams.models import (
+    AuditEvent,
+    CostCenter,
+    GpuTier,
+    Membership,
+    Rate,
+    Request,
+    Team,
+    TeamNamespace,
+    is_approver,
+)
 
 
 def audit_snapshot(obj: models.Model) -> dict:
@@ -30,8 +44,8 @@ def audit_snapshot(obj: models.Model) -> dict:
     return json.loads(json.dumps(values, cls=DjangoJSONEncoder))
 
 
-def audit_target(obj: models.Model) -> str:
-    return f"{obj._meta.model_name}:{_key(obj)}"
+def audit_target(obj: models.Model, noun: str = "") -> str:
+    return f"{noun or obj._meta.model_name}:{_key(obj)}"
 
 
 def _key(obj: models.Model) -> object:
@@ -45,18 +59,21 @@ class AuditedModelAdmin(admin.ModelAdmin):
     the changed fields before and after; an unchanged save writes nothing. The base of every
     admin that may change rows."""
 
+    #: The noun of the audit verbs and targets ("tier.changed", "tier:critical"); the model's name by default.
+    audit_noun = ""
+
     def save_model(self, request, obj, form, change) -> None:
         with transaction.atomic():
-            _audited_save(request.user, obj, change)
+            _audited_save(request.user, obj, change, self.audit_noun)
 
     def delete_model(self, request, obj) -> None:
         with transaction.atomic():
-            _audited_delete(request.user, obj)
+            _audited_delete(request.user, obj, self.audit_noun)
 
     def delete_queryset(self, request, queryset) -> None:
         with transaction.atomic():
             for obj in queryset:
-                _audited_delete(request.user, obj)
+                _audited_delete(request.user, obj, self.audit_noun)
 
     def save_formset(self, request, form, formset, change) -> None:
         """Inline rows (a team's memberships) are audited one by one, like rows of their own admin."""
@@ -69,7 +86,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
             formset.save_m2m()
 
 
-def _audited_save(actor, obj: models.Model, change: bool) -> None:
+def _audited_save(actor, obj: models.Model, change: bool, noun: str = "") -> None:
     before = audit_snapshot(type(obj)._default_manager.get(pk=obj.pk)) if change else {}
     obj.save()
     after = audit_snapshot(obj)
@@ -77,18 +94,18 @@ def _audited_save(actor, obj: models.Model, change: bool) -> None:
     if change and not changed:
         return
     events.record(
-        f"{obj._meta.model_name}.{'changed' if change else 'created'}",
+        f"{noun or obj._meta.model_name}.{'changed' if change else 'created'}",
         actor=actor,
-        target=audit_target(obj),
+        target=audit_target(obj, noun),
         before={name: before[name] for name in changed if name in before},
         after={name: after[name] for name in changed},
     )
 
 
-def _audited_delete(actor, obj: models.Model) -> None:
-    target, before = audit_target(obj), audit_snapshot(obj)
+def _audited_delete(actor, obj: models.Model, noun: str = "") -> None:
+    target, before = audit_target(obj, noun), audit_snapshot(obj)
     obj.delete()
-    events.record(f"{obj._meta.model_name}.deleted", actor=actor, target=target, before=before)
+    events.record(f"{noun or obj._meta.model_name}.deleted", actor=actor, target=target, before=before)
 
 
 @admin.register(CostCenter)
@@ -98,7 +115,7 @@ class CostCenterAdmin(AuditedModelAdmin):
 
 
 @admin.register(GpuTier)
-class GpuTierAdmin(admin.ModelAdmin):
+class GpuTierAdmin(AuditedModelAdmin):
     list_display = [
         "slug",
         "name",
@@ -108,11 +125,47 @@ class GpuTierAdmin(admin.ModelAdmin):
         "allows_guaranteed_gpus",
         "max_guaranteed_gpus",
         "max_gpu_limit",
-        "reserved_gpu_hour_rate",
-        "used_gpu_hour_rate",
     ]
     list_filter = ["preemption_policy", "allows_guaranteed_gpus"]
     search_fields = ["slug", "name", "priority_class_name"]
+    audit_noun = "tier"
+
+
+class RateForm(forms.ModelForm):
+    class Meta:
+        model = Rate
+        fields = ["tier", "resource", "kind", "effective_from", "price", "note"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("effective_from") is not None:
+            check_rate_day(cleaned["effective_from"])
+        return cleaned
+
+
+@admin.register(Rate)
+class RateAdmin(AuditedModelAdmin):
+    """Prices: a change is a new row from a later day; a price that may be billed already is read-only."""
+
+    form = RateForm
+    list_display = ["tier", "resource", "kind", "effective_from", "price", "note"]
+    list_filter = ["tier", "resource", "kind"]
+    list_select_related = ["tier"]
+    date_hierarchy = "effective_from"
+    ordering = ["tier", "resource", "kind", "-effective_from"]
+    audit_noun = "rate"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not (obj is not None and is_billed(obj))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not (obj is not None and is_billed(obj))
+
+    def get_actions(self, request) -> dict:
+        """No bulk delete: it would not ask, rate by rate, whether the price was billed."""
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
 
 class MembershipInline(admin.TabularInline):  # audited by TeamAdmin.save_formset

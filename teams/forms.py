@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
 
+from teams.catalog import tier_default_spec
 from teams.constants import QUOTA_KEYS
 from teams.models import GpuTier, Membership, Request, Team, TeamNamespace
 from teams.permissions import is_lead, visible_namespace
 from teams.policy import PolicyReport
-from teams.specs import REMOVE_LIMITS, SECTIONS, namespace_spec, resolve_proposal, spec_changes, tier_default_spec
+from teams.specs import REMOVE_LIMITS, SECTIONS, namespace_spec, resolve_proposal, spec_changes
 
 Kind = Request.Kind
 
@@ -28,6 +29,8 @@ LIMIT_ROWS = [
 ]
 PVC_FIELDS = ["min", "max"]
 DEFAULT_LIMIT_RANGE_NAME = "default-limits"
+#: A new namespace's quotas are named after it: the tier's default `namespace-quota` becomes `<name>-quota`.
+NEW_QUOTA_PREFIX = "namespace"
 
 
 @dataclass
@@ -159,7 +162,8 @@ class RequestForm:
 
     def quota_name(self, block: QuotaBlock) -> str:
         if self.kind == Kind.CREATE_NAMESPACE:
-            return f"{(self.name.value or 'namespace').strip()}-quota"
+            prefix = (self.name.value or NEW_QUOTA_PREFIX).strip()
+            return f"{prefix}-{block.name.removeprefix(NEW_QUOTA_PREFIX + '-')}"
         return block.name
 
     def annotate(self, report: PolicyReport) -> None:
@@ -224,7 +228,7 @@ def build_form(
         base = namespace_spec(namespace)
     else:
         tier = GpuTier.objects.filter(slug=tier_slug).first()
-        base = tier_default_spec(tier, "namespace-quota") if tier else {"quotas": [], "limitRange": {}}
+        base = tier_default_spec(tier, NEW_QUOTA_PREFIX) if tier else {"quotas": [], "limitRange": {}}
     form.base_spec = base
     if kind == Kind.CREATE_NAMESPACE:
         form.name = Input("namespace_name", "Namespace name", data.get("namespace_name", ""), "namespace_name")

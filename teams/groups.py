@@ -13,6 +13,7 @@ from teams.constants import APPROVERS_GROUP, FINANCE_GROUP
 APPROVER_ACTIONS = {
     "costcenter": ("view", "add", "change"),
     "gputier": ("view", "add", "change"),
+    "rate": ("view", "add", "change", "delete"),  # only prices not yet billed: teams.admin.RateAdmin
     "team": ("view", "add", "change"),
     "membership": ("view", "add", "change", "delete"),
     "teamnamespace": ("view",),

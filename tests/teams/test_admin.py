@@ -1,15 +1,20 @@
-"""The Django admin loads for every model, and never offers to edit the audit trail."""
+"""The Django admin loads for every model, never offers to edit the audit trail nor a billed price."""
+
+import json
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.actions import create_api_token
 from accounts.models import ApiToken
 from teams.groups import ensure_groups
-from teams.models import AuditEvent, CostCenter, Membership, Request, TeamNamespace
+from teams.models import AuditEvent, CostCenter, GpuTier, Membership, Rate, Request, TeamNamespace
 from tests.requests import ask_for_namespace
 
 MODELS = list(apps.get_app_config("teams").get_models())
@@ -297,3 +302,126 @@ def test_a_membership_added_on_the_teams_page_is_audited_like_one_added_on_its_o
         for e in AuditEvent.objects.filter(verb__contains=".")
         if e.verb.startswith(("membership.", "team."))
     ] == [("membership.created", world.approver, "newcomer", "research")]
+
+
+# The tier catalog in the admin: billed prices are history, every change is audited.
+
+
+def rate_form(rate: Rate, **changes) -> dict:
+    values = {
+        "tier": rate.tier_id,
+        "resource": rate.resource,
+        "kind": rate.kind,
+        "effective_from": rate.effective_from.isoformat(),
+        "price": str(rate.price),
+        "note": rate.note,
+    }
+    return {**values, **changes}
+
+
+def test_an_approver_cannot_change_or_delete_a_billed_rate_in_the_admin(world, client):
+    rate = Rate.objects.get(tier__slug="high-priority", resource="gpu", kind="reserved")
+    events_before = AuditEvent.objects.count()
+    client.force_login(world.approver)
+
+    page = client.get(reverse("admin:teams_rate_change", args=[rate.pk]))
+    changed = client.post(reverse("admin:teams_rate_change", args=[rate.pk]), rate_form(rate, price="0.01"))
+    deleted = client.post(reverse("admin:teams_rate_delete", args=[rate.pk]), {"post": "yes"})
+    bulk = client.post(
+        reverse("admin:teams_rate_changelist"), {"action": "delete_selected", "_selected_action": [rate.pk]}
+    )
+
+    assert page.status_code == 200
+    assert b'name="price"' not in page.content  # shown read-only
+    assert changed.status_code == 403
+    assert deleted.status_code == 403
+    assert bulk.status_code == 200  # no such action: the changelist says so
+    rate.refresh_from_db()
+    assert (rate.price, rate.effective_from) == (Decimal("2.400000"), date(2000, 1, 1))
+    assert AuditEvent.objects.count() == events_before
+
+
+def test_a_new_price_from_tomorrow_is_added_and_audited_and_a_backdated_one_refused(world, client):
+    rate = Rate.objects.get(tier__slug="high-priority", resource="gpu", kind="reserved")
+    today = timezone.now().date()
+    tomorrow = today + timedelta(days=1)
+    client.force_login(world.approver)
+
+    backdated = client.post(
+        reverse("admin:teams_rate_add"), rate_form(rate, effective_from=today.isoformat(), price="2.9")
+    )
+    added = client.post(
+        reverse("admin:teams_rate_add"), rate_form(rate, effective_from=tomorrow.isoformat(), price="2.9", note="")
+    )
+
+    assert backdated.status_code == 200
+    assert (
+        "Prices up to today may be billed already and are never changed: a new price takes effect from "
+        f"{tomorrow.isoformat()} on at the earliest."
+    ) in backdated.content.decode()
+    assert added.status_code == 302
+    new = Rate.objects.get(tier__slug="high-priority", kind="reserved", effective_from=tomorrow)
+    assert new.price == Decimal("2.9")
+    assert Rate.objects.filter(effective_from=today).count() == 0
+    event = AuditEvent.objects.get(verb="rate.created")
+    assert (event.actor, event.target, event.before) == (world.approver, f"rate:{new.pk}", {})
+    assert event.after == {
+        "tier": "high-priority",
+        "resource": "gpu",
+        "kind": "reserved",
+        "effective_from": tomorrow.isoformat(),
+        "price": "2.9",
+        "note": "",
+    }
+
+
+def test_a_future_price_may_still_change_and_the_change_is_audited(world, client):
+    tomorrow = timezone.now().date() + timedelta(days=1)
+    rate = Rate.objects.create(
+        tier=GpuTier.objects.get(slug="critical"), resource="gpu", kind="burst", effective_from=tomorrow, price="3.5"
+    )
+    client.force_login(world.approver)
+
+    response = client.post(reverse("admin:teams_rate_change", args=[rate.pk]), rate_form(rate, price="3.4"))
+
+    assert response.status_code == 302
+    rate.refresh_from_db()
+    assert rate.price == Decimal("3.4")
+    event = AuditEvent.objects.get(verb="rate.changed")
+    assert (event.actor, event.before, event.after) == (world.approver, {"price": "3.500000"}, {"price": "3.4"})
+
+
+def test_a_tier_change_in_the_admin_is_audited_as_its_user(world, client):
+    tier = GpuTier.objects.get(slug="best-effort")
+    data = {
+        field: getattr(tier, field)
+        for field in (
+            "slug",
+            "name",
+            "priority_class_name",
+            "priority_value",
+            "preemption_policy",
+            "description",
+            "max_guaranteed_gpus",
+            "max_gpu_limit",
+        )
+    }
+    data.update(
+        {
+            "allows_guaranteed_gpus": "",
+            "default_quota_hard": json.dumps(tier.default_quota_hard),
+            "default_limit_range": json.dumps(tier.default_limit_range),
+            # As the page sends them: fields with a callable default carry their initial value.
+            "initial-default_quota_hard": json.dumps(tier.default_quota_hard),
+            "initial-default_limit_range": json.dumps(tier.default_limit_range),
+            "max_gpu_limit": 24,
+        }
+    )
+    client.force_login(world.approver)
+
+    response = client.post(reverse("admin:teams_gputier_change", args=[tier.pk]), data)
+
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(verb="tier.changed")
+    assert (event.actor, event.target) == (world.approver, "tier:best-effort")
+    assert (event.before, event.after) == ({"max_gpu_limit": 16}, {"max_gpu_limit": 24})
