@@ -16,8 +16,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, GPU_RESOURCE
-from teams.events import system_actor
-from teams.models import CostCenter, GpuTier, Membership, Rate, Resource, Team, TeamNamespace
+from teams.models import CostCenter, GpuTier, Membership, Rate, Resource, Team
 from teams.policy import check_namespace_spec
 from teams.workflow import seed_namespace
 
