@@ -136,6 +136,16 @@ def test_production_settings_are_https_only_and_the_proxy_header_is_trusted_only
     assert _run(program, DEBUG="1").stdout.split() == ["False", "False", "False", "0", "True", "True", "None"]
 
 
+def test_sign_in_throttling_reads_its_limit_and_lock_from_the_environment():
+    program = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME)"
+    )
+
+    assert _run(program, DEBUG="1").stdout.strip() == "5 0:15:00"
+    assert _run(program, DEBUG="1", SIGNIN_FAILURE_LIMIT="8", SIGNIN_LOCKOUT_MINUTES="60").stdout.strip() == "8 1:00:00"
+
+
 def _run_manage(arguments: list[str], **overrides: str) -> subprocess.CompletedProcess:
     """`manage.py` with `arguments` in a fresh process, as `_run` runs a program."""
     program = f"from django.core.management import execute_from_command_line as run; run({['manage.py', *arguments]!r})"
