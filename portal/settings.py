@@ -172,6 +172,8 @@ LOGGING = {
     "formatters": {"plain": {"()": "portal.logs.KeyValueFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.get_str("LOG_LEVEL", "INFO")},
+    # django-axes logs every sign-in at INFO; its lockouts (WARNING) are the lines worth reading.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 REST_FRAMEWORK = {
