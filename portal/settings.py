@@ -198,7 +198,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "teams.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "teams.api.renderers.PortalBrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["teams.api.parsers.PortalJSONParser"],
     "COERCE_DECIMAL_TO_STRING": True,

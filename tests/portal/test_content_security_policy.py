@@ -112,3 +112,16 @@ def test_redoc_alone_may_write_styles_and_loads_no_web_fonts(db, client):
         "style-src 'self' 'unsafe-inline'",
         "worker-src blob:",
     }
+
+
+def test_the_browsable_api_alone_may_use_inline_style_attributes_and_json_keeps_the_strict_policy(world, client):
+    client.force_login(world.approver)
+
+    html = client.get("/api/v1/teams/", HTTP_ACCEPT="text/html")
+    json = client.get("/api/v1/teams/", HTTP_ACCEPT="application/json")
+
+    assert INLINE_SCRIPT.findall(html.content.decode()) == []
+    assert directives(html["Content-Security-Policy"]) == directives(POLICY) - {"style-src 'self'"} | {
+        "style-src 'self' 'unsafe-inline'"
+    }
+    assert directives(json["Content-Security-Policy"]) == directives(POLICY)
