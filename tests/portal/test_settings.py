@@ -146,6 +146,21 @@ def test_sign_in_throttling_reads_its_limit_and_lock_from_the_environment():
     assert _run(program, DEBUG="1", SIGNIN_FAILURE_LIMIT="8", SIGNIN_LOCKOUT_MINUTES="60").stdout.strip() == "8 1:00:00"
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SIGNIN_FAILURE_LIMIT", "0", "SIGNIN_FAILURE_LIMIT must be at least 1, not 0."),
+        ("SIGNIN_LOCKOUT_MINUTES", "0", "SIGNIN_LOCKOUT_MINUTES must be at least 1, not 0."),
+        ("SECURE_HSTS_SECONDS", "-1", "SECURE_HSTS_SECONDS must be at least 0, not -1."),
+    ],
+)
+def test_a_limit_that_would_disable_its_protection_is_refused(variable, value, message):
+    result = _start(DEBUG="1", **{variable: value})
+
+    assert result.returncode != 0
+    assert "django.core.exceptions.ImproperlyConfigured: " + message in result.stderr
+
+
 def _run_manage(arguments: list[str], **overrides: str) -> subprocess.CompletedProcess:
     """`manage.py` with `arguments` in a fresh process, as `_run` runs a program."""
     program = f"from django.core.management import execute_from_command_line as run; run({['manage.py', *arguments]!r})"
