@@ -3,6 +3,7 @@
 import csv
 import io
 import re
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -91,3 +92,15 @@ def test_cells_that_start_a_formula_get_a_quote_and_numbers_stay_numbers(cell, w
     text = write_csv(["value"], [{"value": cell}])
 
     assert list(csv.reader(io.StringIO(text))) == [["value"], [written]]
+
+
+def test_every_csv_the_portal_writes_goes_through_the_one_helper():
+    root = Path(__file__).resolve().parents[2]
+    writers = [
+        str(path.relative_to(root))
+        for app in ("accounts", "chargeback", "portal", "provisioning", "teams")
+        for path in (root / app).rglob("*.py")
+        if re.search(r"\bcsv\.(writer|DictWriter)\b", path.read_text())
+    ]
+
+    assert writers == ["teams/csv_export.py"]
