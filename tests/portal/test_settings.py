@@ -49,7 +49,9 @@ def _start(**overrides: str) -> subprocess.CompletedProcess:
 
 def _run(program: str, **overrides: str) -> subprocess.CompletedProcess:
     """A fresh Python process loading the portal's settings from this environment and `overrides`."""
-    environment = {key: value for key, value in os.environ.items() if key not in ("DEBUG", "SECRET_KEY")}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is the browser tests' (tests/e2e/conftest.py), never a deployment's.
+    ignored = ("DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    environment = {key: value for key, value in os.environ.items() if key not in ignored}
     environment.update(overrides)
     return subprocess.run(
         [sys.executable, "-c", program],
