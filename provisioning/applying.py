@@ -58,9 +58,9 @@ def apply_namespace(namespace: TeamNamespace, *, cluster: Cluster | None = None,
     return applied
 
 
-def desired_digest(namespace: TeamNamespace, tiers: list[GpuTier] | None = None) -> str:
+def desired_digest(namespace: TeamNamespace, catalog: TierCatalog | None = None) -> str:
     """A digest of exactly what would be applied: it moves with any change of desired state (spec, team, tier)."""
-    document = json.dumps(desired_objects(namespace, tiers), sort_keys=True, separators=(",", ":"))
+    document = json.dumps(desired_objects(namespace, catalog), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(document.encode()).hexdigest()
 
 
@@ -71,11 +71,11 @@ def due_for_reconcile(names: Iterable[str]) -> list[int]:
     for a re-apply (teams.workflow.request_reconcile clears the digest), so a permanent error
     is not retried every sync cycle.
     """
-    tiers = list(GpuTier.objects.all())
+    catalog = TierCatalog.load()
     due = []
     namespaces = TeamNamespace.objects.live().filter(name__in=list(names)).select_related("team__cost_center", "tier")
     for namespace in namespaces:
-        if namespace.reconcile_failed_digest and namespace.reconcile_failed_digest == desired_digest(namespace, tiers):
+        if namespace.reconcile_failed_digest and namespace.reconcile_failed_digest == desired_digest(namespace, catalog):
             logger.info("namespace.reconcile_held", extra={"namespace": namespace.name})
             continue
         due.append(namespace.pk)
