@@ -9,6 +9,7 @@ from datetime import date
 
 from django.db import models
 
+from teams import roles
 from teams.models import CostCenter, GpuTier, Team, TeamNamespace
 
 
@@ -47,6 +48,12 @@ class Rate(models.Model):
 SINCE_ALWAYS = date(2000, 1, 1)
 
 
+class UsageTotalsQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "UsageTotalsQuerySet":
+        """A team's usage is its members' to see; who may read chargeback at all is roles.can_read_chargeback."""
+        return roles.restrict_to_teams(self, user, "team")
+
+
 class UsageTotals(models.Model):
     """What one namespace used in one period, attributed to its tier, team and cost center at the time."""
 
@@ -74,6 +81,8 @@ class UsageTotals(models.Model):
     memory_burst = models.BigIntegerField(default=0)
     memory_unknown = models.BigIntegerField(default=0)
     memory_used_unknown = models.BigIntegerField(default=0)
+
+    objects = UsageTotalsQuerySet.as_manager()
 
     class Meta:
         abstract = True

@@ -1,4 +1,7 @@
-"""Pages that need the rendered manifests or the cluster: namespace detail, previews, dry runs, overview."""
+"""Pages that need the rendered manifests or the cluster: namespace detail, previews, dry runs, overview.
+
+Namespaces and requests come through visible_to(user): another team's are a 404 here too.
+"""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,11 +15,10 @@ from provisioning.fit import check_fit, parse_ask
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
 from provisioning.models import Cluster
 from provisioning.tasks import reconcile_namespace
-from teams import events
+from teams import events, roles
 from teams.constants import GUARANTEED_GPU_KEY
 from teams.forms import build_form, resolve_target
 from teams.models import GpuTier, Request, TeamNamespace
-from teams.permissions import require_approver, visible_namespace
 from teams.quantities import parse_quantity
 from teams.specs import preemptible_classes
 from teams.usage import usage_rows
@@ -24,7 +26,7 @@ from teams.usage import usage_rows
 
 @login_required
 def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
-    namespace = visible_namespace(request.user, name)
+    namespace = _visible_namespace(request, name)
     tiers = list(GpuTier.objects.all())
     objects = applying.desired_objects(namespace, tiers)
     return render(
@@ -44,7 +46,7 @@ def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 def namespace_manifests(request: HttpRequest, name: str) -> HttpResponse:
     """Exactly what provisioning applies, as a YAML download."""
-    namespace = visible_namespace(request.user, name)
+    namespace = _visible_namespace(request, name)
     response = HttpResponse(to_yaml(applying.desired_objects(namespace)), content_type="application/yaml")
     response["Content-Disposition"] = f'attachment; filename="{namespace.name}.yaml"'
     return response
@@ -53,7 +55,7 @@ def namespace_manifests(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def namespace_fit(request: HttpRequest, name: str) -> HttpResponse:
-    namespace = visible_namespace(request.user, name)
+    namespace = _visible_namespace(request, name)
     ask, errors = parse_ask(*(request.POST.get(key, "").strip() for key in ("gpus", "cpu", "memory", "count")))
     answer = None
     if ask is not None:
@@ -64,7 +66,7 @@ def namespace_fit(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 def usage_chart(request: HttpRequest, name: str) -> HttpResponse:
-    namespace = visible_namespace(request.user, name)
+    namespace = _visible_namespace(request, name)
     chart = gpu_chart(namespace, request.GET.get("range", "24h"))
     return render(
         request, "provisioning/partials/chart.html", {"chart": chart, "namespace": namespace, "ranges": RANGES}
@@ -94,8 +96,8 @@ def request_preview(request: HttpRequest, kind: str) -> HttpResponse:
 @login_required
 def request_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
     """The API server's verdict on a pending request, for the approver deciding it."""
-    require_approver(request.user)
-    item = get_object_or_404(Request.objects.select_related("team", "namespace__tier"), pk=pk)
+    item = get_object_or_404(Request.objects.visible_to(request.user).select_related("team", "namespace__tier"), pk=pk)
+    roles.require_approver(request.user)
     verdict = applying.dry_run_request(item)
     return render(request, "provisioning/partials/dry_run.html", {"verdict": verdict})
 
@@ -103,9 +105,14 @@ def request_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def cluster_overview(request: HttpRequest) -> HttpResponse:
     """Every managed namespace, like `kubectl get resourcequota --all-namespaces`."""
-    require_approver(request.user)
+    roles.require_approver(request.user)
     cluster = Cluster.objects.get_default()
-    namespaces = list(TeamNamespace.objects.live().select_related("team__cost_center", "tier").order_by("name"))
+    namespaces = list(
+        TeamNamespace.objects.visible_to(request.user)
+        .live()
+        .select_related("team__cost_center", "tier")
+        .order_by("name")
+    )
     rows = []
     for namespace in namespaces:
         used = sum(
@@ -132,11 +139,18 @@ def cluster_overview(request: HttpRequest) -> HttpResponse:
 @require_POST
 def namespace_reapply(request: HttpRequest, name: str) -> HttpResponse:
     """An admin restores a drifted namespace to its approved state (taking back changed fields)."""
-    require_approver(request.user)
-    namespace = get_object_or_404(TeamNamespace.objects.live(), name=name)
+    namespace = _visible_namespace(request, name)
+    roles.require_approver(request.user)
     events.record(
         "namespace.reapply_requested", actor=request.user, target=f"namespace:{name}", before={"drift": namespace.drift}
     )
     reconcile_namespace.delay(namespace.pk)
     messages.success(request, f"{name} is being re-applied.")
     return redirect("cluster-overview")
+
+
+def _visible_namespace(request: HttpRequest, name: str) -> TeamNamespace:
+    """The live namespace `name` if the user may see it; 404 alike for another team's and for none at all."""
+    return get_object_or_404(
+        TeamNamespace.objects.visible_to(request.user).live().select_related("team__cost_center", "tier"), name=name
+    )

@@ -24,8 +24,8 @@ from django.utils import timezone
 from teams import events
 from teams.capacity import CapacityImpact, capacity_impact
 from teams.models import GpuTier, Request, Team, TeamNamespace
-from teams.permissions import is_lead, require_approver
 from teams.policy import check_request
+from teams.roles import is_lead, require_approver
 from teams.specs import namespace_spec
 
 logger = logging.getLogger(__name__)
