@@ -15,6 +15,8 @@ from teams.api.urls import router as teams_router
 class PortalApiRootView(APIRootView):
     """The portal's REST API: one link per endpoint. Send an API token as `Authorization: Bearer <token>`."""
 
+    name = "GPU Quota Portal API"
+
 
 #: prefix -> URL name of every list endpoint, in the order the apps' routers register them.
 ROOT = {
@@ -54,5 +56,5 @@ urlpatterns = [
         name="swagger-ui",
     ),
     path("schema/redoc/", signed_in_unless_public(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
-    re_path(r"^", not_found),
+    re_path(r"^", not_found, name="api-not-found"),
 ]

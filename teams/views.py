@@ -32,7 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """Everyone lands on what matters to them."""
     if roles.can_decide(request.user):
         return redirect("queue")
-    if roles.can_read_chargeback(request.user) and not request.user.memberships.exists():
+    if roles.can_read_chargeback(request.user) and not roles.team_ids(request.user).exists():
         return redirect("chargeback:report")
     return redirect("dashboard")
 
