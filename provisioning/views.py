@@ -84,7 +84,7 @@ def request_preview(request: HttpRequest, kind: str) -> HttpResponse:
         team=team,
         namespace=namespace,
         namespace_name=(form.name.value.strip() if form.name else namespace.name) or "new-namespace",
-        proposed_spec=form.proposed(),
+        proposed_spec=form.resolved(),
     )
     try:
         text = to_yaml(applying.desired_objects(applying.proposed_namespace(draft)))

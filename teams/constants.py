@@ -26,3 +26,5 @@ QUOTA_KEYS = [
     ("secrets", "Secrets"),
     ("configmaps", "ConfigMaps"),
 ]
+#: Where each of those keys goes when quota keys are listed.
+QUOTA_KEY_ORDER = {key: index for index, (key, _) in enumerate(QUOTA_KEYS)}

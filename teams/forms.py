@@ -16,7 +16,7 @@ from teams.constants import QUOTA_KEYS
 from teams.models import GpuTier, Request, Team, TeamNamespace
 from teams.policy import PolicyReport
 from teams.roles import require_lead
-from teams.specs import namespace_spec, tier_default_spec
+from teams.specs import REMOVE_LIMITS, namespace_spec, resolve_proposal, spec_changes, tier_default_spec
 
 Kind = Request.Kind
 
@@ -92,37 +92,71 @@ class RequestForm:
         return [i for i in singles if i is not None] + quota_inputs + limit_inputs
 
     def proposed(self) -> dict:
-        """The spec sections this kind of request proposes, from the inputs' values."""
+        """The merge patch this kind of request sends, from the inputs' values.
+
+        Each quota is sent whole as shown; an input emptied that held a value is an explicit
+        removal (null), and so is a LimitRange item (removeLimits) or the whole LimitRange
+        (null) whose every input was emptied. What the form does not show is kept.
+        """
         proposed: dict = {}
         if self.kind == Kind.CREATE_NAMESPACE or self.kind == Kind.CHANGE_TIER:
             proposed["tier"] = self.tier.value
         if self.kind == Kind.DELETE_NAMESPACE:
             proposed["force"] = self.force.value == "on"
         if self.shows_quotas:
-            current = {quota["name"]: quota for quota in self.base_spec.get("quotas") or []}
+            current = {quota["name"]: quota["hard"] for quota in self.current_spec().get("quotas") or []}
             proposed["quotas"] = []
             for block in self.quotas:
-                quota = {"name": self.quota_name(block), "hard": {}}
+                hard: dict = {}
                 for item in block.inputs:
+                    key = item.name.split("|", 2)[2]
                     if item.value.strip():
-                        quota["hard"][item.name.split("|", 2)[2]] = item.value.strip()
-                if block.scoped:
-                    quota["scopeSelector"] = current[block.name]["scopeSelector"]
-                proposed["quotas"].append(quota)
+                        hard[key] = item.value.strip()
+                    elif key in current.get(block.name, {}):
+                        hard[key] = None
+                proposed["quotas"].append({"name": self.quota_name(block), "hard": hard})
         if self.shows_limit_range:
-            proposed["limitRange"] = self.proposed_limit_range()
+            proposed.update(self.proposed_limit_range())
         return proposed
 
     def proposed_limit_range(self) -> dict:
+        current = self.current_spec().get("limitRange") or {}
+        existing = {item["type"]: item for item in current.get("limits") or []}
         limits: dict[str, dict] = {}
         for row in self.limit_rows:
             for cell in row.cells:
-                if cell is not None and cell.value.strip():
-                    item = limits.setdefault(row.kind, {"type": row.kind})
-                    item.setdefault(cell.name.split("|")[2], {})[row.resource] = cell.value.strip()
-        if not limits:
-            return {}
-        return {"name": self.limit_range_name or DEFAULT_LIMIT_RANGE_NAME, "limits": list(limits.values())}
+                if cell is None:
+                    continue
+                bound = cell.name.split("|")[2]
+                value = cell.value.strip() or None
+                if value is not None or row.resource in (existing.get(row.kind) or {}).get(bound, {}):
+                    limits.setdefault(row.kind, {"type": row.kind}).setdefault(bound, {})[row.resource] = value
+        emptied: list[str] = []
+        for kind in [kind for kind in limits if kind in existing]:
+            shown = [cell for row in self.limit_rows if row.kind == kind for cell in row.cells if cell is not None]
+            if not any(cell.value.strip() for cell in shown):
+                emptied.append(kind)
+                del limits[kind]
+        if existing and len(emptied) == len(existing):
+            return {"limitRange": None}
+        patch: dict = {"limitRange": {}}
+        if limits:
+            name = self.limit_range_name or DEFAULT_LIMIT_RANGE_NAME
+            patch["limitRange"] = {"name": name, "limits": list(limits.values())}
+        if emptied:
+            patch[REMOVE_LIMITS] = emptied
+        return patch
+
+    def current_spec(self) -> dict:
+        """What the request changes: the namespace's spec, or nothing for a new namespace."""
+        return namespace_spec(self.namespace) if self.namespace is not None else {}
+
+    def resolved(self) -> dict:
+        """The sections as approval would leave them (before the policy normalises quantities)."""
+        return resolve_proposal(self.kind, self.current_spec(), self.proposed()).spec
+
+    def changes(self) -> list[dict]:
+        return spec_changes(self.current_spec(), self.resolved())
 
     def quota_name(self, block: QuotaBlock) -> str:
         if self.kind == Kind.CREATE_NAMESPACE:
@@ -227,16 +261,3 @@ def build_form(
                 cells.append(Input(name, label, value, f"limitRange.limits[{kind_name}].{limit_field}[{resource}]"))
             form.limit_rows.append(LimitRow(kind_name, resource, cells))
     return form
-
-
-def quota_diff(current: dict, proposed: dict) -> list[dict]:
-    """Rows of (quota, resource, current, proposed, changed) for the side-by-side view."""
-    before = {quota["name"]: quota.get("hard") or {} for quota in current.get("quotas") or []}
-    after = {quota["name"]: quota.get("hard") or {} for quota in proposed.get("quotas") or current.get("quotas") or []}
-    rows = []
-    for name in list(dict.fromkeys([*before, *after])):
-        keys = list(dict.fromkeys([*(before.get(name) or {}), *(after.get(name) or {})]))
-        for key in keys:
-            old, new = (before.get(name) or {}).get(key, ""), (after.get(name) or {}).get(key, "")
-            rows.append({"quota": name, "resource": key, "current": old, "proposed": new, "changed": old != new})
-    return rows

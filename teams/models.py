@@ -253,6 +253,13 @@ class Request(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         FAILED = "failed", "Failed"
 
+    class Change(models.TextChoices):
+        """How one row of a request's changes alters the namespace."""
+
+        ADDED = "added", "Added"
+        CHANGED = "changed", "Changed"
+        REMOVED = "removed", "Removed"
+
     OPEN_STATES = (State.PENDING, State.APPROVED, State.APPLYING, State.FAILED)
     TERMINAL_STATES = (State.APPLIED, State.REJECTED, State.CANCELLED)
 
@@ -263,7 +270,14 @@ class Request(models.Model):
         TeamNamespace, on_delete=models.PROTECT, null=True, blank=True, related_name="requests"
     )
     namespace_name = models.CharField(max_length=63, help_text="Target namespace, also before it exists.")
-    proposed_spec = models.JSONField(default=dict, blank=True)
+    proposed_spec = models.JSONField(
+        default=dict, blank=True, help_text="The sections the request changes, each whole (teams.specs)."
+    )
+    changes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What approval changes, one row per key, computed at submission (teams.specs.spec_changes).",
+    )
     warnings = models.JSONField(default=list, blank=True, help_text="Policy warnings shown to approvers.")
     justification = models.TextField()
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -285,6 +299,11 @@ class Request(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()} {self.namespace_name} ({self.state})"
+
+    @property
+    def removed_fields(self) -> list[str]:
+        """What approving would remove from the namespace; bulk approval leaves such requests alone."""
+        return [row["field"] for row in self.changes if row["change"] == self.Change.REMOVED]
 
 
 class AuditEventQuerySet(models.QuerySet):

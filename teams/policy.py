@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from teams.constants import GPU_LIMIT_KEY, GPU_RESOURCE, GUARANTEED_GPU_KEY
 from teams.models import GpuTier, Request, Team, TeamNamespace
 from teams.quantities import Quantity, QuantityError, parse_quantity
-from teams.specs import SECTIONS, gpu_allocation, merge_spec, namespace_spec
+from teams.specs import SECTIONS, gpu_allocation, merge_spec, namespace_spec, resolve_proposal, spec_changes
 
 Kind = Request.Kind
 
@@ -93,8 +93,10 @@ class PolicyError(ValidationError):
 class PolicyReport:
     errors: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
-    #: The proposed sections, with every quantity in canonical form.
+    #: The proposed sections, resolved (each whole), with every quantity in canonical form.
     proposed: dict = field(default_factory=dict)
+    #: What approval would change, row by row (teams.specs.spec_changes); empty until valid.
+    changes: list[dict] = field(default_factory=list)
 
     @property
     def is_valid(self) -> bool:
@@ -125,13 +127,17 @@ def check_request(
     proposed: object,
     namespace: TeamNamespace | None = None,
     request_id: int | None = None,
+    resolved: bool = False,
 ) -> PolicyReport:
     """Check what a request proposes, given the cluster's desired state now.
 
     `request_id` is the request being re-checked at approval, which must not count as
-    its own competitor for the namespace name.
+    its own competitor for the namespace name. `resolved` says `proposed` is a stored
+    proposal, already merged (whole sections), rather than a merge patch.
     """
-    return _Checker(kind, team, namespace_name, proposed, namespace, request_id).run()
+    checker = _Checker(kind, team, namespace_name, proposed, namespace, request_id)
+    checker.resolved = resolved
+    return checker.run()
 
 
 def check_namespace_spec(*, team: Team, spec: dict) -> PolicyReport:
@@ -153,6 +159,7 @@ class _Checker:
         self.namespace = namespace
         self.request_id = request_id
         self.check_name = True
+        self.resolved = False
         self.report = PolicyReport()
         self.tiers = {tier.slug: tier for tier in GpuTier.objects.all()}
         self.class_names = {tier.priority_class_name: tier for tier in self.tiers.values()}
@@ -174,8 +181,15 @@ class _Checker:
                     f"{', '.join(allowed)}.",
                     "not_allowed",
                 )
-        proposed = {key: value for key, value in self.raw.items() if key in allowed}
         self.check_target()
+        # A request is a merge patch over the namespace's spec: resolve it once, check the result.
+        current = namespace_spec(self.namespace) if self.namespace else {}
+        proposed = {key: value for key, value in self.raw.items() if key in allowed}
+        if not self.resolved:
+            resolution = resolve_proposal(self.kind, current, proposed)
+            for field_name, message in resolution.errors:
+                self.report.error(field_name, message, "nothing_to_remove")
+            proposed = resolution.spec
         self.report.proposed = proposed
         if self.kind == Kind.DELETE_NAMESPACE:
             self.check_force(proposed)
@@ -200,7 +214,25 @@ class _Checker:
             self.report.error("limitRange", "This field is required.", "required")
         if self.report.is_valid:
             self.check_whole_spec(proposed)
+            self.check_changes(current, proposed)
         return self.report
+
+    def check_changes(self, current: dict, proposed: dict) -> None:
+        """A change request must change something; a tier change, the tier."""
+        if not self.report.is_valid:
+            return
+        self.report.changes = spec_changes(current, proposed)
+        if self.kind == Kind.CREATE_NAMESPACE:
+            return
+        if self.kind == Kind.CHANGE_TIER and not any(row["field"] == "tier" for row in self.report.changes):
+            message = f"Nothing to change: the namespace is already in the {current['tier']} tier."
+            self.report.error("tier", message, "nothing_to_change")
+        elif not self.report.changes:
+            self.report.error(
+                SECTIONS[self.kind][0],
+                "Nothing to change: this request leaves the namespace as it is.",
+                "nothing_to_change",
+            )
 
     # The namespace the request is about.
 
@@ -253,8 +285,6 @@ class _Checker:
     def check_tier(self, slug: object) -> None:
         if slug not in self.tiers:
             self.report.error("tier", f"Unknown tier {slug!r}; choose one of {', '.join(self.tiers)}.", "invalid")
-        elif self.kind == Kind.CHANGE_TIER and self.namespace and self.namespace.tier.slug == slug:
-            self.report.error("tier", f"The namespace is already in the {slug} tier.", "unchanged")
 
     def check_labels(self, labels: object) -> None:
         if not isinstance(labels, dict):

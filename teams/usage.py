@@ -1,12 +1,14 @@
-"""Used against hard for each quota key, as `kubectl describe resourcequota` shows it."""
+"""Used against hard for each quota key, as `kubectl describe resourcequota` shows it.
+
+The one source of usage rows: the pages and the API (`GET /api/v1/namespaces/{id}/`) show the same.
+"""
 
 from dataclasses import dataclass
 
-from teams.constants import QUOTA_KEYS
+from teams.constants import QUOTA_KEY_ORDER
 from teams.models import TeamNamespace
 from teams.quantities import QuantityError, parse_quantity
 
-_ORDER = {key: index for index, (key, _) in enumerate(QUOTA_KEYS)}
 #: Share of hard at which a bar turns amber, then red.
 WARNING_SHARE, CRITICAL_SHARE = 0.8, 0.95
 
@@ -29,16 +31,23 @@ class UsageRow:
 
 
 def usage_rows(namespace: TeamNamespace) -> list[UsageRow]:
-    """From what the cluster reported; before the first sync, the desired hard with usage unknown."""
+    """From what the cluster reported; before the first sync, the desired hard with usage unknown (None).
+
+    Quotas in desired order (others after, by name), keys as QUOTA_KEYS lists them and then by
+    name: the same order before and after a sync, on every database.
+    """
     observed = namespace.observed_quotas or {}
-    quotas = (
-        observed.items() if observed else ((q["name"], {"hard": q["hard"], "used": None}) for q in namespace.quotas)
-    )
+    desired = {quota["name"]: {"hard": quota["hard"], "used": None} for quota in namespace.quotas}
+    quotas = observed or desired
+    position = {name: index for index, name in enumerate(desired)}
     rows = []
-    for quota_name, values in quotas:
+    for quota_name in sorted(quotas, key=lambda name: (position.get(name, len(position)), name)):
+        values = quotas[quota_name]
         used_values = values.get("used")
-        for resource, hard in sorted((values.get("hard") or {}).items(), key=lambda item: _ORDER.get(item[0], 99)):
+        hard_values = values.get("hard") or {}
+        for resource in sorted(hard_values, key=lambda key: (QUOTA_KEY_ORDER.get(key, len(QUOTA_KEY_ORDER)), key)):
             used = None if used_values is None else used_values.get(resource, "0")
+            hard = hard_values[resource]
             rows.append(UsageRow(quota_name, resource, used, hard, _percent(used, hard)))
     return rows
 

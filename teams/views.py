@@ -16,10 +16,9 @@ from django.views.decorators.http import require_POST
 
 from teams import roles, workflow
 from teams.capacity import CapacityTotals
-from teams.forms import build_form, lead_teams, quota_diff, resolve_target
+from teams.forms import build_form, lead_teams, resolve_target
 from teams.models import AuditEvent, GpuTier, Request, Team, TeamNamespace
 from teams.policy import PolicyError, check_request
-from teams.specs import namespace_spec
 from teams.usage import usage_rows
 
 Kind = Request.Kind
@@ -80,14 +79,13 @@ def request_list(request: HttpRequest) -> HttpResponse:
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_request(request, pk)
     events = AuditEvent.objects.visible_to(request.user).filter(request=item).select_related("actor")
-    current = namespace_spec(item.namespace) if item.namespace_id and item.state == State.PENDING else _before(events)
     return render(
         request,
         "teams/request_detail.html",
         {
             "item": item,
             "events": events,
-            "diff": quota_diff(current, item.proposed_spec),
+            "diff": item.changes,
             "can_cancel": item.state == State.PENDING and roles.can_cancel(request.user, item),
             "can_decide": item.state == State.PENDING and roles.can_decide(request.user),
             "can_retry": item.state == State.FAILED and roles.can_decide(request.user),
@@ -103,14 +101,6 @@ def _visible_request(request: HttpRequest, pk: int) -> Request:
         ),
         pk=pk,
     )
-
-
-def _before(events) -> dict:
-    """The namespace's spec before the approval, as the audit trail recorded it."""
-    for event in events:
-        if event.verb == "request.approved":
-            return event.before.get("spec") or {}
-    return {}
 
 
 @login_required
@@ -139,10 +129,13 @@ def request_new(request: HttpRequest, kind: str) -> HttpResponse:
         messages.success(request, f"Request #{created.pk} sent to the approvers.")
         return redirect("request-detail", pk=created.pk)
     if kind in (Kind.CHANGE_QUOTA, Kind.CHANGE_LIMIT_RANGE):
-        # Show what the current spec already earns (e.g. the unenforced GPU limit) before any edit.
-        form.annotate(
-            check_request(kind, team=team, namespace_name=namespace.name, proposed=form.proposed(), namespace=namespace)
+        # Show what the current spec already earns (e.g. the unenforced GPU limit) before any edit;
+        # that nothing has changed yet is no finding until the lead submits.
+        report = check_request(
+            kind, team=team, namespace_name=namespace.name, proposed=form.proposed(), namespace=namespace
         )
+        report.errors = [finding for finding in report.errors if finding.code != "nothing_to_change"]
+        form.annotate(report)
     if request.htmx and request.GET.get("tier"):
         return render(request, "teams/partials/request_fields.html", _form_context(form, team, namespace, request.user))
     return render(request, "teams/request_form.html", _form_context(form, team, namespace, request.user))
@@ -171,7 +164,6 @@ def _prefill(data) -> dict:
 
 
 def _form_context(form, team: Team, namespace: TeamNamespace | None, user) -> dict:
-    proposed = form.proposed()
     return {
         "form": form,
         "team": team,
@@ -179,7 +171,7 @@ def _form_context(form, team: Team, namespace: TeamNamespace | None, user) -> di
         "kind_label": Kind(form.kind).label,
         "tiers": GpuTier.objects.visible_to(user),
         "teams": lead_teams(user) if form.kind == Kind.CREATE_NAMESPACE else [],
-        "diff": quota_diff(form.base_spec, proposed) if form.shows_quotas else [],
+        "diff": form.changes(),
     }
 
 
@@ -216,12 +208,11 @@ def queue(request: HttpRequest) -> HttpResponse:
     totals = CapacityTotals()
     rows = []
     for item in pending[:500]:
-        current = namespace_spec(item.namespace) if item.namespace_id else {}
         rows.append(
             {
                 "item": item,
                 "impact": totals.impact(item),
-                "diff": [row for row in quota_diff(current, item.proposed_spec) if row["changed"]],
+                "diff": item.changes,
                 "own": item.requested_by_id == request.user.pk,
             }
         )
@@ -294,7 +285,14 @@ def _decide(request: HttpRequest, pk: int, decision, done: str) -> HttpResponse:
 def queue_bulk_approve(request: HttpRequest) -> HttpResponse:
     roles.require_approver(request.user)
     approved, refused = [], []
-    for pk in sorted({int(value) for value in request.POST.getlist("selected") if value.isdigit()}):
+    selected = sorted({int(value) for value in request.POST.getlist("selected") if value.isdigit()})
+    # A removal is approved one by one, by an approver who has read what it removes.
+    visible = Request.objects.visible_to(request.user)
+    removals = {item.pk: item.removed_fields for item in visible.filter(pk__in=selected).only("changes")}
+    for pk in selected:
+        if removed := removals.get(pk):
+            refused.append(f"#{pk}: it removes {', '.join(removed)}; approve it on its own.")
+            continue
         try:
             workflow.approve_request(pk, actor=request.user)
         except Request.DoesNotExist:

@@ -75,6 +75,7 @@ def submit_request(
             namespace=namespace,
             namespace_name=namespace_name,
             proposed_spec=report.proposed,
+            changes=report.changes,
             warnings=[finding.as_dict() for finding in report.warnings],
             justification=justification.strip(),
             requested_by=actor,
@@ -102,8 +103,17 @@ def approve_request(request_id: int, *, actor, note: str = "", override_capacity
             proposed=request.proposed_spec,
             namespace=request.namespace,
             request_id=request.pk,
+            resolved=True,
         )
         report.raise_for_errors()
+        if report.changes != request.changes:
+            # The stored sections are whole: approving them now would undo what changed meanwhile.
+            raise ValidationError(
+                {
+                    "proposed_spec": "The namespace changed since this request was submitted, so approving it would "
+                    "undo that change; ask the team lead to submit it again."
+                }
+            )
         impact = capacity_impact(request)
         if impact.overcommits and not override_capacity:
             raise CapacityExceeded(impact)

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from teams.models import CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
 from teams.specs import gpu_allocation
+from teams.usage import usage_rows
 
 #: A namespace spec is a few levels deep; far deeper is an attack or a bug.
 MAX_DEPTH = 32
@@ -63,7 +64,11 @@ class QuotaUsageSerializer(serializers.Serializer):
     quota = serializers.CharField()
     resource = serializers.CharField()
     hard = serializers.CharField()
-    used = serializers.CharField(allow_null=True, help_text="Null while the quota controller has not reported it.")
+    used = serializers.CharField(
+        allow_null=True,
+        help_text="Null (unknown) before the first sync, with hard then the desired value, and while the quota "
+        "controller has not reported it.",
+    )
 
 
 class NamespaceSerializer(serializers.ModelSerializer):
@@ -113,20 +118,17 @@ class NamespaceSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(QuotaUsageSerializer(many=True))
     def get_usage(self, namespace: TeamNamespace) -> list[dict]:
-        """Every quota key as `kubectl describe resourcequota` shows it: used against hard."""
-        rows = []
-        for quota, values in sorted((namespace.observed_quotas or {}).items()):
-            used = values.get("used")
-            for resource, hard in sorted((values.get("hard") or {}).items()):
-                rows.append(
-                    {
-                        "quota": quota,
-                        "resource": resource,
-                        "hard": hard,
-                        "used": None if used is None else used.get(resource, "0"),
-                    }
-                )
-        return rows
+        """Every quota key as `kubectl describe resourcequota` shows it: the rows the pages show."""
+        return QuotaUsageSerializer(usage_rows(namespace), many=True).data
+
+
+class ChangeSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The spec path, named as policy errors name it.")
+    object = serializers.CharField(help_text="The quota, LimitRange item or namespace the key belongs to.")
+    key = serializers.CharField()
+    current = serializers.CharField(allow_null=True, help_text="Null when the key is added.")
+    proposed = serializers.CharField(allow_null=True, help_text="Null when the key is removed.")
+    change = serializers.ChoiceField(choices=Request.Change.choices)
 
 
 class RequestSerializer(serializers.ModelSerializer):
@@ -134,6 +136,11 @@ class RequestSerializer(serializers.ModelSerializer):
     namespace = serializers.IntegerField(source="namespace_id", read_only=True, allow_null=True)
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
     reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, allow_null=True, default=None)
+    changes = ChangeSerializer(
+        many=True,
+        read_only=True,
+        help_text="What approval changes in the namespace, one row per key; bulk approval skips removals.",
+    )
 
     class Meta:
         model = Request
@@ -145,6 +152,7 @@ class RequestSerializer(serializers.ModelSerializer):
             "namespace",
             "namespace_name",
             "proposed_spec",
+            "changes",
             "warnings",
             "justification",
             "requested_by",
@@ -170,7 +178,15 @@ class RequestCreateSerializer(serializers.Serializer):
     namespace_name = serializers.CharField(
         required=False, allow_blank=True, help_text="Name of the namespace to create (create_namespace only)."
     )
-    proposed_spec = serializers.JSONField(help_text="The spec sections the kind may change: tier, labels, quotas...")
+    proposed_spec = serializers.JSONField(
+        help_text="A merge patch over the namespace's spec, with the sections the kind may change (tier, labels, "
+        "quotas, limitRange). What it omits is kept: a quota named in `quotas` changes only the `hard` keys it "
+        "gives, a LimitRange item (by `type`) only the bounds it gives. A removal is explicit: `null` removes a "
+        'key (`"hard": {"pods": null}`, a `scopeSelector`, a bound, or `"limitRange": null`); '
+        '`"removeQuotas": ["old-quota"]` removes quotas and `"removeLimits": ["PersistentVolumeClaim"]` '
+        "LimitRange items. The stored `proposed_spec` holds each section it touches whole; a request that changes "
+        "nothing is refused."
+    )
     justification = serializers.CharField(allow_blank=True, help_text="Why the team needs this; approvers read it.")
 
     def __init__(self, *args, **kwargs) -> None:

@@ -12,7 +12,9 @@ from teams.models import AuditEvent
 from tests.requests import ask_for_gpus
 
 ROOT = Path(__file__).resolve().parents[2]
-DIRECT_WRITE = re.compile(r"AuditEvent\.objects\.(create|bulk_create|get_or_create|update_or_create)|(?<!class )AuditEvent\(")
+DIRECT_WRITE = re.compile(
+    r"AuditEvent\.objects\.(create|bulk_create|get_or_create|update_or_create)|(?<!class )AuditEvent\("
+)
 
 
 def test_only_the_events_module_writes_audit_rows():

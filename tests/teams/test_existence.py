@@ -90,11 +90,12 @@ NO_OBJECT = {
     "swagger-ui",
     "redoc",
     "api-not-found",
+    "favicon.ico",
 }
 
 
 def url_patterns(resolver: URLResolver | None = None, namespace: str = "") -> Iterator[tuple[str, URLPattern]]:
-    """(namespaced name, pattern) of every URL but the Django admin's."""
+    """(namespaced name, pattern) of every URL but the Django admin's; an unnamed one goes by its route."""
     for pattern in (resolver or get_resolver()).url_patterns:
         if isinstance(pattern, URLResolver):
             if pattern.namespace == "admin":
@@ -102,7 +103,7 @@ def url_patterns(resolver: URLResolver | None = None, namespace: str = "") -> It
             inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
             yield from url_patterns(pattern, inner)
         else:
-            yield f"{namespace}{pattern.name}", pattern
+            yield f"{namespace}{pattern.name or pattern.pattern}", pattern
 
 
 def test_every_url_is_classified_by_whose_objects_it_names():

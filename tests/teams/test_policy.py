@@ -385,7 +385,7 @@ def test_a_kind_may_propose_only_its_own_sections(world):
     )
 
     assert errors(report) == {
-        "quotas": ["A change limitrange request cannot change quotas; it may propose limitRange."],
+        "quotas": ["A change limitrange request cannot change quotas; it may propose limitRange, removeLimits."],
         "limitRange": ["This field is required."],
     }
 
@@ -415,7 +415,7 @@ def test_a_tier_change_must_change_the_tier(world):
         proposed={"tier": "high-priority"},
     )
 
-    assert errors(report) == {"tier": ["The namespace is already in the high-priority tier."]}
+    assert errors(report) == {"tier": ["Nothing to change: the namespace is already in the high-priority tier."]}
 
 
 def test_a_tier_change_is_checked_against_the_new_tiers_rules(world):
