@@ -6,7 +6,10 @@ from accounts.models import ApiToken
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are created by their owners on the profile page; admins can only see and revoke them."""
+    """Tokens are created by their owners on the profile page; admins can only see and revoke them.
+
+    Nothing is edited here (the hash never shows): revoking goes through accounts.actions, audited.
+    """
 
     list_display = [
         "display_prefix",
@@ -28,7 +31,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description="Revoke the selected tokens")
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # A revoked token stays, so that its audit trail keeps pointing at it.
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.change_apitoken")
+
+    @admin.action(description="Revoke the selected tokens", permissions=["revoke"])
     def revoke_selected(self, request, queryset) -> None:
         for token in queryset.filter(revoked_at__isnull=True):
             revoke_api_token(token, actor=request.user)

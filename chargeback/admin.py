@@ -1,16 +1,6 @@
 from django.contrib import admin
 
-from chargeback.models import Rate, RollupState
-
-
-@admin.register(Rate)
-class RateAdmin(admin.ModelAdmin):
-    """Prices: one row per tier, resource and kind from a day on; a change is a new row, history stays."""
-
-    list_display = ["tier", "resource", "kind", "effective_from", "price", "note"]
-    list_filter = ["tier", "resource", "kind"]
-    date_hierarchy = "effective_from"
-    ordering = ["tier", "resource", "kind", "-effective_from"]
+from chargeback.models import RollupState
 
 
 @admin.register(RollupState)

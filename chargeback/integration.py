@@ -14,8 +14,8 @@ The rule, exactly:
 * A namespace counts from its first sample until it is deleted (`deleted_at`).
 * GPUs: reserved = `hard` of `requests.nvidia.com/gpu` in guaranteed quotas; burst
   quotas (scoped to preemptible PriorityClasses only, or any quota of a tier without
-  guaranteed GPUs that is not scoped to a guaranteed class: teams.specs.gpu_allocation's
-  rule) hold burst, not reserved, GPUs. Limit = guaranteed plus burst, or the declared
+  guaranteed GPUs that is not scoped to a guaranteed class: teams.catalog's
+  TierCatalog.is_guaranteed) hold burst, not reserved, GPUs. Limit = guaranteed plus burst, or the declared
   `limits.nvidia.com/gpu` when larger. Used = `used` over all quotas; burst used = `used`
   in burst quotas.
 * CPU (`requests.cpu`, else `cpu`) and memory (`requests.memory`, else `memory`): the

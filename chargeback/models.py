@@ -1,51 +1,14 @@
-"""Prices and the usage rolled up from raw samples, per namespace and hour or day.
+"""The usage rolled up from raw samples, per namespace and hour or day.
 
 Rolled-up usage is stored as exact integers of unit-seconds: milli-GPU-seconds,
 millicore-seconds and byte-seconds, and plain seconds for unknown time. Dividing by
 3,600 (and 1,000 or 2^30) to hours happens once, when a report is shown.
 """
 
-from datetime import date
-
 from django.db import models
 
 from teams import roles
 from teams.models import CostCenter, GpuTier, Team, TeamNamespace
-
-
-class Resource(models.TextChoices):
-    GPU = "gpu", "GPU"
-    CPU = "cpu", "CPU core"
-    MEMORY = "memory", "Memory GiB"
-
-
-class Rate(models.Model):
-    """The price of one unit-hour of a resource in a tier, from a date (UTC midnight) until the next rate."""
-
-    class Kind(models.TextChoices):
-        RESERVED = "reserved", "Reserved (per guaranteed unit-hour)"
-        BURST = "burst", "Used beyond reserved (per unit-hour)"
-
-    tier = models.ForeignKey(GpuTier, on_delete=models.CASCADE, related_name="+")
-    resource = models.CharField(max_length=16, choices=Resource.choices)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    effective_from = models.DateField(help_text="Applies from 00:00 UTC of this day until the next rate's day.")
-    price = models.DecimalField(max_digits=14, decimal_places=6, help_text="Per GPU-hour, core-hour or GiB-hour.")
-    note = models.CharField(max_length=200, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["tier", "resource", "kind", "effective_from"], name="rate_unique_day"),
-            models.CheckConstraint(condition=models.Q(price__gte=0), name="rate_price_not_negative"),
-        ]
-        ordering = ["tier", "resource", "kind", "effective_from"]
-
-    def __str__(self) -> str:
-        return f"{self.tier_id} {self.resource} {self.kind} {self.price} from {self.effective_from}"
-
-
-#: The first rate seeded from a tier's own price fields holds from this day on.
-SINCE_ALWAYS = date(2000, 1, 1)
 
 
 class UsageTotalsQuerySet(models.QuerySet):

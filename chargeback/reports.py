@@ -16,9 +16,9 @@ from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
 
 from chargeback.models import DailyUsage, HourlyUsage, RollupState
-from chargeback.rates import Kind, RateTable
 from chargeback.rollups import DAY, floor_day
-from teams.models import CostCenter, GpuTier, Team, TeamNamespace
+from teams.catalog import PriceList
+from teams.models import CostCenter, GpuTier, Rate, Team, TeamNamespace
 
 GROUPS = ("cost_center", "team", "namespace", "tier")
 STEPS = ("day", "week", "month")
@@ -124,7 +124,7 @@ SUMMED = (*PLAIN_METRICS, *SPLIT_METRICS)
 PRICED = [
     (f"cost_{resource}_{metric}", resource, kind, SUMMED.index(f"{resource}_{metric}"))
     for resource in ("gpu", "cpu", "memory")
-    for kind, metric in ((Kind.RESERVED, "reserved"), (Kind.BURST, "burst"))
+    for kind, metric in ((Rate.Kind.RESERVED, "reserved"), (Rate.Kind.BURST, "burst"))
 ]
 #: Prices have 6 decimals (Rate.price): costs are summed as integers of unit-seconds x micro-units.
 PRICE_SCALE = 10**6
@@ -132,12 +132,12 @@ PRICE_SCALE = 10**6
 
 def _sums(
     query: ReportQuery, viewer, end: datetime, daily_until: datetime
-) -> tuple[list[tuple], list[str], RateTable, list[date]]:
+) -> tuple[list[tuple], list[str], PriceList, list[date]]:
     """Rows of (group keys..., segment?, sums...) from SQL, one per group, tier, bucket and rate period."""
     first_day = _ceil_day(query.start)
     last_day = min(floor_day(end), floor_day(daily_until))
-    rates = RateTable()
-    change_days = rates.change_days(query.start.date(), end.date() + DAY)
+    prices = PriceList()
+    change_days = prices.change_days(query.start.date(), end.date() + DAY)
     parts: list = []
     if first_day < last_day:
         parts.append(DailyUsage.objects.visible_to(viewer).filter(day__gte=first_day.date(), day__lt=last_day.date()))
@@ -175,7 +175,7 @@ def _sums(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         results = cursor.fetchall()
-    return results, keys, rates, change_days
+    return results, keys, prices, change_days
 
 
 def _keys(query: ReportQuery) -> list[str]:
@@ -276,7 +276,9 @@ _LAYOUT = [
 ]
 
 
-def _rows(query: ReportQuery, end: datetime, sums: list[tuple], keys: list[str], rates, change_days) -> tuple:
+def _rows(
+    query: ReportQuery, end: datetime, sums: list[tuple], keys: list[str], price_list: PriceList, change_days
+) -> tuple:
     """Sum SQL rows into one per (group, cost center, period), pricing each at its tier's rates that day."""
     key_count, plain = len(keys), len(PLAIN_METRICS)
     tier_index = keys.index("tier_id")
@@ -307,7 +309,7 @@ def _rows(query: ReportQuery, end: datetime, sums: list[tuple], keys: list[str],
         prices = price_cache.get((tier_id, day))
         if prices is None:
             prices = price_cache[tier_id, day] = [
-                int(rates.price(tier_id, resource, kind, day).scaleb(6)) for _, resource, kind, _ in PRICED
+                int(price_list.price(tier_id, resource, kind, day).scaleb(6)) for _, resource, kind, _ in PRICED
             ]
         costs = totals.costs
         for index, summed in priced:

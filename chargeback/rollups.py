@@ -28,11 +28,10 @@ from chargeback.models import (
     RollupState,
     SeriesCheckpoint,
 )
-from provisioning.charts import RANGES as CHART_RANGES
 from provisioning.manifests import render_quotas
 from provisioning.models import UsageSample
-from teams.models import GpuTier, TeamNamespace
-from teams.specs import preemptible_classes, scoped_priority_classes
+from teams.catalog import TierCatalog
+from teams.models import TeamNamespace
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ def roll_up_hours(start: datetime, end: datetime) -> int:
             Q(deleted_at__isnull=True) | Q(deleted_at__gt=start)
         )
     }
-    preemptible = preemptible_classes(GpuTier.objects.all())
+    catalog = TierCatalog.load()
     states = load_checkpoints(namespaces)
     rows: list[HourlyUsage] = []
     begin, finish = epoch(start), epoch(end)
@@ -120,7 +119,7 @@ def roll_up_hours(start: datetime, end: datetime) -> int:
             start=begin,
             end=finish,
             max_gap=max_gap,
-            is_guaranteed=quota_classifier(namespace, preemptible),
+            is_guaranteed=quota_classifier(namespace, catalog),
             deleted_at=epoch(namespace.deleted_at) if namespace.deleted_at else None,
         )
         for bucket, values in totals.items():
@@ -154,20 +153,17 @@ def raw_samples(start: datetime, end: datetime) -> Iterator[tuple[int, Sample]]:
         yield namespace_id, Sample(epoch(time), quota, key, hard, used)
 
 
-def quota_classifier(namespace: TeamNamespace, preemptible: set[str]):
-    """quota name -> whether it holds guaranteed (reserved) resources, as teams.specs.gpu_allocation reads it.
+def quota_classifier(namespace: TeamNamespace, catalog: TierCatalog):
+    """quota name -> whether it holds guaranteed (reserved) resources, by the tier catalog's rule.
 
     Quotas are read as provisioning renders them now (with the enforced-burst split);
-    a quota name no longer rendered counts by the tier's rule.
+    a quota name no longer rendered counts as an unscoped quota of its tier.
     """
-    guaranteed: dict[str, bool] = {}
-    for quota in render_quotas(namespace, preemptible):
-        scope = scoped_priority_classes({"scopeSelector": quota["spec"].get("scopeSelector")})
-        only_preemptible = scope is not None and scope[0] == "In" and scope[1] <= preemptible
-        guaranteed_scope = scope is not None and scope[0] == "In" and not scope[1] <= preemptible
-        burst = only_preemptible or (not namespace.tier.allows_guaranteed_gpus and not guaranteed_scope)
-        guaranteed[quota["metadata"]["name"]] = not burst
-    default = namespace.tier.allows_guaranteed_gpus
+    guaranteed = {
+        quota["metadata"]["name"]: catalog.is_guaranteed(quota["spec"], namespace.tier)
+        for quota in render_quotas(namespace, catalog)
+    }
+    default = catalog.is_guaranteed({}, namespace.tier)
     return lambda quota_name: guaranteed.get(quota_name, default)
 
 
@@ -275,13 +271,13 @@ def restart_from(moment: datetime) -> None:
         RollupState.objects.update_or_create(name=RollupState.DAILY, defaults={"complete_until": floor_day(start)})
 
 
-def chart_history() -> timedelta:
-    """How far back the usage charts read raw samples: their longest range, and the sample before it.
+def kept_history() -> timedelta:
+    """How far back raw samples are kept whatever the retention: what pages read, and the sample before it.
 
-    A series' last sample before a range says what held at its start, and it may lie up to
-    the maximum gap earlier; pruning never goes this far back, whatever the retention.
+    A series' last sample before the oldest moment a page reads says what held then, and it
+    may lie up to the maximum gap earlier.
     """
-    return max(CHART_RANGES.values()) + timedelta(seconds=settings.CHARGEBACK_MAX_GAP_SECONDS)
+    return UsageSample.READ_BACK + timedelta(seconds=settings.CHARGEBACK_MAX_GAP_SECONDS)
 
 
 def prune_samples(*, now: datetime | None = None) -> int:
@@ -290,7 +286,7 @@ def prune_samples(*, now: datetime | None = None) -> int:
     hourly = watermark(RollupState.HOURLY)
     if not days or hourly is None:
         return 0
-    cutoff = min((now or timezone.now()) - max(timedelta(days=days), chart_history()), hourly)
+    cutoff = min((now or timezone.now()) - max(timedelta(days=days), kept_history()), hourly)
     first = UsageSample.objects.filter(time__lt=cutoff).order_by("time").values_list("time", flat=True).first()
     deleted = 0
     while first is not None and first < cutoff:

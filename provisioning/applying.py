@@ -1,7 +1,10 @@
 """Making one namespace on the cluster match its desired state, and asking the cluster first."""
 
 import copy
+import hashlib
+import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -9,13 +12,14 @@ from django.utils import timezone
 from provisioning.cluster import ClusterError, ClusterGateway, ConflictError
 from provisioning.manifests import render_namespace_objects, render_priority_class
 from provisioning.models import Cluster
+from teams.catalog import TierCatalog
 from teams.models import GpuTier, Request, Team, TeamNamespace
-from teams.specs import merge_spec, preemptible_classes, scoped_priority_classes
+from teams.specs import merge_spec, scoped_priority_classes
 
 logger = logging.getLogger(__name__)
 
 
-def desired_objects(namespace: TeamNamespace, tiers: list[GpuTier] | None = None) -> list[dict]:
+def desired_objects(namespace: TeamNamespace, catalog: TierCatalog | None = None) -> list[dict]:
     """The PriorityClasses the namespace needs, then its own objects: exactly what is applied.
 
     Besides the tier's own class, every class a quota's scopeSelector names is applied too:
@@ -23,12 +27,12 @@ def desired_objects(namespace: TeamNamespace, tiers: list[GpuTier] | None = None
     quota scoped to `ml-low` would otherwise admit nothing on a cluster that has no
     best-effort namespace yet.
     """
-    tiers = list(GpuTier.objects.all()) if tiers is None else tiers
-    objects = render_namespace_objects(namespace, preemptible_classes(tiers))
+    catalog = catalog or TierCatalog.load()
+    objects = render_namespace_objects(namespace, catalog)
     named = {namespace.tier.priority_class_name}
     for quota in (o["spec"] for o in objects if o["kind"] == "ResourceQuota"):
         named |= (scoped_priority_classes(quota) or ("", set()))[1]
-    needed = [tier for tier in tiers if tier.priority_class_name in named]
+    needed = [catalog.by_priority_class[name] for name in named if name in catalog.by_priority_class]
     return [*(render_priority_class(tier) for tier in sorted(needed, key=lambda t: -t.priority_value)), *objects]
 
 
@@ -39,11 +43,43 @@ def apply_namespace(namespace: TeamNamespace, *, cluster: Cluster | None = None,
         applied = gateway.apply_namespace(
             namespace.name, desired_objects(namespace), allow_unmanaged=namespace.adopted_at is not None, force=force
         )
+    # Whatever failed before, the cluster now holds the desired state.
     TeamNamespace.objects.filter(pk=namespace.pk).update(
-        phase=TeamNamespace.Phase.ACTIVE, last_applied_at=timezone.now(), is_drifted=False, drift={}
+        phase=TeamNamespace.Phase.ACTIVE,
+        last_applied_at=timezone.now(),
+        is_drifted=False,
+        drift={},
+        reconcile_state=TeamNamespace.ReconcileState.RECONCILED,
+        reconcile_error="",
+        reconcile_failed_at=None,
+        reconcile_failed_digest="",
     )
     logger.info("namespace.applied", extra={"namespace": namespace.name, "objects": len(applied), "forced": force})
     return applied
+
+
+def desired_digest(namespace: TeamNamespace, tiers: list[GpuTier] | None = None) -> str:
+    """A digest of exactly what would be applied: it moves with any change of desired state (spec, team, tier)."""
+    document = json.dumps(desired_objects(namespace, tiers), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def due_for_reconcile(names: Iterable[str]) -> list[int]:
+    """The drifted namespaces an automatic reconcile may take on: not those whose reconcile failed.
+
+    A failure stands until the desired state changes (its digest moves) or an approver asks
+    for a re-apply (teams.workflow.request_reconcile clears the digest), so a permanent error
+    is not retried every sync cycle.
+    """
+    tiers = list(GpuTier.objects.all())
+    due = []
+    namespaces = TeamNamespace.objects.live().filter(name__in=list(names)).select_related("team__cost_center", "tier")
+    for namespace in namespaces:
+        if namespace.reconcile_failed_digest and namespace.reconcile_failed_digest == desired_digest(namespace, tiers):
+            logger.info("namespace.reconcile_held", extra={"namespace": namespace.name})
+            continue
+        due.append(namespace.pk)
+    return due
 
 
 def delete_namespace(namespace: TeamNamespace, *, force: bool, cluster: Cluster | None = None) -> None:

@@ -6,9 +6,14 @@ class ProvisioningConfig(AppConfig):
     name = "provisioning"
 
     def ready(self) -> None:
-        from provisioning.signals import default_cluster_gpu_capacity, enqueue_apply_on_event
+        from provisioning.signals import (
+            default_cluster_gpu_capacity,
+            enqueue_apply_on_event,
+            enqueue_reconcile_on_event,
+        )
         from teams.capacity import register_capacity_provider
         from teams.events import event_recorded
 
         event_recorded.connect(enqueue_apply_on_event, dispatch_uid="provisioning.enqueue_apply")
+        event_recorded.connect(enqueue_reconcile_on_event, dispatch_uid="provisioning.enqueue_reconcile")
         register_capacity_provider(default_cluster_gpu_capacity)

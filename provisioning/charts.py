@@ -9,7 +9,8 @@ from provisioning.models import UsageSample
 from teams.constants import GUARANTEED_GPU_KEY
 from teams.models import TeamNamespace
 
-RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+#: The longest range is all the raw samples that are sure to be kept.
+RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": UsageSample.READ_BACK}
 WIDTH, HEIGHT, PAD = 600, 160, 28
 
 
@@ -23,10 +24,6 @@ class Chart:
     top: float
     latest_used: float | None
     latest_hard: float | None
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.used_path and not self.hard_path
 
 
 def gpu_chart(namespace: TeamNamespace, range_name: str, *, now: datetime | None = None) -> Chart:

@@ -9,18 +9,18 @@ import copy
 
 import yaml
 
+from teams.catalog import TierCatalog
 from teams.constants import GPU_LIMIT_KEY, GUARANTEED_GPU_KEY, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from teams.models import GpuTier, TeamNamespace
-from teams.specs import gpu_allocation
 
 OWNERSHIP = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
 TEAM_ROLE_BINDING = "gpu-portal-team-edit"
 
 
-def render_namespace_objects(namespace: TeamNamespace, preemptible_classes: set[str]) -> list[dict]:
+def render_namespace_objects(namespace: TeamNamespace, catalog: TierCatalog) -> list[dict]:
     """Namespace, ResourceQuotas, LimitRange and RoleBinding, in the order they must be applied."""
-    objects = [render_namespace(namespace), *render_quotas(namespace, preemptible_classes)]
+    objects = [render_namespace(namespace), *render_quotas(namespace, catalog)]
     if namespace.limit_range:
         objects.append(render_limit_range(namespace))
     objects.append(render_role_binding(namespace))
@@ -35,7 +35,7 @@ def render_namespace(namespace: TeamNamespace) -> dict:
     }
 
 
-def render_quotas(namespace: TeamNamespace, preemptible_classes: set[str]) -> list[dict]:
+def render_quotas(namespace: TeamNamespace, catalog: TierCatalog) -> list[dict]:
     """The desired quotas; with the tier's enforced burst, the GPU limit becomes a real quota.
 
     Enforced burst splits the GPUs out of each quota: `<namespace>-guaranteed` holds the
@@ -44,13 +44,14 @@ def render_quotas(namespace: TeamNamespace, preemptible_classes: set[str]) -> li
     minus guaranteed for pods at the preemptible classes only.
     """
     quotas = [copy.deepcopy(quota) for quota in namespace.quotas]
-    if namespace.tier.enforces_gpu_burst and preemptible_classes:
-        quotas = _enforced_burst(namespace, quotas, sorted(preemptible_classes))
+    if namespace.tier.enforces_gpu_burst and catalog.preemptible_classes:
+        quotas = _enforced_burst(namespace, quotas, catalog)
     return [_quota_object(namespace.name, quota) for quota in quotas]
 
 
-def _enforced_burst(namespace: TeamNamespace, quotas: list[dict], preemptible: list[str]) -> list[dict]:
-    allocation = gpu_allocation(namespace.quotas, namespace.tier, set(preemptible))
+def _enforced_burst(namespace: TeamNamespace, quotas: list[dict], catalog: TierCatalog) -> list[dict]:
+    allocation = catalog.gpu_allocation(namespace.quotas, namespace.tier)
+    preemptible = sorted(catalog.preemptible_classes)
     kept = []
     for quota in quotas:
         quota["hard"].pop(GUARANTEED_GPU_KEY, None)

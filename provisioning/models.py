@@ -1,5 +1,7 @@
 """Clusters the portal provisions, the usage it observes there, and locks for periodic work."""
 
+from datetime import timedelta
+
 from django.db import models
 
 from teams import roles
@@ -83,6 +85,9 @@ class UsageSample(models.Model):
     used = models.DecimalField(max_digits=32, decimal_places=9, null=True)
 
     objects = UsageSampleQuerySet.as_manager()
+
+    #: How far back pages read raw samples (the longest usage chart): pruning keeps at least this much.
+    READ_BACK = timedelta(days=30)
 
     class Meta:
         indexes = [

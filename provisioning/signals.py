@@ -25,6 +25,23 @@ def enqueue_apply_on_event(sender, event, **kwargs) -> None:
         logger.exception("request.enqueue_failed", extra={"request_id": event.request_id})
 
 
+def enqueue_reconcile_on_event(sender, event, **kwargs) -> None:
+    """Enqueue a reconcile once an approver's re-apply (teams.workflow.request_reconcile) has committed."""
+    if event.verb != "namespace.reapply_requested":
+        return
+    from provisioning.tasks import reconcile_namespace
+    from teams.models import TeamNamespace
+
+    name = event.target.removeprefix("namespace:")
+    namespace_id = TeamNamespace.objects.live().filter(name=name).values_list("pk", flat=True).first()
+    if namespace_id is None:
+        return
+    try:
+        reconcile_namespace.delay(namespace_id)
+    except Exception:
+        logger.exception("namespace.enqueue_failed", extra={"namespace": name})
+
+
 def default_cluster_gpu_capacity() -> int | None:
     """Allocatable GPUs of the default cluster at its last capacity sync; None before the first."""
     from provisioning.models import Cluster

@@ -29,9 +29,9 @@ from provisioning.cluster import ClusterError, ClusterGateway, QuotaReading, Tra
 from provisioning.manifests import OWNERSHIP, render_quotas
 from provisioning.models import Cluster, UsageSample
 from teams.capacity import guaranteed_gpus_by_namespace
+from teams.catalog import TierCatalog
 from teams.models import GpuTier, TeamNamespace
 from teams.quantities import QuantityError, parse_quantity
-from teams.specs import preemptible_classes
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +83,8 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
         by_namespace.setdefault(reading.namespace, []).append(reading)
 
     heartbeat = settings.USAGE_HEARTBEAT_SECONDS
-    tiers = list(GpuTier.objects.all())
-    tiers_state = repr([[getattr(tier, f.attname) for f in GpuTier._meta.concrete_fields] for tier in tiers])
+    catalog = TierCatalog.load()
+    tiers_state = repr([[getattr(tier, f.attname) for f in GpuTier._meta.concrete_fields] for tier in catalog.tiers])
     due: dict[int, _Due] = {}
     keys = TeamNamespace.objects.live().values_list(
         "pk", "name", "synced_fingerprint", "last_sampled_at", "is_drifted", *DESIRED_INPUTS
@@ -100,7 +100,6 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
 
     samples: list[UsageSample] = []
     checked: list[TeamNamespace] = []
-    preemptible = preemptible_classes(tiers)
     for namespace in _load(due):
         result.checked += 1
         check = due[namespace.pk]
@@ -109,7 +108,7 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
             for reading in by_namespace.get(namespace.name, [])
         }
         phase = _phase(namespace, seen.get(namespace.name))
-        drift = _drift(namespace, observed, seen.get(namespace.name), preemptible) if namespace.last_applied_at else {}
+        drift = _drift(namespace, observed, seen.get(namespace.name), catalog) if namespace.last_applied_at else {}
         samples.extend(_samples(cluster, namespace, observed, now, every_key=check.heartbeat))
         # Checked means its fingerprint moved or its heartbeat is due: the row is written either way.
         namespace.observed_quotas, namespace.phase = observed, phase
@@ -176,7 +175,7 @@ def sync_capacity(cluster: Cluster) -> Cluster:
     except ClusterError as error:
         Cluster.objects.filter(pk=cluster.pk).update(health=_health_of(error), last_error=str(error))
         raise
-    guaranteed = sum(guaranteed_gpus_by_namespace(list(GpuTier.objects.all())).values())
+    guaranteed = sum(guaranteed_gpus_by_namespace(TierCatalog.load()).values())
     Cluster.objects.filter(pk=cluster.pk).update(
         gpu_capacity=capacity.gpus,
         ready_nodes=capacity.ready_nodes,
@@ -201,12 +200,12 @@ def _phase(namespace: TeamNamespace, seen: dict | None) -> str:
     return TeamNamespace.Phase.MISSING if namespace.last_applied_at else TeamNamespace.Phase.PENDING
 
 
-def _drift(namespace: TeamNamespace, observed: dict, seen: dict | None, preemptible: set[str]) -> dict:
+def _drift(namespace: TeamNamespace, observed: dict, seen: dict | None, catalog: TierCatalog) -> dict:
     """Where the cluster differs from desired: per quota key and per label, desired vs observed."""
     if seen is None:
         return {"namespace": "missing from the cluster"}
     drift: dict = {}
-    for quota in render_quotas(namespace, preemptible):
+    for quota in render_quotas(namespace, catalog):
         name = quota["metadata"]["name"]
         desired = quota["spec"]["hard"]
         actual = (observed.get(name) or {}).get("hard")

@@ -3,8 +3,9 @@
 Tasks take ids, re-read their rows and return early when there is nothing left to do,
 so a redelivered message (acks_late, reject_on_worker_lost) is harmless. Transient
 cluster errors are retried with exponential backoff and jitter, a bounded number of
-times; conflicts and permanent errors fail the request at once with the API server's
-message.
+times (PROVISIONING_MAX_RETRIES); conflicts and permanent errors fail the request at
+once with the API server's message. A reconcile that fails is recorded on the namespace
+and not tried again automatically until its desired state changes or an approver retries.
 """
 
 import logging
@@ -14,6 +15,7 @@ from datetime import timedelta
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from provisioning import applying
@@ -30,15 +32,19 @@ logger = logging.getLogger(__name__)
 
 State = Request.State
 RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
+#: Tasks that talk to the cluster retry transient errors this many times at most (read again at each retry).
+RETRIED = {**RELIABLE, "bind": True, "max_retries": settings.PROVISIONING_MAX_RETRIES}
+#: Periodic tasks never retry: the next beat runs them again.
+PERIODIC = {**RELIABLE, "max_retries": 0}
 
 
-@shared_task(name="provisioning.apply_request", bind=True, max_retries=None, **RELIABLE)
+@shared_task(name="provisioning.apply_request", **RETRIED)
 def apply_request(self, request_id: int) -> str:
     """Apply an approved request's namespace: approved -> applying -> applied, or failed."""
     return _run_request(self, request_id, lambda request: applying.apply_namespace(request.namespace))
 
 
-@shared_task(name="provisioning.delete_namespace", bind=True, max_retries=None, **RELIABLE)
+@shared_task(name="provisioning.delete_namespace", **RETRIED)
 def delete_namespace(self, request_id: int) -> str:
     """Delete a managed namespace; refused while pods run unless the request says force."""
 
@@ -48,7 +54,7 @@ def delete_namespace(self, request_id: int) -> str:
     return _run_request(self, request_id, delete)
 
 
-@shared_task(name="provisioning.reconcile_namespace", bind=True, max_retries=None, **RELIABLE)
+@shared_task(name="provisioning.reconcile_namespace", **RETRIED)
 def reconcile_namespace(self, namespace_id: int) -> str:
     """Restore a drifted namespace to its desired state, taking back fields others changed."""
     namespace = TeamNamespace.objects.live().select_related("team__cost_center", "tier").filter(pk=namespace_id).first()
@@ -58,28 +64,54 @@ def reconcile_namespace(self, namespace_id: int) -> str:
     try:
         applying.apply_namespace(namespace, force=True)
     except TransientError as error:
+        if self.request.retries >= _max_retries():
+            attempts = self.request.retries + 1
+            return _reconcile_failed(namespace, f"Gave up after {attempts} attempts; the cluster kept failing: {error}")
         raise self.retry(exc=error, countdown=_backoff(self.request.retries), max_retries=_max_retries()) from None
+    except ClusterError as error:
+        return _reconcile_failed(namespace, str(error))
     events.record(
         "namespace.reconciled", actor=system_actor(), target=f"namespace:{namespace.name}", before={"drift": before}
     )
     return "reconciled"
 
 
-@shared_task(name="provisioning.sync_usage", **RELIABLE)
+def _reconcile_failed(namespace: TeamNamespace, message: str) -> str:
+    """Record the failure once, with the digest of what failed, so that sync does not re-enqueue it."""
+    now = timezone.now()
+    with transaction.atomic():
+        TeamNamespace.objects.filter(pk=namespace.pk).update(
+            reconcile_state=TeamNamespace.ReconcileState.FAILED,
+            reconcile_error=message,
+            reconcile_failed_at=now,
+            reconcile_failed_digest=applying.desired_digest(namespace),
+        )
+        events.record(
+            "namespace.reconcile_failed",
+            actor=system_actor(),
+            target=f"namespace:{namespace.name}",
+            before={"drift": namespace.drift},
+            after={"error": message},
+        )
+    logger.warning("namespace.reconcile_failed", extra={"namespace": namespace.name, "error": message})
+    return "failed"
+
+
+@shared_task(name="provisioning.sync_usage", **PERIODIC)
 def sync_usage() -> dict:
     """Every cluster's quota usage, once at a time however many beat processes run."""
 
     def sync(cluster: Cluster) -> dict:
         result = sync_cluster_usage(cluster)
         if settings.AUTO_RECONCILE:
-            for namespace_id in TeamNamespace.objects.filter(name__in=result.drifted).values_list("pk", flat=True):
+            for namespace_id in applying.due_for_reconcile(result.drifted):
                 reconcile_namespace.delay(namespace_id)
         return {"namespaces": result.namespaces, "samples": result.samples}
 
     return _each_cluster("provisioning.sync_usage", timedelta(seconds=settings.PROVISIONING_SYNC_INTERVAL * 4), sync)
 
 
-@shared_task(name="provisioning.sync_capacity", **RELIABLE)
+@shared_task(name="provisioning.sync_capacity", **PERIODIC)
 def sync_capacity() -> dict:
     def sync(cluster: Cluster) -> dict:
         cluster = sync_cluster_capacity(cluster)
@@ -102,7 +134,7 @@ def _each_cluster(lock: str, ttl: timedelta, sync: Callable[[Cluster], dict]) ->
     return results
 
 
-@shared_task(name="provisioning.resume_requests")
+@shared_task(name="provisioning.resume_requests", max_retries=0)
 def resume_requests() -> int:
     """Re-enqueue approved requests whose task was never sent (a broker outage at approval)."""
     stale = timezone.now() - timedelta(minutes=2)
@@ -138,7 +170,7 @@ def _run_request(task, request_id: int, action: Callable[[Request], object]) -> 
                 error=f"Gave up after {task.request.retries + 1} attempts; the cluster kept failing: {error}",
             )
         logger.warning("request.retrying", extra={"request_id": request_id, "error": str(error)})
-        raise task.retry(exc=error, countdown=_backoff(task.request.retries)) from None
+        raise task.retry(exc=error, countdown=_backoff(task.request.retries), max_retries=_max_retries()) from None
     except ConflictError as error:
         managers = ", ".join(error.managers) or "another field manager"
         return _finish(

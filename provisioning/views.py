@@ -14,21 +14,19 @@ from provisioning.charts import RANGES, gpu_chart
 from provisioning.fit import check_fit, parse_ask
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
 from provisioning.models import Cluster
-from provisioning.tasks import reconcile_namespace
-from teams import events, roles
+from teams import roles, workflow
+from teams.catalog import TierCatalog
 from teams.constants import GUARANTEED_GPU_KEY
 from teams.forms import build_form, resolve_target
 from teams.models import GpuTier, Request, TeamNamespace
 from teams.quantities import parse_quantity
-from teams.specs import preemptible_classes
 from teams.usage import usage_rows
 
 
 @login_required
 def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
     namespace = _visible_namespace(request, name)
-    tiers = list(GpuTier.objects.all())
-    objects = applying.desired_objects(namespace, tiers)
+    objects = applying.desired_objects(namespace)
     return render(
         request,
         "provisioning/namespace_detail.html",
@@ -39,6 +37,7 @@ def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
             "job_yaml": to_yaml([render_job_example(namespace)]),
             "limits": namespace.limit_range.get("limits") or [],
             "ranges": list(RANGES),
+            "can_reapply": roles.can_decide(request.user),
         },
     )
 
@@ -59,7 +58,7 @@ def namespace_fit(request: HttpRequest, name: str) -> HttpResponse:
     ask, errors = parse_ask(*(request.POST.get(key, "").strip() for key in ("gpus", "cpu", "memory", "count")))
     answer = None
     if ask is not None:
-        quotas = render_quotas(namespace, preemptible_classes(GpuTier.objects.all()))
+        quotas = render_quotas(namespace, TierCatalog.load())
         answer = check_fit(namespace, quotas, ask)
     return render(request, "provisioning/partials/fit_answer.html", {"answer": answer, "errors": errors}, status=200)
 
@@ -130,6 +129,7 @@ def cluster_overview(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "gpus_used": sum(row["gpus_used"] for row in rows),
             "drifted": sum(1 for row in rows if row["namespace"].is_drifted),
+            "failed": sum(1 for row in rows if row["namespace"].reconcile_state == TeamNamespace.ReconcileState.FAILED),
             "sort": request.GET.get("sort", "gpu"),
         },
     )
@@ -138,14 +138,13 @@ def cluster_overview(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def namespace_reapply(request: HttpRequest, name: str) -> HttpResponse:
-    """An admin restores a drifted namespace to its approved state (taking back changed fields)."""
+    """An admin restores a namespace to its approved state: after drift, or to retry a failed reconcile."""
     namespace = _visible_namespace(request, name)
     roles.require_approver(request.user)
-    events.record(
-        "namespace.reapply_requested", actor=request.user, target=f"namespace:{name}", before={"drift": namespace.drift}
-    )
-    reconcile_namespace.delay(namespace.pk)
+    workflow.request_reconcile(namespace.pk, actor=request.user)
     messages.success(request, f"{name} is being re-applied.")
+    if request.POST.get("back") == "namespace":
+        return redirect("namespace-detail", name)
     return redirect("cluster-overview")
 
 

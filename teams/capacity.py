@@ -7,8 +7,9 @@ registers a provider here in its AppConfig.ready().
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from teams.models import GpuTier, Request, TeamNamespace
-from teams.specs import gpu_allocation, merge_spec, namespace_spec, preemptible_classes
+from teams.catalog import TierCatalog
+from teams.models import Request, TeamNamespace
+from teams.specs import merge_spec, namespace_spec
 
 _capacity_provider: Callable[[], int | None] | None = None
 
@@ -46,16 +47,14 @@ class CapacityImpact:
         }
 
 
-def guaranteed_gpus_by_namespace(tiers: list[GpuTier]) -> dict[int, int]:
+def guaranteed_gpus_by_namespace(catalog: TierCatalog) -> dict[int, int]:
     """Guaranteed GPUs of every live namespace, by id: the sum is what approvers weigh against capacity.
 
     Reads only each row's tier and quotas: at 10,000 namespaces, loading whole rows cost
     an approval over a second under its row lock.
     """
-    by_id = {tier.pk: tier for tier in tiers}
-    preemptible = preemptible_classes(tiers)
     return {
-        pk: gpu_allocation(quotas, by_id[tier_id], preemptible).guaranteed
+        pk: catalog.gpu_allocation(quotas, catalog.by_id[tier_id]).guaranteed
         for pk, tier_id, quotas in TeamNamespace.objects.live().values_list("pk", "tier_id", "quotas")
     }
 
@@ -64,10 +63,8 @@ class CapacityTotals:
     """Guaranteed GPUs per live namespace, read once and reused for every row of a queue."""
 
     def __init__(self) -> None:
-        tiers = list(GpuTier.objects.all())
-        self.tiers = {tier.slug: tier for tier in tiers}
-        self.preemptible = preemptible_classes(tiers)
-        self.by_namespace = guaranteed_gpus_by_namespace(tiers)
+        self.catalog = TierCatalog.load()
+        self.by_namespace = guaranteed_gpus_by_namespace(self.catalog)
         self.total = sum(self.by_namespace.values())
         self.capacity = gpu_capacity()
 
@@ -78,8 +75,8 @@ class CapacityTotals:
         else:
             base = namespace_spec(request.namespace) if request.namespace_id else {}
             spec = merge_spec(base, request.proposed_spec)
-            tier = self.tiers.get(spec.get("tier"))
-            after = gpu_allocation(spec.get("quotas") or [], tier, self.preemptible).guaranteed if tier else current
+            tier = self.catalog.by_slug.get(spec.get("tier"))
+            after = self.catalog.gpu_allocation(spec.get("quotas") or [], tier).guaranteed if tier else current
         return CapacityImpact(self.capacity, self.total, self.total - current + after)
 
 

@@ -7,6 +7,7 @@ so the demo prints the policy's own explanation of every correction.
 
 import copy
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -14,12 +15,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from teams import events
 from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, GPU_RESOURCE
-from teams.events import system_actor
-from teams.models import CostCenter, GpuTier, Membership, Team, TeamNamespace
+from teams.models import CostCenter, GpuTier, Membership, Rate, Resource, Team
 from teams.policy import check_namespace_spec
 from teams.roles import TEAM_ROLES
+from teams.workflow import seed_namespace
 
 SEED_RESEARCH_QUOTA = {
     "name": "ml-research-quota",
@@ -100,8 +100,6 @@ TIERS = [
             "pods": "50",
         },
         "default_limit_range": CONTAINER_DEFAULTS,
-        "reserved_gpu_hour_rate": Decimal("3.2000"),
-        "used_gpu_hour_rate": Decimal("3.2000"),
     },
     {
         "slug": "high-priority",
@@ -122,8 +120,6 @@ TIERS = [
             "pods": "50",
         },
         "default_limit_range": CONTAINER_DEFAULTS,
-        "reserved_gpu_hour_rate": Decimal("2.4000"),
-        "used_gpu_hour_rate": Decimal("1.2000"),
     },
     {
         "slug": "best-effort",
@@ -137,10 +133,15 @@ TIERS = [
         "max_gpu_limit": 16,
         "default_quota_hard": {"requests.nvidia.com/gpu": "4", "pods": "50"},
         "default_limit_range": CONTAINER_DEFAULTS,
-        "reserved_gpu_hour_rate": Decimal("0.0000"),
-        "used_gpu_hour_rate": Decimal("0.8000"),
     },
 ]
+#: GPU-hour prices per tier (reserved, burst), in effect since always: the seed's world has always cost this.
+GPU_RATES = {
+    "critical": (Decimal("3.2000"), Decimal("3.2000")),
+    "high-priority": (Decimal("2.4000"), Decimal("1.2000")),
+    "best-effort": (Decimal("0.0000"), Decimal("0.8000")),
+}
+SINCE_ALWAYS = date(2000, 1, 1)
 TEAMS = [
     {"slug": "research", "name": "ML Research", "cost_center": "rd-001", "default_tier": "high-priority"},
     {"slug": "platform", "name": "ML Platform", "cost_center": "prod-001", "default_tier": "critical"},
@@ -170,7 +171,15 @@ def demo_world() -> list[SeedNamespace]:
     services = production_quota["hard"].pop("services")
     production_objects = {"name": "ml-production-objects", "hard": {"services": services}}
 
+    # The tutorial's "8 GPUs limit, 0 guaranteed": 8 for pods at ml-low, none for any other pod.
     experiments_quota = {"name": "ml-experiments-quota", "hard": {"requests.nvidia.com/gpu": "8"}}
+    experiments_scoped = copy.deepcopy(experiments_quota)
+    experiments_scoped["scopeSelector"] = _priority_class_scope("In", "ml-low")
+    experiments_others = {
+        "name": "ml-experiments-guaranteed",
+        "hard": {"requests.nvidia.com/gpu": "0"},
+        "scopeSelector": _priority_class_scope("NotIn", "ml-low"),
+    }
     return [
         SeedNamespace(
             "ml-research",
@@ -201,9 +210,17 @@ def demo_world() -> list[SeedNamespace]:
             "data-science",
             "best-effort",
             as_written={"tier": "best-effort", "quotas": [experiments_quota]},
-            corrected={"tier": "best-effort", "quotas": [experiments_quota]},
+            corrected={"tier": "best-effort", "quotas": [experiments_scoped, experiments_others]},
+            corrections=[
+                "ml-experiments-quota: scoped to PriorityClass ml-low, and ml-experiments-guaranteed holds 0 GPUs "
+                "for every other class (unscoped, the quota's 8 GPUs would be guaranteed to pods of any class)."
+            ],
         ),
     ]
+
+
+def _priority_class_scope(operator: str, *classes: str) -> dict:
+    return {"matchExpressions": [{"scopeName": "PriorityClass", "operator": operator, "values": list(classes)}]}
 
 
 def demo_users() -> list[dict]:
@@ -224,7 +241,8 @@ def seed_demo() -> list[str]:
     for values in COST_CENTERS:
         CostCenter.objects.update_or_create(code=values["code"], defaults=values)
     for values in TIERS:
-        GpuTier.objects.update_or_create(slug=values["slug"], defaults=values)
+        tier, _ = GpuTier.objects.update_or_create(slug=values["slug"], defaults=values)
+        _seed_rates(tier)
     for values in TEAMS:
         Team.objects.update_or_create(
             slug=values["slug"],
@@ -238,6 +256,18 @@ def seed_demo() -> list[str]:
     for namespace in demo_world():
         _seed_namespace(namespace, lines)
     return lines
+
+
+def _seed_rates(tier: GpuTier) -> None:
+    """The tier's first GPU prices; a rate that exists is history and is left as it is."""
+    for kind, price in zip((Rate.Kind.RESERVED, Rate.Kind.BURST), GPU_RATES[tier.slug], strict=True):
+        Rate.objects.get_or_create(
+            tier=tier,
+            resource=Resource.GPU,
+            kind=kind,
+            effective_from=SINCE_ALWAYS,
+            defaults={"price": price, "note": "The seed's price."},
+        )
 
 
 def _seed_users(lines: list[str]) -> None:
@@ -271,24 +301,8 @@ def _seed_namespace(namespace: SeedNamespace, lines: list[str]) -> None:
     corrected.raise_for_errors()
     for finding in corrected.warnings:
         lines.append(f"{namespace.name}: warning: {finding.field}: {finding.message}")
-    desired = {
-        "team": team,
-        "tier": GpuTier.objects.get(slug=namespace.tier),
-        "quotas": corrected.proposed["quotas"],
-        "limit_range": corrected.proposed.get("limitRange") or {},
-    }
-    existing = TeamNamespace.objects.live().filter(name=namespace.name).first()
-    if existing is None:
-        created = TeamNamespace.objects.create(name=namespace.name, **desired)
-        events.record(
-            "namespace.seeded",
-            actor=system_actor(),
-            target=f"namespace:{created.name}",
-            after={"quotas": created.quotas, "limitRange": created.limit_range},
-        )
+    outcome = seed_namespace(namespace.name, team=team, spec=corrected.proposed)
+    if outcome == "created":
         lines.append(f"{namespace.name}: created")
-    elif any(getattr(existing, key) != value for key, value in desired.items()):
-        for key, value in desired.items():
-            setattr(existing, key, value)
-        existing.save()
+    elif outcome == "reset":
         lines.append(f"{namespace.name}: reset to the seed's desired state")

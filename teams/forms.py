@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
+from teams.catalog import tier_default_spec
 from teams.constants import QUOTA_KEYS
 from teams.models import GpuTier, Request, Team, TeamNamespace
 from teams.policy import PolicyReport
 from teams.roles import require_lead
-from teams.specs import REMOVE_LIMITS, namespace_spec, resolve_proposal, spec_changes, tier_default_spec
+from teams.specs import REMOVE_LIMITS, SECTIONS, namespace_spec, resolve_proposal, spec_changes
 
 Kind = Request.Kind
 
@@ -29,6 +30,8 @@ LIMIT_ROWS = [
 ]
 PVC_FIELDS = ["min", "max"]
 DEFAULT_LIMIT_RANGE_NAME = "default-limits"
+#: A new namespace's quotas are named after it: the tier's default `namespace-quota` becomes `<name>-quota`.
+NEW_QUOTA_PREFIX = "namespace"
 
 
 @dataclass
@@ -160,7 +163,8 @@ class RequestForm:
 
     def quota_name(self, block: QuotaBlock) -> str:
         if self.kind == Kind.CREATE_NAMESPACE:
-            return f"{(self.name.value or 'namespace').strip()}-quota"
+            prefix = (self.name.value or NEW_QUOTA_PREFIX).strip()
+            return f"{prefix}-{block.name.removeprefix(NEW_QUOTA_PREFIX + '-')}"
         return block.name
 
     def annotate(self, report: PolicyReport) -> None:
@@ -190,7 +194,7 @@ def resolve_target(user, kind: str, source) -> tuple[Team, TeamNamespace | None]
 
     A namespace the user may not see does not exist for them (404), whatever else they may do.
     """
-    if kind not in Kind.values:
+    if kind not in SECTIONS:  # adoption is an approver's, through the workflow, never a team lead's form
         raise PermissionDenied("Unknown kind of request.")
     namespace = None
     if kind == Kind.CREATE_NAMESPACE:
@@ -226,7 +230,7 @@ def build_form(
         base = namespace_spec(namespace)
     else:
         tier = GpuTier.objects.filter(slug=tier_slug).first()
-        base = tier_default_spec(tier, "namespace-quota") if tier else {"quotas": [], "limitRange": {}}
+        base = tier_default_spec(tier, NEW_QUOTA_PREFIX) if tier else {"quotas": [], "limitRange": {}}
     form.base_spec = base
     if kind == Kind.CREATE_NAMESPACE:
         form.name = Input("namespace_name", "Namespace name", data.get("namespace_name", ""), "namespace_name")

@@ -1,7 +1,5 @@
 """Teams, GPU tiers, namespaces' desired state, requests and their audit trail."""
 
-from decimal import Decimal
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
@@ -47,7 +45,7 @@ class GpuTierQuerySet(models.QuerySet):
 
 
 class GpuTier(models.Model):
-    """A class of service: its PriorityClass, what a namespace may hold, and its price."""
+    """A class of service: its PriorityClass and what a namespace may hold; its prices are Rate rows."""
 
     class PreemptionPolicy(models.TextChoices):
         PREEMPT_LOWER_PRIORITY = "PreemptLowerPriority", "PreemptLowerPriority"
@@ -75,12 +73,6 @@ class GpuTier(models.Model):
     default_limit_range = models.JSONField(
         default=list, blank=True, help_text="LimitRange spec.limits for new namespaces."
     )
-    reserved_gpu_hour_rate = models.DecimalField(
-        max_digits=12, decimal_places=4, default=Decimal(0), help_text="Price of one guaranteed GPU-hour."
-    )
-    used_gpu_hour_rate = models.DecimalField(
-        max_digits=12, decimal_places=4, default=Decimal(0), help_text="Price of one GPU-hour used beyond guaranteed."
-    )
 
     objects = GpuTierQuerySet.as_manager()
 
@@ -98,6 +90,46 @@ class GpuTier(models.Model):
             )
         if self.max_guaranteed_gpus > self.max_gpu_limit:
             raise ValidationError({"max_guaranteed_gpus": "Cannot exceed the tier's maximum GPU limit."})
+
+
+class Resource(models.TextChoices):
+    """What a rate prices, per unit-hour."""
+
+    GPU = "gpu", "GPU"
+    CPU = "cpu", "CPU core"
+    MEMORY = "memory", "Memory GiB"
+
+
+class Rate(models.Model):
+    """The price of one unit-hour of a resource in a tier, from a date (UTC midnight) until the next rate.
+
+    The only place a price lives. It sits on the ground floor beside GpuTier, not in
+    chargeback, because the tier catalog (teams.catalog) answers "what does a GPU cost"
+    for policy, capacity and the API as well as for chargeback, and teams never imports
+    chargeback. A rate in effect on a day already billed is history: it is never changed
+    (teams.catalog.check_rate_change); a new price is a new row from a later day.
+    """
+
+    class Kind(models.TextChoices):
+        RESERVED = "reserved", "Reserved (per guaranteed unit-hour)"
+        BURST = "burst", "Used beyond reserved (per unit-hour)"
+
+    tier = models.ForeignKey(GpuTier, on_delete=models.CASCADE, related_name="rates")
+    resource = models.CharField(max_length=16, choices=Resource.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    effective_from = models.DateField(help_text="Applies from 00:00 UTC of this day until the next rate's day.")
+    price = models.DecimalField(max_digits=14, decimal_places=6, help_text="Per GPU-hour, core-hour or GiB-hour.")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tier", "resource", "kind", "effective_from"], name="tier_rate_unique_day"),
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="tier_rate_price_not_negative"),
+        ]
+        ordering = ["tier", "resource", "kind", "effective_from"]
+
+    def __str__(self) -> str:
+        return f"{self.tier.slug} {self.resource} {self.kind} {self.price} from {self.effective_from}"
 
 
 class TeamQuerySet(models.QuerySet):
@@ -171,6 +203,11 @@ class TeamNamespace(models.Model):
         TERMINATING = "Terminating", "Terminating"
         MISSING = "Missing", "Missing from the cluster"
 
+    class ReconcileState(models.TextChoices):
+        NEVER = "", "Never reconciled"
+        RECONCILED = "reconciled", "Reconciled"
+        FAILED = "failed", "Failed"
+
     name = models.CharField(max_length=63, validators=[dns_label_validator])
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="namespaces")
     tier = models.ForeignKey(GpuTier, on_delete=models.PROTECT, related_name="namespaces")
@@ -202,6 +239,15 @@ class TeamNamespace(models.Model):
     )
     synced_fingerprint = models.CharField(
         max_length=32, blank=True, editable=False, help_text="What the last full sync saw; unchanged means skip."
+    )
+    reconcile_state = models.CharField(max_length=16, choices=ReconcileState.choices, default="", blank=True)
+    reconcile_error = models.TextField(blank=True, help_text="The API server's message when reconciling last failed.")
+    reconcile_failed_at = models.DateTimeField(null=True, blank=True)
+    reconcile_failed_digest = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Digest of the desired objects that failed; automatic reconciles wait until they change.",
     )
 
     objects = TeamNamespaceQuerySet.as_manager()
@@ -243,6 +289,7 @@ class Request(models.Model):
         CHANGE_LIMIT_RANGE = "change_limit_range", "Change LimitRange"
         CHANGE_TIER = "change_tier", "Change tier"
         DELETE_NAMESPACE = "delete_namespace", "Delete namespace"
+        ADOPT_NAMESPACE = "adopt_namespace", "Adopt namespace"
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"

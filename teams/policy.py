@@ -14,10 +14,11 @@ from itertools import pairwise
 
 from django.core.exceptions import ValidationError
 
+from teams.catalog import TierCatalog
 from teams.constants import GPU_LIMIT_KEY, GPU_RESOURCE, GUARANTEED_GPU_KEY
 from teams.models import GpuTier, Request, Team, TeamNamespace
 from teams.quantities import Quantity, QuantityError, parse_quantity
-from teams.specs import SECTIONS, gpu_allocation, merge_spec, namespace_spec, resolve_proposal, spec_changes
+from teams.specs import SECTIONS, merge_spec, namespace_spec, resolve_proposal, spec_changes
 
 Kind = Request.Kind
 
@@ -161,9 +162,9 @@ class _Checker:
         self.check_name = True
         self.resolved = False
         self.report = PolicyReport()
-        self.tiers = {tier.slug: tier for tier in GpuTier.objects.all()}
-        self.class_names = {tier.priority_class_name: tier for tier in self.tiers.values()}
-        self.preemptible = {tier.priority_class_name for tier in self.tiers.values() if not tier.allows_guaranteed_gpus}
+        self.catalog = TierCatalog.load()
+        self.tiers = self.catalog.by_slug
+        self.class_names = self.catalog.by_priority_class
 
     def run(self) -> PolicyReport:
         if self.kind not in SECTIONS:
@@ -546,16 +547,10 @@ class _Checker:
         if tier is None:
             return
         quotas = spec.get("quotas") or []
-        allocation = gpu_allocation(quotas, tier, self.preemptible)
+        allocation = self.catalog.gpu_allocation(quotas, tier)
         gpu_field = _gpu_field(quotas)
-        if not tier.allows_guaranteed_gpus and allocation.guaranteed:
-            self.report.error(
-                gpu_field,
-                f"{tier.name} namespaces get 0 guaranteed GPUs: their pods run at the preemptible "
-                f"{tier.priority_class_name}, but this quota holds {allocation.guaranteed} GPUs for a PriorityClass "
-                "that is never preempted.",
-                "tier_no_guaranteed",
-            )
+        if not tier.allows_guaranteed_gpus:
+            self.check_no_guaranteed_gpus(quotas, tier)
         elif allocation.guaranteed > tier.max_guaranteed_gpus:
             self.report.error(
                 gpu_field,
@@ -576,6 +571,31 @@ class _Checker:
         self.warn_compute_without_defaults(quotas, spec.get("limitRange") or {})
         if self.kind == Kind.CHANGE_QUOTA and self.namespace is not None:
             self.warn_below_usage(quotas)
+
+    def check_no_guaranteed_gpus(self, quotas: list[dict], tier: GpuTier) -> None:
+        """A tier without guaranteed GPUs: each GPU quota must count only pods at its preemptible classes."""
+        own = tier.priority_class_name
+        for finding in self.catalog.guaranteed_gpu_findings(quotas, tier):
+            field_name = f"quotas[{finding.quota_name}].hard[{GUARANTEED_GPU_KEY}]"
+            if finding.gpus is None:
+                self.report.error(
+                    field_name,
+                    f"{tier.name} namespaces get 0 guaranteed GPUs, but this quota bounds only pods at preemptible "
+                    "PriorityClasses: a pod naming any other class (or none) takes GPUs without bound. Add a quota "
+                    f'with {GUARANTEED_GPU_KEY} "0" scoped to PriorityClass NotIn [{own}].',
+                    "tier_no_guaranteed",
+                )
+            else:
+                self.report.error(
+                    field_name,
+                    f"{tier.name} namespaces get 0 guaranteed GPUs, but this quota holds {finding.gpus} GPUs for "
+                    "pods at a PriorityClass that is never preempted (a quota counts pods of every class its "
+                    "scopeSelector does not exclude). "
+                    f"Scope the quota to the tier's preemptible PriorityClass: a scopeSelector with scopeName "
+                    f'PriorityClass, operator In, values [{own}], and add a quota with {GUARANTEED_GPU_KEY} "0" '
+                    f"scoped NotIn [{own}] so that no other pod takes GPUs.",
+                    "tier_no_guaranteed",
+                )
 
     def warn_gpu_limit_not_enforced(self, quotas: list[dict]) -> None:
         for quota in quotas:

@@ -12,6 +12,12 @@ keyword-only and always given: provisioning acts as the system actor.
     applying -> applied    (mark_applied, provisioning)
     applying -> failed     (mark_failed, provisioning)
     failed   -> applying   (retry_request, an approver)
+
+Desired state written from outside a team lead's request goes through here too: an
+adoption is a request submitted by an approver and approved by the system actor
+(adopt_namespace), the demo's seed is recorded as the system's (seed_namespace), and a
+re-apply of a namespace is asked for here (request_reconcile) and carried out by
+provisioning, which subscribes to the event.
 """
 
 import logging
@@ -23,8 +29,9 @@ from django.utils import timezone
 
 from teams import events
 from teams.capacity import CapacityImpact, capacity_impact
+from teams.events import system_actor
 from teams.models import GpuTier, Request, Team, TeamNamespace
-from teams.policy import check_request
+from teams.policy import check_namespace_spec, check_request, is_reserved_namespace
 from teams.roles import is_lead, require_approver
 from teams.specs import namespace_spec
 
@@ -180,6 +187,106 @@ def retry_request(request_id: int, *, actor) -> Request:
     """An approver sends a failed request back to provisioning."""
     require_approver(actor)
     return _transition(request_id, actor, "request.retried", (State.FAILED,), State.APPLYING)
+
+
+def adopt_namespace(*, actor, team: Team, tier: GpuTier, name: str, observed: dict) -> Request:
+    """An approver takes over a namespace the portal did not create; its spec on the cluster becomes desired state.
+
+    The approver submits an adopt request and the system actor approves it at once (nobody
+    approves their own), so the observed -> desired diff and both actors are audited like any
+    other change, and the policy checks the spec as it checks a new namespace's. Provisioning
+    applies it on commit, as after any approval.
+    """
+    require_approver(actor)
+    if is_reserved_namespace(name):
+        raise ValidationError({"name": f"{name} is reserved for the cluster; the portal never manages it."})
+    if TeamNamespace.objects.live().filter(name=name).exists():
+        raise ValidationError({"name": f"The portal already manages {name}."})
+    report = check_namespace_spec(team=team, spec={**observed, "tier": tier.slug})
+    report.raise_for_errors()
+
+    def adopt(request: Request) -> tuple[dict, dict]:
+        impact = capacity_impact(request)
+        namespace = TeamNamespace.objects.create(
+            name=name,
+            team=team,
+            tier=tier,
+            labels=report.proposed.get("labels") or {},
+            quotas=report.proposed["quotas"],
+            limit_range=report.proposed.get("limitRange") or {},
+            adopted_at=timezone.now(),
+        )
+        request.namespace = namespace
+        request.reviewed_by = system
+        request.decided_at = namespace.adopted_at
+        return {"spec": observed}, {"spec": namespace_spec(namespace), "capacity": impact.as_dict()}
+
+    system = system_actor()
+    with transaction.atomic():
+        request = Request.objects.create(
+            kind=Kind.ADOPT_NAMESPACE,
+            team=team,
+            namespace_name=name,
+            proposed_spec=report.proposed,
+            warnings=[finding.as_dict() for finding in report.warnings],
+            justification=f"Adopted from the cluster by {actor.get_username()}.",
+            requested_by=actor,
+        )
+        _audit(request, actor, "request.submitted", {}, {"state": State.PENDING, "proposed": report.proposed})
+        return _transition(request.pk, system, "request.approved", (State.PENDING,), State.APPROVED, adopt)
+
+
+def seed_namespace(name: str, *, team: Team, spec: dict) -> str:
+    """Give the demo's namespace the seed's spec as the system actor: "created", "reset" or "unchanged".
+
+    Unchanged writes nothing, so seeding twice changes no row. Nothing is applied: the seed is
+    applied on purpose afterwards (`apply_namespace --all`), and tests seed without a broker.
+    """
+    desired = {
+        "team": team,
+        "tier": GpuTier.objects.get(slug=spec["tier"]),
+        "labels": spec.get("labels") or {},
+        "quotas": spec["quotas"],
+        "limit_range": spec.get("limitRange") or {},
+    }
+    with transaction.atomic():
+        namespace = TeamNamespace.objects.live().select_for_update().select_related("tier").filter(name=name).first()
+        if namespace is None:
+            namespace, before, outcome = TeamNamespace.objects.create(name=name, **desired), {}, "created"
+        elif any(getattr(namespace, key) != value for key, value in desired.items()):
+            before, outcome = {"team": namespace.team.slug, **namespace_spec(namespace)}, "reset"
+            for key, value in desired.items():
+                setattr(namespace, key, value)
+            namespace.save()
+        else:
+            return "unchanged"
+        events.record(
+            "namespace.seeded",
+            actor=system_actor(),
+            target=f"namespace:{name}",
+            before={"spec": before},
+            after={"spec": {"team": team.slug, **namespace_spec(namespace)}},
+        )
+    return outcome
+
+
+def request_reconcile(namespace_id: int, *, actor) -> TeamNamespace:
+    """An approver asks for a namespace's desired state to be applied again, taking back what others changed.
+
+    For drift, and to retry a reconcile that failed: automatic reconciles of that namespace
+    resume too. Provisioning subscribes to the event and enqueues the reconcile on commit.
+    """
+    require_approver(actor)
+    with transaction.atomic():
+        namespace = TeamNamespace.objects.live().select_for_update().get(pk=namespace_id)
+        before = {"drift": namespace.drift}
+        if namespace.reconcile_state == TeamNamespace.ReconcileState.FAILED:
+            before["reconcile_error"] = namespace.reconcile_error
+        namespace.reconcile_failed_digest = ""
+        namespace.save(update_fields=["reconcile_failed_digest"])
+        events.record("namespace.reapply_requested", actor=actor, target=f"namespace:{namespace.name}", before=before)
+    logger.info("namespace.reapply_requested", extra={"namespace": namespace.name})
+    return namespace
 
 
 def _transition(

@@ -1,12 +1,14 @@
 """What the API shows of teams, namespaces and requests, field by field."""
 
 import math
+from decimal import Decimal
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from teams.models import CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
-from teams.specs import gpu_allocation
+from teams.catalog import PriceList, TierCatalog
+from teams.models import CostCenter, GpuTier, Membership, Rate, Request, Team, TeamNamespace
 from teams.usage import usage_rows
 
 #: A namespace spec is a few levels deep; far deeper is an attack or a bug.
@@ -22,6 +24,13 @@ class CostCenterSerializer(serializers.ModelSerializer):
 
 
 class GpuTierSerializer(serializers.ModelSerializer):
+    """A tier, and its GPU-hour prices today from the tier catalog's rates (changed in the admin only)."""
+
+    reserved_gpu_hour_rate = serializers.SerializerMethodField(help_text="Price of one guaranteed GPU-hour today.")
+    used_gpu_hour_rate = serializers.SerializerMethodField(
+        help_text="Price of one GPU-hour used beyond guaranteed today."
+    )
+
     class Meta:
         model = GpuTier
         fields = [
@@ -40,6 +49,18 @@ class GpuTierSerializer(serializers.ModelSerializer):
             "reserved_gpu_hour_rate",
             "used_gpu_hour_rate",
         ]
+
+    def _prices(self, tier: GpuTier) -> dict[str, Decimal]:
+        prices: PriceList = self.context["prices"]
+        return prices.gpu_prices(tier, timezone.now().date())
+
+    @extend_schema_field(serializers.DecimalField(max_digits=14, decimal_places=6))
+    def get_reserved_gpu_hour_rate(self, tier: GpuTier) -> str:
+        return str(self._prices(tier)[Rate.Kind.RESERVED])
+
+    @extend_schema_field(serializers.DecimalField(max_digits=14, decimal_places=6))
+    def get_used_gpu_hour_rate(self, tier: GpuTier) -> str:
+        return str(self._prices(tier)[Rate.Kind.BURST])
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -105,10 +126,14 @@ class NamespaceSerializer(serializers.ModelSerializer):
             "deleted_at",
             "last_applied_at",
             "last_synced_at",
+            "reconcile_state",
+            "reconcile_error",
+            "reconcile_failed_at",
         ]
 
     def _allocation(self, namespace: TeamNamespace):
-        return gpu_allocation(namespace.quotas, namespace.tier, self.context["preemptible_classes"])
+        catalog: TierCatalog = self.context["catalog"]
+        return catalog.gpu_allocation(namespace.quotas, namespace.tier)
 
     def get_guaranteed_gpus(self, namespace: TeamNamespace) -> int:
         return self._allocation(namespace).guaranteed

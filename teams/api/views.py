@@ -24,6 +24,7 @@ from teams.api.serializers import (
     RequestSerializer,
     TeamSerializer,
 )
+from teams.catalog import PriceList, TierCatalog
 from teams.models import CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]{1,63}"
@@ -55,6 +56,9 @@ class GpuTierViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["slug", "priority_value"]
     ordering = ["-priority_value", "slug"]
 
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "prices": PriceList()}
+
 
 class TeamViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     """Teams with their members and roles."""
@@ -83,10 +87,7 @@ class NamespaceViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     ordering = ["name", "id"]
 
     def get_serializer_context(self) -> dict:
-        context = super().get_serializer_context()
-        tiers = GpuTier.objects.filter(allows_guaranteed_gpus=False).values_list("priority_class_name", flat=True)
-        context["preemptible_classes"] = set(tiers)
-        return context
+        return {**super().get_serializer_context(), "catalog": TierCatalog.load()}
 
 
 @extend_schema_view(

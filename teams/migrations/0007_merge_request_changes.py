@@ -31,7 +31,7 @@ def record_changes(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("teams", "0004_system_actor"),
+        ("teams", "0006_catalog_rates"),
     ]
 
     operations = [

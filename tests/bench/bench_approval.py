@@ -34,8 +34,9 @@ from provisioning import applying
 from provisioning.cluster import ClusterGateway
 from provisioning.models import Cluster
 from teams import workflow
+from teams.catalog import TierCatalog
 from teams.demo import seed_demo
-from teams.models import AuditEvent, GpuTier, Request, Team, TeamNamespace
+from teams.models import AuditEvent, Request, Team, TeamNamespace
 from tests.bench._cluster import BENCH_LABEL, admin_client, bench_namespaces, run_selector, wait_for_earlier_runs
 from tests.bench._database import scratch_database
 from tests.bench._report import heading, median, ms, percentile, table
@@ -138,7 +139,7 @@ class ApprovalBenchmark:
         self.team = Team.objects.select_related("cost_center").get(slug="research")
         template = TeamNamespace.objects.select_related("tier").get(name="ml-research")
         self.tier = template.tier
-        self.tiers = list(GpuTier.objects.all())
+        self.catalog = TierCatalog.load()
         self.spec = {
             "tier": template.tier.slug,
             "quotas": template.quotas,
@@ -209,7 +210,7 @@ class ApprovalBenchmark:
             quotas=self.spec["quotas"],
             limit_range=self.spec["limitRange"],
         )
-        objects = applying.desired_objects(namespace, self.tiers)
+        objects = applying.desired_objects(namespace, self.catalog)
         started = time.perf_counter()
         with ClusterGateway(self.cluster) as gateway:
             gateway.apply_namespace(namespace.name, objects)

@@ -212,10 +212,10 @@ class ChildBenchmark:
     # Writing the data.
 
     def generate(self) -> None:
-        from chargeback.models import Rate, RollupState
+        from chargeback.models import RollupState
         from provisioning.models import Cluster
         from teams.demo import seed_demo
-        from teams.models import CostCenter, GpuTier, Team, TeamNamespace
+        from teams.models import CostCenter, GpuTier, Rate, Team, TeamNamespace
 
         started = time.perf_counter()
         if self.vendor == "sqlite":

@@ -32,9 +32,9 @@ from provisioning.cluster import LIST_PAGE_SIZE, ClusterGateway
 from provisioning.manifests import MANAGED_SELECTOR, render_namespace, render_quotas
 from provisioning.models import Cluster, UsageSample
 from provisioning.sync import sync_usage
+from teams.catalog import TierCatalog
 from teams.demo import seed_demo
-from teams.models import GpuTier, TeamNamespace
-from teams.specs import preemptible_classes
+from teams.models import TeamNamespace
 from tests.bench._cluster import (
     BENCH_LABEL,
     admin_client,
@@ -100,7 +100,7 @@ class SyncBenchmark:
             for namespace in TeamNamespace.objects.select_related("team__cost_center", "tier").order_by("name")
         ]
         TeamNamespace.objects.all().delete()
-        self.preemptible = preemptible_classes(GpuTier.objects.all())
+        self.catalog = TierCatalog.load()
         self.cluster = Cluster.objects.create(
             name="bench", kubeconfig_path=settings.KUBECONFIG, context=settings.KUBE_CONTEXT, is_default=True
         )
@@ -159,7 +159,7 @@ class SyncBenchmark:
                 limit_range=copy.deepcopy(limit_range),
                 last_applied_at=applied_at,
             )
-            quota_objects = render_quotas(namespace, self.preemptible)
+            quota_objects = render_quotas(namespace, self.catalog)
             for quota in quota_objects:
                 quota["metadata"]["labels"][BENCH_LABEL] = self.run_id
                 self.keys += len(quota["spec"]["hard"])

@@ -22,10 +22,9 @@ from decimal import Decimal
 
 import pytest
 
-from chargeback.models import Rate
 from chargeback.rollups import roll_up
 from provisioning.models import Cluster, UsageSample
-from teams.models import GpuTier
+from teams.models import GpuTier, Rate
 
 GPU = "requests.nvidia.com/gpu"
 START = datetime(2026, 10, 1, tzinfo=UTC)

@@ -6,8 +6,7 @@ import io
 import pytest
 from rest_framework.test import APIClient
 
-from chargeback.models import Rate
-from teams.models import GpuTier
+from teams.models import GpuTier, Rate
 from tests.chargeback.conftest import at
 
 URL = "/api/v1/chargeback/"

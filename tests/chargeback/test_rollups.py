@@ -1,15 +1,13 @@
-"""Rollups: incremental, idempotent, carried across runs; retention; rates following tiers; the beat task."""
+"""Rollups: incremental, idempotent, carried across runs; retention; the beat task."""
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.management import call_command
 from django.db.models import Sum
-from django.utils import timezone
 
 from chargeback import tasks
-from chargeback.models import METRICS, DailyUsage, HourlyUsage, Rate, RollupState
+from chargeback.models import METRICS, DailyUsage, HourlyUsage, RollupState
 from chargeback.rollups import prune_samples, restart_from, roll_up
 from provisioning.models import Cluster, UsageSample
 from teams.models import GpuTier
@@ -108,33 +106,6 @@ def test_pruning_keeps_what_is_not_rolled_up_or_within_retention(october, settin
 
     assert UsageSample.objects.order_by("time").first().time == at(2)  # the watermark, not retention (Oct 3)
     assert deleted == before - UsageSample.objects.count() == 4 * 24 + 24
-
-
-def test_a_new_tier_brings_its_gpu_prices_and_a_price_change_applies_from_tomorrow(world):
-    tier = GpuTier.objects.create(
-        slug="spot",
-        name="Spot",
-        priority_class_name="ml-spot",
-        priority_value=10,
-        preemption_policy="Never",
-        allows_guaranteed_gpus=False,
-        max_gpu_limit=8,
-        reserved_gpu_hour_rate=Decimal("0"),
-        used_gpu_hour_rate=Decimal("0.5"),
-    )
-    tier.used_gpu_hour_rate = Decimal("0.6")
-    tier.description = "Cheap"
-    tier.save()
-    tier.description = "Cheaper"
-    tier.save()
-
-    rates = list(Rate.objects.filter(tier=tier).values_list("kind", "effective_from", "price"))
-    tomorrow = timezone.now().date() + timedelta(days=1)
-    assert rates == [
-        ("burst", date(2000, 1, 1), Decimal("0.500000")),
-        ("burst", tomorrow, Decimal("0.600000")),
-        ("reserved", date(2000, 1, 1), Decimal("0.000000")),
-    ]
 
 
 def test_the_beat_task_rolls_up_and_prunes_and_is_scheduled(world, settings):

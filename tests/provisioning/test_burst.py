@@ -96,3 +96,22 @@ def test_enforced_burst_holds_guaranteed_gpus_and_lets_preemptible_pods_burst_to
     # A pod that names no PriorityClass is not preemptible, so it counts against the guarantee.
     assert f"exceeded quota: {guaranteed}" in no_class
     assert f"exceeded quota: {burst}" in beyond_limit
+
+
+def test_the_seeds_best_effort_namespace_gives_gpus_only_to_preemptible_pods(world, cluster, core, unique_name):
+    namespace = world.namespace("ml-experiments")
+    namespace.name = unique_name("experiments")
+    with ClusterGateway(cluster) as gateway:  # the class of the pod that must be refused
+        gateway.apply([render_priority_class(GpuTier.objects.get(slug="high-priority"))])
+    for quota in apply(cluster, namespace):
+        wait_quota_synced(core, namespace.name, quota)
+    wait_pods_allowed(core, namespace.name)
+
+    high = admit(core, namespace.name, "training", 1, "ml-high")
+    no_class = admit(core, namespace.name, "unlabelled", 1, None)
+    assert admit(core, namespace.name, "experiment", 8, "ml-low") == "admitted"
+    beyond_limit = admit(core, namespace.name, "experiment-2", 1, "ml-low")
+
+    assert "exceeded quota: ml-experiments-guaranteed" in high
+    assert "exceeded quota: ml-experiments-guaranteed" in no_class
+    assert "exceeded quota: ml-experiments-quota" in beyond_limit

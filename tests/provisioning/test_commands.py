@@ -36,19 +36,39 @@ def test_adopting_imports_an_existing_namespace_then_the_portal_manages_it(world
     )
     wait_quota_synced(core, name, "legacy-quota")
 
-    call_command("adopt_namespace", name, "--team", "research", "--yes")
+    call_command("adopt_namespace", name, "--team", "research", "--actor", "approver", "--yes")
     call_command("apply_namespace", name)
 
     namespace = TeamNamespace.objects.get(name=name)
     assert namespace.quotas == [{"name": "legacy-quota", "hard": {"pods": "20", "requests.nvidia.com/gpu": "4"}}]
     assert namespace.adopted_at is not None
+    adoption = namespace.requests.get()
+    assert (adoption.kind, adoption.state, adoption.requested_by.username) == (
+        "adopt_namespace",
+        "approved",
+        "approver",
+    )
+    approved = adoption.audit_events.get(verb="request.approved")
+    assert approved.before["spec"]["quotas"] == [
+        {"name": "legacy-quota", "hard": {"requests.nvidia.com/gpu": "4", "pods": "20"}}
+    ]
     assert core.read_namespace(name).metadata.labels["app.kubernetes.io/managed-by"] == "gpu-portal"
     assert '"requests.nvidia.com/gpu": "4"' in capsys.readouterr().out
 
 
 def test_adopting_a_namespace_that_does_not_exist_is_refused(world, cluster, unique_name):
     with pytest.raises(CommandError, match="does not exist on cluster local"):
-        call_command("adopt_namespace", unique_name("ghost"), "--team", "research", "--yes")
+        call_command("adopt_namespace", unique_name("ghost"), "--team", "research", "--actor", "approver", "--yes")
+
+
+def test_adopting_needs_an_approver_named_as_the_actor(world, cluster, core, unique_name):
+    name = unique_name("legacy")
+    core.create_namespace({"metadata": {"name": name}})
+
+    with pytest.raises(CommandError, match=r"Only platform admins in the approvers group can do this\."):
+        call_command("adopt_namespace", name, "--team", "research", "--actor", "research-lead", "--yes")
+
+    assert not TeamNamespace.objects.filter(name=name).exists()
 
 
 def test_sync_usage_reports_what_it_read(world, cluster, capsys):

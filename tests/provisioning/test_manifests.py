@@ -28,7 +28,10 @@ def rendered_world() -> dict[tuple[str, str, str], dict]:
 
 
 def expected_from_seed() -> dict[tuple[str, str, str], dict]:
-    """The tutorial's documents with the ownership label and the three corrections, nothing else."""
+    """The tutorial's documents with the ownership label and the three corrections, nothing else.
+
+    (The tutorial has no quota document for ml-experiments: the portal renders its intent.)
+    """
     expected = {}
     for document in seed_documents():
         if document["kind"] == "Job":
@@ -62,12 +65,21 @@ def test_the_seed_world_renders_as_the_tutorials_manifests_with_only_the_correct
     extra = {key for key in rendered if key not in expected}
     assert extra == {
         ("ResourceQuota", "ml-experiments", "ml-experiments-quota"),
+        ("ResourceQuota", "ml-experiments", "ml-experiments-guaranteed"),
         ("RoleBinding", "ml-research", "gpu-portal-team-edit"),
         ("RoleBinding", "ml-production", "gpu-portal-team-edit"),
         ("RoleBinding", "ml-experiments", "gpu-portal-team-edit"),
     }
+    # "8 GPUs limit, 0 guaranteed": 8 for pods at the preemptible ml-low, none for any other pod.
     assert rendered["ResourceQuota", "ml-experiments", "ml-experiments-quota"]["spec"] == {
-        "hard": {"requests.nvidia.com/gpu": "8"}
+        "hard": {"requests.nvidia.com/gpu": "8"},
+        "scopeSelector": {"matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": ["ml-low"]}]},
+    }
+    assert rendered["ResourceQuota", "ml-experiments", "ml-experiments-guaranteed"]["spec"] == {
+        "hard": {"requests.nvidia.com/gpu": "0"},
+        "scopeSelector": {
+            "matchExpressions": [{"scopeName": "PriorityClass", "operator": "NotIn", "values": ["ml-low"]}]
+        },
     }
     binding = rendered["RoleBinding", "ml-research", "gpu-portal-team-edit"]
     assert binding["roleRef"]["name"] == "edit"

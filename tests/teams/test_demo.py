@@ -1,5 +1,8 @@
 """seed_demo: the seed's world, corrected, and stable when run again."""
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -7,7 +10,7 @@ from django.core import serializers
 from django.core.management import call_command
 
 from teams.demo import SEED_LIMIT_RANGE, SEED_PRODUCTION_QUOTA, SEED_RESEARCH_QUOTA
-from teams.models import AuditEvent, GpuTier, TeamNamespace
+from teams.models import AuditEvent, GpuTier, Rate, TeamNamespace
 from tests.seed import TUTORIAL, parse_tutorial, seed_documents, seed_manifest
 
 
@@ -28,15 +31,24 @@ def test_seed_demo_twice_gives_identical_rows(capsys):
 
 
 @pytest.mark.django_db
-def test_seed_demo_builds_the_seeds_world_with_the_three_corrections(capsys):
+def test_seed_demo_builds_the_seeds_world_with_the_four_corrections(capsys):
     call_command("seed_demo")
 
     output = capsys.readouterr().out
     tiers = list(GpuTier.objects.values_list("slug", "priority_class_name", "priority_value", "preemption_policy"))
+    rates = list(Rate.objects.values_list("tier__slug", "resource", "kind", "effective_from", "price"))
     assert tiers == [
         ("critical", "ml-critical", 1000000, "PreemptLowerPriority"),
         ("high-priority", "ml-high", 100000, "PreemptLowerPriority"),
         ("best-effort", "ml-low", 1000, "Never"),
+    ]
+    assert sorted(rates) == [
+        ("best-effort", "gpu", "burst", date(2000, 1, 1), Decimal("0.800000")),
+        ("best-effort", "gpu", "reserved", date(2000, 1, 1), Decimal("0.000000")),
+        ("critical", "gpu", "burst", date(2000, 1, 1), Decimal("3.200000")),
+        ("critical", "gpu", "reserved", date(2000, 1, 1), Decimal("3.200000")),
+        ("high-priority", "gpu", "burst", date(2000, 1, 1), Decimal("1.200000")),
+        ("high-priority", "gpu", "reserved", date(2000, 1, 1), Decimal("2.400000")),
     ]
     namespaces = {ns.name: ns for ns in TeamNamespace.objects.select_related("team__cost_center", "tier")}
     assert {name: ns.desired_labels for name, ns in namespaces.items()} == {
@@ -50,11 +62,29 @@ def test_seed_demo_builds_the_seeds_world_with_the_three_corrections(capsys):
     assert production["scopeSelector"]["matchExpressions"][0]["values"] == ["ml-critical", "ml-high"]
     assert "services" not in production["hard"]
     assert objects == {"name": "ml-production-objects", "hard": {"services": "50"}}
+    # "8 GPUs limit, 0 guaranteed": 8 for pods at ml-low, 0 for pods of any other class.
     assert namespaces["ml-experiments"].quotas == [
-        {"name": "ml-experiments-quota", "hard": {"requests.nvidia.com/gpu": "8"}}
+        {
+            "name": "ml-experiments-quota",
+            "hard": {"requests.nvidia.com/gpu": "8"},
+            "scopeSelector": {
+                "matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": ["ml-low"]}]
+            },
+        },
+        {
+            "name": "ml-experiments-guaranteed",
+            "hard": {"requests.nvidia.com/gpu": "0"},
+            "scopeSelector": {
+                "matchExpressions": [{"scopeName": "PriorityClass", "operator": "NotIn", "values": ["ml-low"]}]
+            },
+        },
     ]
-    assert output.count("the seed as written fails") == 4
-    assert output.count("corrected:") == 3
+    assert (
+        "ml-experiments: the seed as written fails: quotas[ml-experiments-quota].hard[requests.nvidia.com/gpu]: "
+        "Best effort namespaces get 0 guaranteed GPUs, but this quota holds 8 GPUs" in output
+    )
+    assert output.count("the seed as written fails") == 5
+    assert output.count("corrected:") == 4
     assert AuditEvent.objects.filter(verb="namespace.seeded").count() == 3
 
 

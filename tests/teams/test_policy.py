@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from teams.demo import SEED_LIMIT_RANGE, SEED_PRODUCTION_QUOTA, SEED_RESEARCH_QUOTA, demo_world
-from teams.models import Request, Team
+from teams.models import GpuTier, Request, Team
 from teams.policy import check_namespace_spec, check_request
 
 Kind = Request.Kind
@@ -273,24 +273,78 @@ def test_default_request_applies_only_to_containers(world):
 # Tiers and GPUs.
 
 
-def test_best_effort_namespaces_get_no_guaranteed_gpus(world):
-    quota = gpu_quota("2")
+def scoped(quota: dict, operator: str, *classes: str) -> dict:
     quota["scopeSelector"] = {
-        "matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": ["ml-high"]}]
+        "matchExpressions": [{"scopeName": "PriorityClass", "operator": operator, "values": list(classes)}]
     }
+    return quota
+
+
+def no_other_gpus() -> dict:
+    """The cap that keeps a best-effort namespace's GPUs for its preemptible pods."""
+    return scoped(gpu_quota("0", name="others"), "NotIn", "ml-low")
+
+
+def best_effort_refusal(gpus: int) -> str:
+    return (
+        f"Best effort namespaces get 0 guaranteed GPUs, but this quota holds {gpus} GPUs for pods at a PriorityClass "
+        "that is never preempted (a quota counts pods of every class its scopeSelector does not exclude). Scope the "
+        "quota to the tier's preemptible PriorityClass: a scopeSelector with scopeName PriorityClass, operator In, "
+        'values [ml-low], and add a quota with requests.nvidia.com/gpu "0" scoped NotIn [ml-low] so that no other '
+        "pod takes GPUs."
+    )
+
+
+def test_best_effort_namespaces_get_no_guaranteed_gpus(world):
+    quota = scoped(gpu_quota("2"), "In", "ml-high")
+
+    report = create(world.data_science, "ds-2", tier="best-effort", quotas=[quota, no_other_gpus()])
+
+    assert errors(report) == {"quotas[q].hard[requests.nvidia.com/gpu]": [best_effort_refusal(2)]}
+
+
+@pytest.mark.parametrize(
+    "scope", [None, ("NotIn", "ml-low"), ("In", "ml-low", "ml-high")], ids=["unscoped", "not-in", "in-mixed"]
+)
+def test_a_best_effort_gpu_quota_that_admits_other_classes_is_refused_naming_the_quota_key(world, scope):
+    quota = gpu_quota("8", name="ml-experiments-quota")
+    if scope:
+        scoped(quota, *scope)
 
     report = create(world.data_science, "ds-2", tier="best-effort", quotas=[quota])
 
-    assert errors(report) == {
+    assert errors(report) == {"quotas[ml-experiments-quota].hard[requests.nvidia.com/gpu]": [best_effort_refusal(8)]}
+    assert [finding.code for finding in report.errors] == ["tier_no_guaranteed"]
+
+
+def test_best_effort_gpus_for_preemptible_pods_need_a_cap_for_every_other_pod(world):
+    quota = scoped(gpu_quota("8"), "In", "ml-low")
+
+    uncapped = create(world.data_science, "ds-2", tier="best-effort", quotas=[quota])
+    capped = create(world.data_science, "ds-2", tier="best-effort", quotas=[quota, no_other_gpus()])
+
+    assert errors(uncapped) == {
         "quotas[q].hard[requests.nvidia.com/gpu]": [
-            "Best effort namespaces get 0 guaranteed GPUs: their pods run at the preemptible ml-low, but this "
-            "quota holds 2 GPUs for a PriorityClass that is never preempted."
+            "Best effort namespaces get 0 guaranteed GPUs, but this quota bounds only pods at preemptible "
+            "PriorityClasses: a pod naming any other class (or none) takes GPUs without bound. Add a quota with "
+            'requests.nvidia.com/gpu "0" scoped to PriorityClass NotIn [ml-low].'
         ]
     }
+    assert capped.errors == []
+
+
+def test_an_enforced_burst_tier_renders_the_cap_itself(world):
+    GpuTier.objects.filter(slug="best-effort").update(enforces_gpu_burst=True)
+
+    report = create(world.data_science, "ds-2", tier="best-effort", quotas=[scoped(gpu_quota("8"), "In", "ml-low")])
+
+    assert report.errors == []
 
 
 def test_best_effort_gpus_count_against_the_tier_limit_not_the_guarantee(world):
-    report = create(world.data_science, "ds-2", tier="best-effort", quotas=[gpu_quota("17")])
+    quota = scoped(gpu_quota("17"), "In", "ml-low")
+
+    report = create(world.data_science, "ds-2", tier="best-effort", quotas=[quota, no_other_gpus()])
 
     assert errors(report) == {
         "quotas[q].hard[requests.nvidia.com/gpu]": [
@@ -431,7 +485,8 @@ def test_a_tier_change_is_checked_against_the_new_tiers_rules(world):
 
     assert errors(report) == {
         "quotas[ml-research-quota].hard[requests.nvidia.com/gpu]": [
-            "A GPU limit of 32 exceeds the Best effort tier's maximum of 16 per namespace."
+            best_effort_refusal(8),
+            "A GPU limit of 32 exceeds the Best effort tier's maximum of 16 per namespace.",
         ]
     }
 

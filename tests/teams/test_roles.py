@@ -188,10 +188,11 @@ def test_what_each_role_sees(world, shown, model):
     assert len(everything) > max(len(rows) for rows in seen if rows != everything)
 
 
-#: Models no page or endpoint shows (bookkeeping of the sync and the rollup; rates are read in the admin).
+#: Models no page or endpoint shows as rows: bookkeeping of the sync and the rollup, and rates, which reach
+#: users only as the tier catalogue's prices (teams.catalog.PriceList), on the tiers every signed-in user sees.
 NOT_SHOWN = {
     "provisioning.TaskLock",
-    "chargeback.Rate",
+    "teams.Rate",
     "chargeback.SeriesCheckpoint",
     "chargeback.NamespaceCheckpoint",
     "chargeback.RollupState",

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from teams import workflow
 from teams.events import system_actor
-from teams.models import Request, TeamNamespace
+from teams.models import Request, Team, TeamNamespace
 from tests.requests import ask_for_gpus
 
 Kind = Request.Kind
@@ -258,6 +258,62 @@ def test_a_new_namespace_from_the_form(as_role, world):
             ],
         },
     }
+
+
+def best_effort_form(**overrides) -> dict:
+    data = {
+        "team": Team.objects.get(slug="data-science").pk,
+        "namespace_name": "ml-sweeps",
+        "tier": "best-effort",
+        "quota|0|requests.nvidia.com/gpu": "8",
+        "quota|0|pods": "50",
+        "quota|1|requests.nvidia.com/gpu": "0",
+        "limit|Container|default|nvidia.com/gpu": "0",
+        "limit|Container|defaultRequest|nvidia.com/gpu": "0",
+        "justification": "Hyperparameter sweeps.",
+    }
+    return {**data, **overrides}
+
+
+def test_a_best_effort_namespace_from_the_form_keeps_its_gpus_for_preemptible_pods(world, client):
+    client.force_login(get_user_model().objects.get(username="data-science-lead"))
+
+    page = client.get(reverse("request-new", args=["create_namespace"]))
+    response = client.post(reverse("request-new", args=["create_namespace"]), best_effort_form())
+
+    assert "&lt;name&gt;-guaranteed" in page.content.decode()
+    assert response.status_code == 302
+    request = Request.objects.get()
+    assert request.proposed_spec["quotas"] == [
+        {
+            "name": "ml-sweeps-quota",
+            "hard": {"requests.nvidia.com/gpu": "8", "pods": "50"},
+            "scopeSelector": {
+                "matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": ["ml-low"]}]
+            },
+        },
+        {
+            "name": "ml-sweeps-guaranteed",
+            "hard": {"requests.nvidia.com/gpu": "0"},
+            "scopeSelector": {
+                "matchExpressions": [{"scopeName": "PriorityClass", "operator": "NotIn", "values": ["ml-low"]}]
+            },
+        },
+    ]
+
+
+def test_guaranteed_gpus_in_a_best_effort_namespace_are_refused_on_the_form_and_nothing_is_stored(world, client):
+    client.force_login(get_user_model().objects.get(username="data-science-lead"))
+
+    response = client.post(
+        reverse("request-new", args=["create_namespace"]), best_effort_form(**{"quota|1|requests.nvidia.com/gpu": "2"})
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert Request.objects.count() == 0
+    assert 'id="f-quota-1-requests-nvidia-com-gpu-error"' in html
+    assert "Best effort namespaces get 0 guaranteed GPUs, but this quota holds 2 GPUs" in html
 
 
 def test_the_preview_shows_the_yaml_provisioning_would_apply(as_role):
