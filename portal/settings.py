@@ -5,10 +5,11 @@ file and a Celery broker on SQLite, both under `var/`. Production sets DATABASE_
 CELERY_BROKER_URL, SECRET_KEY and ALLOWED_HOSTS.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
+from csp.constants import NONE, SELF
 from django.core.management.utils import get_random_secret_key
 
 from portal import env
@@ -19,13 +20,8 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.get_bool("DEBUG", False)
 
-if DEBUG:
-    SECRET_KEY = env.get_str("SECRET_KEY", get_random_secret_key())
-else:
-    try:
-        SECRET_KEY = env.get_str("SECRET_KEY")
-    except ImproperlyConfigured:
-        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off.") from None
+# A random key per start only under DEBUG; production's is checked (env.get_secret_key) before anything runs.
+SECRET_KEY = env.get_str("SECRET_KEY", get_random_secret_key()) if DEBUG else env.get_secret_key("SECRET_KEY")
 
 ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS", [])
@@ -42,6 +38,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
+    "axes",
     "teams",
     "provisioning",
     "chargeback",
@@ -58,9 +56,42 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
+
+# HTTPS. Production defaults pass `manage.py check --deploy`; a plain-HTTP lab turns off SECURE_SSL_REDIRECT,
+# SECURE_COOKIES and SECURE_HSTS_SECONDS (README). Behind a proxy that ends TLS, TRUST_PROXY_HEADERS lets its
+# X-Forwarded-Proto say the request was HTTPS and its X-Forwarded-For name the client; never set it without
+# such a proxy, or any client could claim either.
+TRUST_PROXY_HEADERS = env.get_bool("TRUST_PROXY_HEADERS", False)
+if TRUST_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.get_bool("SECURE_COOKIES", not DEBUG)
+SECURE_HSTS_SECONDS = env.get_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.get_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env.get_bool("SECURE_HSTS_PRELOAD", True)
+
+# Content-Security-Policy, with DEBUG too so that the browser tests see what production enforces: every
+# script and style comes from the portal's own static files; no inline script, style or eval.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 TEMPLATES = [
     {
@@ -117,6 +148,20 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# Sign-in throttling (django-axes): SIGNIN_FAILURE_LIMIT failed sign-ins for one user name, or from one
+# address, lock further sign-ins of that name or address for SIGNIN_LOCKOUT_MINUTES (each failure during the
+# lock starts it again). Admins see the attempts in the admin and can delete one to lift its lock.
+AUTHENTICATION_BACKENDS = [
+    "accounts.signin.SignInThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.get_int("SIGNIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.get_int("SIGNIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.signin.client_address"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -127,6 +172,8 @@ LOGGING = {
     "formatters": {"plain": {"()": "portal.logs.KeyValueFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.get_str("LOG_LEVEL", "INFO")},
+    # django-axes logs every sign-in at INFO; its lockouts (WARNING) are the lines worth reading.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 REST_FRAMEWORK = {
@@ -151,7 +198,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "teams.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "teams.api.renderers.PortalBrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["teams.api.parsers.PortalJSONParser"],
     "COERCE_DECIMAL_TO_STRING": True,

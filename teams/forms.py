@@ -108,6 +108,7 @@ class RequestForm:
             proposed["force"] = self.force.value == "on"
         if self.shows_quotas:
             current = {quota["name"]: quota["hard"] for quota in self.current_spec().get("quotas") or []}
+            shown = {quota["name"]: quota for quota in self.base_spec.get("quotas") or []}
             proposed["quotas"] = []
             for block in self.quotas:
                 hard: dict = {}
@@ -117,7 +118,11 @@ class RequestForm:
                         hard[key] = item.value.strip()
                     elif key in current.get(block.name, {}):
                         hard[key] = None
-                proposed["quotas"].append({"name": self.quota_name(block), "hard": hard})
+                quota = {"name": self.quota_name(block), "hard": hard}
+                if block.scoped and self.namespace is None:
+                    # A new namespace has no quota to keep a scope from: the tier's default brings it.
+                    quota["scopeSelector"] = shown[block.name]["scopeSelector"]
+                proposed["quotas"].append(quota)
         if self.shows_limit_range:
             proposed.update(self.proposed_limit_range())
         return proposed

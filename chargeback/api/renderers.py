@@ -1,7 +1,6 @@
-import csv
-import io
-
 from rest_framework.renderers import BaseRenderer
+
+from teams.csv_export import write_csv
 
 
 class ReportCsvRenderer(BaseRenderer):
@@ -12,9 +11,4 @@ class ReportCsvRenderer(BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=data["columns"], lineterminator="\r\n")
-        writer.writeheader()
-        for row in data["rows"]:
-            writer.writerow({key: "" if value is None else value for key, value in row.items()})
-        return buffer.getvalue().encode(self.charset)
+        return write_csv(data["columns"], data["rows"]).encode(self.charset)

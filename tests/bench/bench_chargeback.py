@@ -32,6 +32,8 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from django.core.management.utils import get_random_secret_key
+
 ROOT = Path(__file__).resolve().parents[2]
 #: The reports' "now": rolled up until 13:00, raw samples until 13:30.
 DAILY_UNTIL = datetime(2026, 11, 1, tzinfo=UTC)
@@ -112,7 +114,7 @@ def run_child(engine: str, size: int, options, *, raw_comparison: bool) -> dict:
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "LOG_LEVEL": "WARNING",
         "DEBUG": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or "benchmark-only-secret",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or get_random_secret_key(),
     }
     with _database(engine, environment) as (environment, copy):
         figures = _run(["fill", *common], environment)

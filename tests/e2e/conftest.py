@@ -44,13 +44,38 @@ def screenshots() -> Path:
 
 
 @pytest.fixture
-def sign_in(browser: Browser, live_server):
+def csp_violations() -> Iterator[list[str]]:
+    """What the browser refused under the Content-Security-Policy, from the console of every page opened.
+
+    A test passes only if there was none: a refused script or style is a page that silently broke.
+    """
+    violations: list[str] = []
+    yield violations
+    assert violations == []
+
+
+def watch_csp(page: Page, violations: list[str], *, expected: str | None = None) -> None:
+    """Record each refusal the browser logs on `page`, with the address of the page that caused it.
+
+    `expected` names a refusal that is the policy doing its job (a third-party page reaching outside).
+    """
+
+    def record(message) -> None:
+        if "Content Security Policy" in message.text and not (expected and expected in message.text):
+            violations.append(f"{page.url}: {message.text}")
+
+    page.on("console", record)
+
+
+@pytest.fixture
+def sign_in(browser: Browser, live_server, csp_violations: list[str]):
     """A fresh browser session signed in as `username`, with seed_demo's password."""
     pages: list[Page] = []
 
     def open_as(username: str) -> Page:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
+        watch_csp(page, csp_violations)
         page.set_default_timeout(20_000)
         page.goto(f"{live_server.url}/accounts/login/")
         page.get_by_label("User name").fill(username)
