@@ -2,11 +2,9 @@
 
 import hashlib
 import secrets
-from datetime import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
 #: Every token starts with this, so that secret scanners and people can tell what it is.
@@ -35,10 +33,6 @@ def prefix_of(key: str) -> str | None:
 
 
 class ApiTokenQuerySet(models.QuerySet):
-    def active(self, now: datetime | None = None) -> "ApiTokenQuerySet":
-        now = now or timezone.now()
-        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), revoked_at__isnull=True)
-
     def visible_to(self, user) -> "ApiTokenQuerySet":
         """Everyone sees their own tokens only, approvers included."""
         if not user.is_authenticated:
@@ -75,10 +69,6 @@ class ApiToken(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None and not self.is_expired
 
     def matches(self, key: str) -> bool:
         return secrets.compare_digest(self.key_hash, hash_key(key))

@@ -7,7 +7,14 @@ millicore-seconds and byte-seconds, and plain seconds for unknown time. Dividing
 
 from django.db import models
 
+from teams import roles
 from teams.models import CostCenter, GpuTier, Team, TeamNamespace
+
+
+class UsageTotalsQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "UsageTotalsQuerySet":
+        """A team's usage is its members' to see; who may read chargeback at all is roles.can_read_chargeback."""
+        return roles.restrict_to_teams(self, user, "team")
 
 
 class UsageTotals(models.Model):
@@ -37,6 +44,8 @@ class UsageTotals(models.Model):
     memory_burst = models.BigIntegerField(default=0)
     memory_unknown = models.BigIntegerField(default=0)
     memory_used_unknown = models.BigIntegerField(default=0)
+
+    objects = UsageTotalsQuerySet.as_manager()
 
     class Meta:
         abstract = True

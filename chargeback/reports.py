@@ -94,13 +94,16 @@ class ReportQuery:
     cost_center: str | None = None
 
 
-def build_report(query: ReportQuery) -> dict:
-    """The report as a JSON-ready dict: rows sorted by cost center, group and period, and totals."""
+def build_report(query: ReportQuery, *, viewer) -> dict:
+    """The report as a JSON-ready dict: rows sorted by cost center, group and period, and totals.
+
+    Only the usage `viewer` may see is summed (UsageTotals' visible_to).
+    """
     watermarks = dict(RollupState.objects.values_list("name", "complete_until"))
     complete_until = watermarks.get(RollupState.HOURLY)
     end = min(query.end, complete_until) if complete_until else query.start
     daily_until = watermarks.get(RollupState.DAILY) or query.start
-    rows, totals = _rows(query, end, *_sums(query, end, daily_until)) if end > query.start else ([], _Totals())
+    rows, totals = _rows(query, end, *_sums(query, viewer, end, daily_until)) if end > query.start else ([], _Totals())
     return {
         "start": query.start.isoformat(),
         "end": query.end.isoformat(),
@@ -128,7 +131,7 @@ PRICE_SCALE = 10**6
 
 
 def _sums(
-    query: ReportQuery, end: datetime, daily_until: datetime
+    query: ReportQuery, viewer, end: datetime, daily_until: datetime
 ) -> tuple[list[tuple], list[str], PriceList, list[date]]:
     """Rows of (group keys..., segment?, sums...) from SQL, one per group, tier, bucket and rate period."""
     first_day = _ceil_day(query.start)
@@ -137,7 +140,7 @@ def _sums(
     change_days = prices.change_days(query.start.date(), end.date() + DAY)
     parts: list = []
     if first_day < last_day:
-        parts.append(DailyUsage.objects.filter(day__gte=first_day.date(), day__lt=last_day.date()))
+        parts.append(DailyUsage.objects.visible_to(viewer).filter(day__gte=first_day.date(), day__lt=last_day.date()))
         ranges = [(query.start, first_day), (last_day, end)]
     else:
         ranges = [(query.start, end)]
@@ -146,7 +149,7 @@ def _sums(
         if since < until:
             hours |= Q(hour__gte=since, hour__lt=until)
     if hours:
-        parts.append(HourlyUsage.objects.filter(hours))
+        parts.append(HourlyUsage.objects.visible_to(viewer).filter(hours))
     keys = _keys(query) + (["segment"] if change_days else [])
     aggregates = _aggregates()
     statements = []

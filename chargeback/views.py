@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from chargeback.charts import gpu_hours_chart
 from chargeback.forms import ReportForm, last_month
-from chargeback.permissions import require_chargeback_reader
 from chargeback.reports import ReportQuery, build_report
 from teams.models import CostCenter
+from teams.roles import require_chargeback_reader
 
 
 @login_required
@@ -26,11 +26,11 @@ def report(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         start = datetime.combine(form.cleaned_data["start"], time(), tzinfo=UTC)
         end = datetime.combine(form.cleaned_data["end"] + timedelta(days=1), time(), tzinfo=UTC)
-        result = build_report(ReportQuery(start=start, end=end, group_by="team"))
+        result = build_report(ReportQuery(start=start, end=end, group_by="team"), viewer=request.user)
         context.update(
             report=result,
             complete_until=datetime.fromisoformat(result["complete_until"]) if result["complete_until"] else None,
-            centers=_by_cost_center(result, start, end),
+            centers=_by_cost_center(result, start, end, CostCenter.objects.visible_to(request.user)),
             chart=gpu_hours_chart(result["rows"]),
             csv_url=_csv_url(start, end),
         )
@@ -39,8 +39,8 @@ def report(request: HttpRequest) -> HttpResponse:
     return render(request, "chargeback/report.html", context, status=status)
 
 
-def _by_cost_center(result: dict, start: datetime, end: datetime) -> list[dict]:
-    names = dict(CostCenter.objects.values_list("code", "name"))
+def _by_cost_center(result: dict, start: datetime, end: datetime, cost_centers) -> list[dict]:
+    names = dict(cost_centers.values_list("code", "name"))
     centers: dict[str, dict] = {}
     for row in result["rows"]:
         center = centers.setdefault(

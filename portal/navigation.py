@@ -3,18 +3,17 @@
 from django.http import HttpRequest
 from django.urls import reverse
 
-from teams.models import is_approver, is_finance
+from teams.roles import can_decide, can_read_chargeback
 
 
 def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    approver = is_approver(user)
     items = [("dashboard", "Dashboard"), ("request-list", "Requests")]
-    if approver:
+    if can_decide(user):
         items += [("queue", "Approval queue"), ("cluster-overview", "Cluster")]
-    if approver or is_finance(user):
+    if can_read_chargeback(user):
         items.append(("chargeback:report", "Chargeback"))
     items += [("profile", "API tokens"), ("swagger-ui", "API")]
     entries = []

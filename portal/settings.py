@@ -216,8 +216,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "COMPONENT_SPLIT_REQUEST": True,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
+# The schema, Swagger UI and ReDoc need a signed-in user (teams.roles.can_see_api_schema) unless this is on.
+API_SCHEMA_PUBLIC = env.get_bool("API_SCHEMA_PUBLIC", DEBUG)
 
 # Celery: the embedded default is kombu's SQLAlchemy transport on an SQLite file.
 CELERY_BROKER_URL = env.get_str("CELERY_BROKER_URL", f"sqla+sqlite:///{DATA_DIR / 'celery-broker.sqlite3'}")

@@ -4,10 +4,15 @@ from datetime import timedelta
 
 from django.db import models
 
+from teams import roles
 from teams.models import TeamNamespace
 
 
 class ClusterQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ClusterQuerySet":
+        """Capacity is for approvers and finance (roles.can_see_clusters); teams see their namespaces instead."""
+        return self if roles.can_see_clusters(user) else self.none()
+
     def all_or_default(self) -> list["Cluster"]:
         """Every configured cluster; the default one from settings when none is."""
         return list(self.all()) or [self.get_default()]
@@ -59,6 +64,11 @@ class Cluster(models.Model):
         return self.name
 
 
+class UsageSampleQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "UsageSampleQuerySet":
+        return roles.restrict_to_teams(self, user, "namespace__team")
+
+
 class UsageSample(models.Model):
     """One quota key of one namespace at one time; written only when it changes, or hourly.
 
@@ -73,6 +83,8 @@ class UsageSample(models.Model):
     time = models.DateTimeField()
     hard = models.DecimalField(max_digits=32, decimal_places=9)
     used = models.DecimalField(max_digits=32, decimal_places=9, null=True)
+
+    objects = UsageSampleQuerySet.as_manager()
 
     #: How far back pages read raw samples (the longest usage chart): pruning keeps at least this much.
     READ_BACK = timedelta(days=30)

@@ -1,4 +1,7 @@
-"""Pages that need the rendered manifests or the cluster: namespace detail, previews, dry runs, overview."""
+"""Pages that need the rendered manifests or the cluster: namespace detail, previews, dry runs, overview.
+
+Namespaces and requests come through visible_to(user): another team's are a 404 here too.
+"""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,19 +14,18 @@ from provisioning.charts import RANGES, gpu_chart
 from provisioning.fit import check_fit, parse_ask
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
 from provisioning.models import Cluster
-from teams import workflow
+from teams import roles, workflow
 from teams.catalog import TierCatalog
 from teams.constants import GUARANTEED_GPU_KEY
 from teams.forms import build_form, resolve_target
-from teams.models import GpuTier, Request, TeamNamespace, is_approver
-from teams.permissions import require_approver, visible_namespace
+from teams.models import GpuTier, Request, TeamNamespace
 from teams.quantities import parse_quantity
 from teams.usage import usage_rows
 
 
 @login_required
 def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
-    namespace = visible_namespace(request.user, name)
+    namespace = _visible_namespace(request, name)
     objects = applying.desired_objects(namespace)
     return render(
         request,
@@ -35,7 +37,7 @@ def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
             "job_yaml": to_yaml([render_job_example(namespace)]),
             "limits": namespace.limit_range.get("limits") or [],
             "ranges": list(RANGES),
-            "can_reapply": is_approver(request.user),
+            "can_reapply": roles.can_decide(request.user),
         },
     )
 
@@ -43,7 +45,7 @@ def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 def namespace_manifests(request: HttpRequest, name: str) -> HttpResponse:
     """Exactly what provisioning applies, as a YAML download."""
-    namespace = visible_namespace(request.user, name)
+    namespace = _visible_namespace(request, name)
     response = HttpResponse(to_yaml(applying.desired_objects(namespace)), content_type="application/yaml")
     response["Content-Disposition"] = f'attachment; filename="{namespace.name}.yaml"'
     return response
@@ -52,7 +54,7 @@ def namespace_manifests(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def namespace_fit(request: HttpRequest, name: str) -> HttpResponse:
-    namespace = visible_namespace(request.user, name)
+    namespace = _visible_namespace(request, name)
     ask, errors = parse_ask(*(request.POST.get(key, "").strip() for key in ("gpus", "cpu", "memory", "count")))
     answer = None
     if ask is not None:
@@ -63,7 +65,7 @@ def namespace_fit(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 def usage_chart(request: HttpRequest, name: str) -> HttpResponse:
-    namespace = visible_namespace(request.user, name)
+    namespace = _visible_namespace(request, name)
     chart = gpu_chart(namespace, request.GET.get("range", "24h"))
     return render(
         request, "provisioning/partials/chart.html", {"chart": chart, "namespace": namespace, "ranges": RANGES}
@@ -93,8 +95,8 @@ def request_preview(request: HttpRequest, kind: str) -> HttpResponse:
 @login_required
 def request_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
     """The API server's verdict on a pending request, for the approver deciding it."""
-    require_approver(request.user)
-    item = get_object_or_404(Request.objects.select_related("team", "namespace__tier"), pk=pk)
+    item = get_object_or_404(Request.objects.visible_to(request.user).select_related("team", "namespace__tier"), pk=pk)
+    roles.require_approver(request.user)
     verdict = applying.dry_run_request(item)
     return render(request, "provisioning/partials/dry_run.html", {"verdict": verdict})
 
@@ -102,9 +104,14 @@ def request_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def cluster_overview(request: HttpRequest) -> HttpResponse:
     """Every managed namespace, like `kubectl get resourcequota --all-namespaces`."""
-    require_approver(request.user)
+    roles.require_approver(request.user)
     cluster = Cluster.objects.get_default()
-    namespaces = list(TeamNamespace.objects.live().select_related("team__cost_center", "tier").order_by("name"))
+    namespaces = list(
+        TeamNamespace.objects.visible_to(request.user)
+        .live()
+        .select_related("team__cost_center", "tier")
+        .order_by("name")
+    )
     rows = []
     for namespace in namespaces:
         used = sum(
@@ -132,10 +139,17 @@ def cluster_overview(request: HttpRequest) -> HttpResponse:
 @require_POST
 def namespace_reapply(request: HttpRequest, name: str) -> HttpResponse:
     """An admin restores a namespace to its approved state: after drift, or to retry a failed reconcile."""
-    require_approver(request.user)
-    namespace = get_object_or_404(TeamNamespace.objects.live(), name=name)
+    namespace = _visible_namespace(request, name)
+    roles.require_approver(request.user)
     workflow.request_reconcile(namespace.pk, actor=request.user)
     messages.success(request, f"{name} is being re-applied.")
     if request.POST.get("back") == "namespace":
         return redirect("namespace-detail", name)
     return redirect("cluster-overview")
+
+
+def _visible_namespace(request: HttpRequest, name: str) -> TeamNamespace:
+    """The live namespace `name` if the user may see it; 404 alike for another team's and for none at all."""
+    return get_object_or_404(
+        TeamNamespace.objects.visible_to(request.user).live().select_related("team__cost_center", "tier"), name=name
+    )

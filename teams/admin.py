@@ -29,8 +29,8 @@ from teams.models import (
     Request,
     Team,
     TeamNamespace,
-    is_approver,
 )
+from teams.roles import can_decide
 
 
 def audit_snapshot(obj: models.Model) -> dict:
@@ -227,7 +227,7 @@ class TeamNamespaceAdmin(admin.ModelAdmin):
         return False
 
     def has_reapply_permission(self, request) -> bool:
-        return is_approver(request.user)
+        return can_decide(request.user)
 
     @admin.action(description="Re-apply desired state (retry a failed reconcile)", permissions=["reapply"])
     def reapply_selected(self, request, queryset) -> None:
@@ -279,7 +279,7 @@ class RequestAdmin(admin.ModelAdmin):
         return False
 
     def has_decide_permission(self, request) -> bool:
-        return is_approver(request.user)
+        return can_decide(request.user)
 
     @admin.action(description="Approve selected pending requests", permissions=["decide"])
     def approve_selected(self, request, queryset) -> None:

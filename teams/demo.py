@@ -18,6 +18,7 @@ from django.db import transaction
 from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, GPU_RESOURCE
 from teams.models import CostCenter, GpuTier, Membership, Rate, Resource, Team
 from teams.policy import check_namespace_spec
+from teams.roles import TEAM_ROLES
 from teams.workflow import seed_namespace
 
 SEED_RESEARCH_QUOTA = {
@@ -226,7 +227,7 @@ def demo_users() -> list[dict]:
     """Sign-in names of the demo: a lead and a member per team, an approver, a finance user."""
     users = []
     for team in TEAMS:
-        for role in (Membership.Role.LEAD, Membership.Role.MEMBER):
+        for role in TEAM_ROLES:
             users.append({"username": f"{team['slug']}-{role}", "team": team["slug"], "role": role})
     users.append({"username": "approver", "group": APPROVERS_GROUP, "is_staff": True})
     users.append({"username": "finance", "group": FINANCE_GROUP})

@@ -10,12 +10,13 @@ import re
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
 
 from teams.catalog import tier_default_spec
 from teams.constants import QUOTA_KEYS
-from teams.models import GpuTier, Membership, Request, Team, TeamNamespace
-from teams.permissions import is_lead, visible_namespace
+from teams.models import GpuTier, Request, Team, TeamNamespace
 from teams.policy import PolicyReport
+from teams.roles import require_lead
 from teams.specs import REMOVE_LIMITS, SECTIONS, namespace_spec, resolve_proposal, spec_changes
 
 Kind = Request.Kind
@@ -194,7 +195,10 @@ class RequestForm:
 
 
 def resolve_target(user, kind: str, source) -> tuple[Team, TeamNamespace | None]:
-    """The team (and namespace) a request is for, from the form's values; only its lead may ask."""
+    """The team (and namespace) a request is for, from the form's values; only its lead may ask.
+
+    A namespace the user may not see does not exist for them (404), whatever else they may do.
+    """
     if kind not in SECTIONS:  # adoption is an approver's, through the workflow, never a team lead's form
         raise PermissionDenied("Unknown kind of request.")
     namespace = None
@@ -205,19 +209,17 @@ def resolve_target(user, kind: str, source) -> tuple[Team, TeamNamespace | None]
         if team is None:
             raise PermissionDenied("Only team leads can ask for namespaces.")
     else:
-        namespace = visible_namespace(user, source.get("namespace", ""))
+        namespace = get_object_or_404(
+            TeamNamespace.objects.live().visible_to(user).select_related("team__cost_center", "tier"),
+            name=source.get("namespace", ""),
+        )
         team = namespace.team
-    if not is_lead(user, team):
-        raise PermissionDenied(f"Only a lead of team {team.slug} can submit its requests.")
+    require_lead(user, team)
     return team, namespace
 
 
 def lead_teams(user) -> list[Team]:
-    return list(
-        Team.objects.filter(memberships__user=user, memberships__role=Membership.Role.LEAD).select_related(
-            "default_tier"
-        )
-    )
+    return list(Team.objects.led_by(user).select_related("default_tier"))
 
 
 def build_form(

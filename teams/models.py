@@ -6,7 +6,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from teams.constants import APPROVERS_GROUP, FINANCE_GROUP
+from teams import roles
 
 dns_label_validator = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
@@ -14,26 +14,12 @@ dns_label_validator = RegexValidator(
 )
 
 
-def is_approver(user) -> bool:
-    """Platform admins: active staff users in the approvers group (superusers count too)."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
-    return user.is_staff and _in_group(user, APPROVERS_GROUP)
-
-
-def is_finance(user) -> bool:
-    return user.is_authenticated and user.is_active and _in_group(user, FINANCE_GROUP)
-
-
-def _in_group(user, name: str) -> bool:
-    # Cached per user object: permission checks run several times per page.
-    cache = getattr(user, "_portal_groups", None)
-    if cache is None:
-        cache = set(user.groups.values_list("name", flat=True))
-        user._portal_groups = cache
-    return name in cache
+class CostCenterQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CostCenterQuerySet":
+        """Those who see every team see every cost center; others the cost centers of their teams."""
+        if roles.sees_every_team(user):
+            return self
+        return self.filter(pk__in=Team.objects.visible_to(user).values("cost_center_id"))
 
 
 class CostCenter(models.Model):
@@ -43,11 +29,19 @@ class CostCenter(models.Model):
     name = models.CharField(max_length=200)
     owner_contact = models.CharField(max_length=254, blank=True, help_text="E-mail or team alias of the budget owner.")
 
+    objects = CostCenterQuerySet.as_manager()
+
     class Meta:
         ordering = ["code"]
 
     def __str__(self) -> str:
         return f"{self.code} ({self.name})"
+
+
+class GpuTierQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "GpuTierQuerySet":
+        """Tiers are the catalogue every signed-in user chooses from."""
+        return self if user.is_authenticated else self.none()
 
 
 class GpuTier(models.Model):
@@ -79,6 +73,8 @@ class GpuTier(models.Model):
     default_limit_range = models.JSONField(
         default=list, blank=True, help_text="LimitRange spec.limits for new namespaces."
     )
+
+    objects = GpuTierQuerySet.as_manager()
 
     class Meta:
         ordering = ["-priority_value"]
@@ -139,11 +135,13 @@ class Rate(models.Model):
 class TeamQuerySet(models.QuerySet):
     def visible_to(self, user) -> "TeamQuerySet":
         """Approvers and finance see every team; everyone else sees the teams they belong to."""
-        if is_approver(user) or is_finance(user):
-            return self
+        return roles.restrict_to_teams(self, user, "pk")
+
+    def led_by(self, user) -> "TeamQuerySet":
+        """The teams `user` may ask for namespaces and changes in."""
         if not user.is_authenticated:
             return self.none()
-        return self.filter(memberships__user=user).distinct()
+        return self.filter(pk__in=roles.team_ids(user, roles.Role.LEAD))
 
 
 class Team(models.Model):
@@ -166,19 +164,18 @@ class Team(models.Model):
         """The group name bound to `edit` in the team's namespaces."""
         return f"gpu-portal:{self.slug}"
 
-    def role_of(self, user) -> str | None:
-        membership = self.memberships.filter(user=user).first() if user.is_authenticated else None
-        return membership.role if membership else None
+
+class MembershipQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "MembershipQuerySet":
+        return roles.restrict_to_teams(self, user, "team")
 
 
 class Membership(models.Model):
-    class Role(models.TextChoices):
-        LEAD = "lead", "Team lead"
-        MEMBER = "member", "Member"
-
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    role = models.CharField(max_length=16, choices=roles.TEAM_ROLE_CHOICES, default=roles.Role.MEMBER)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team")]
@@ -194,7 +191,7 @@ class TeamNamespaceQuerySet(models.QuerySet):
         return self.filter(deleted_at__isnull=True)
 
     def visible_to(self, user) -> "TeamNamespaceQuerySet":
-        return self.filter(team__in=Team.objects.visible_to(user))
+        return roles.restrict_to_teams(self, user, "team")
 
 
 class TeamNamespace(models.Model):
@@ -280,7 +277,7 @@ class TeamNamespace(models.Model):
 
 class RequestQuerySet(models.QuerySet):
     def visible_to(self, user) -> "RequestQuerySet":
-        return self.filter(team__in=Team.objects.visible_to(user))
+        return roles.restrict_to_teams(self, user, "team")
 
 
 class Request(models.Model):
@@ -351,16 +348,16 @@ class Request(models.Model):
         return f"#{self.pk} {self.get_kind_display()} {self.namespace_name} ({self.state})"
 
     @property
-    def is_open(self) -> bool:
-        return self.state in self.OPEN_STATES
-
-    @property
     def removed_fields(self) -> list[str]:
         """What approving would remove from the namespace; bulk approval leaves such requests alone."""
         return [row["field"] for row in self.changes if row["change"] == self.Change.REMOVED]
 
 
 class AuditEventQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "AuditEventQuerySet":
+        """A team sees the events of its requests; those who see every team see every event."""
+        return roles.restrict_to_teams(self, user, "request__team")
+
     def update(self, **kwargs):
         raise TypeError("Audit events are append-only.")
 

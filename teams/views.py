@@ -1,4 +1,8 @@
-"""Pages for team leads, members and approvers. Thin: rules live in policy, changes in workflow."""
+"""Pages for team leads, members and approvers. Thin: rules live in policy and roles, changes in workflow.
+
+Every object a page shows comes through its manager's visible_to(user): another team's
+request is a 404, as if it did not exist; one the user sees but may not act on is a 403.
+"""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,11 +14,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from teams import workflow
+from teams import roles, workflow
 from teams.capacity import CapacityTotals
 from teams.forms import build_form, lead_teams, resolve_target
-from teams.models import GpuTier, Request, Team, TeamNamespace, is_approver, is_finance
-from teams.permissions import require_approver, visible_request
+from teams.models import AuditEvent, GpuTier, Request, Team, TeamNamespace
 from teams.policy import PolicyError, check_request
 from teams.usage import usage_rows
 
@@ -26,21 +29,21 @@ RECENT_REQUESTS = 10
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Everyone lands on what matters to them."""
-    if is_approver(request.user):
+    if roles.can_decide(request.user):
         return redirect("queue")
-    if is_finance(request.user) and not request.user.memberships.exists():
+    if roles.can_read_chargeback(request.user) and not roles.team_ids(request.user).exists():
         return redirect("chargeback:report")
     return redirect("dashboard")
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    teams = Team.objects.visible_to(request.user).select_related("cost_center", "default_tier")
-    namespaces = list(TeamNamespace.objects.live().filter(team__in=teams).select_related("team__cost_center", "tier"))
-    open_requests = Request.objects.filter(team__in=teams).select_related("team", "requested_by")
-    recent = list(open_requests.filter(state__in=Request.OPEN_STATES).order_by("-created_at")[:RECENT_REQUESTS])
-    recent += list(open_requests.exclude(state__in=Request.OPEN_STATES).order_by("-created_at")[:RECENT_REQUESTS])
-    failing = set(Request.objects.filter(team__in=teams, state=State.FAILED).values_list("namespace_id", flat=True))
+    namespaces = list(TeamNamespace.objects.visible_to(request.user).live().select_related("team__cost_center", "tier"))
+    visible_requests = Request.objects.visible_to(request.user)
+    shown = visible_requests.select_related("team", "requested_by")
+    recent = list(shown.filter(state__in=Request.OPEN_STATES).order_by("-created_at")[:RECENT_REQUESTS])
+    recent += list(shown.exclude(state__in=Request.OPEN_STATES).order_by("-created_at")[:RECENT_REQUESTS])
+    failing = set(visible_requests.filter(state=State.FAILED).values_list("namespace_id", flat=True))
     led = {team.pk for team in lead_teams(request.user)}
     return render(
         request,
@@ -74,8 +77,8 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    item = visible_request(request.user, pk)
-    events = item.audit_events.select_related("actor").order_by("created_at", "pk")
+    item = _visible_request(request, pk)
+    events = AuditEvent.objects.visible_to(request.user).filter(request=item).select_related("actor")
     return render(
         request,
         "teams/request_detail.html",
@@ -83,10 +86,20 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "item": item,
             "events": events,
             "diff": item.changes,
-            "can_cancel": item.state == State.PENDING and item.requested_by_id == request.user.pk,
-            "can_decide": item.state == State.PENDING and is_approver(request.user),
-            "can_retry": item.state == State.FAILED and is_approver(request.user),
+            "can_cancel": item.state == State.PENDING and roles.can_cancel(request.user, item),
+            "can_decide": item.state == State.PENDING and roles.can_decide(request.user),
+            "can_retry": item.state == State.FAILED and roles.can_decide(request.user),
         },
+    )
+
+
+def _visible_request(request: HttpRequest, pk: int) -> Request:
+    """The request `pk` if the user may see it; 404 alike for another team's and for none at all."""
+    return get_object_or_404(
+        Request.objects.visible_to(request.user).select_related(
+            "team__cost_center", "namespace__tier", "requested_by", "reviewed_by"
+        ),
+        pk=pk,
     )
 
 
@@ -156,7 +169,7 @@ def _form_context(form, team: Team, namespace: TeamNamespace | None, user) -> di
         "team": team,
         "namespace": namespace,
         "kind_label": Kind(form.kind).label,
-        "tiers": GpuTier.objects.all(),
+        "tiers": GpuTier.objects.visible_to(user),
         "teams": lead_teams(user) if form.kind == Kind.CREATE_NAMESPACE else [],
         "diff": form.changes(),
     }
@@ -165,7 +178,7 @@ def _form_context(form, team: Team, namespace: TeamNamespace | None, user) -> di
 @login_required
 @require_POST
 def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    item = visible_request(request.user, pk)
+    item = _visible_request(request, pk)
     try:
         workflow.cancel_request(item.pk, actor=request.user)
     except workflow.InvalidTransition as error:
@@ -178,9 +191,10 @@ def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     """Pending requests, oldest first, with what each would do to the cluster's guaranteed GPUs."""
-    require_approver(request.user)
+    roles.require_approver(request.user)
     pending = (
-        Request.objects.filter(state=State.PENDING)
+        Request.objects.visible_to(request.user)
+        .filter(state=State.PENDING)
         .select_related("team__cost_center", "namespace__tier", "requested_by")
         .order_by("created_at")
     )
@@ -209,8 +223,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "totals": totals,
             "filters": filters,
-            "teams": Team.objects.all(),
-            "tiers": GpuTier.objects.all(),
+            "teams": Team.objects.visible_to(request.user),
+            "tiers": GpuTier.objects.visible_to(request.user),
             "kinds": Kind.choices,
         },
     )
@@ -257,8 +271,8 @@ def request_retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _decide(request: HttpRequest, pk: int, decision, done: str) -> HttpResponse:
-    require_approver(request.user)
-    get_object_or_404(Request, pk=pk)
+    _visible_request(request, pk)
+    roles.require_approver(request.user)
     try:
         decision()
     except DECISION_ERRORS as error:
@@ -269,11 +283,12 @@ def _decide(request: HttpRequest, pk: int, decision, done: str) -> HttpResponse:
 @login_required
 @require_POST
 def queue_bulk_approve(request: HttpRequest) -> HttpResponse:
-    require_approver(request.user)
+    roles.require_approver(request.user)
     approved, refused = [], []
     selected = sorted({int(value) for value in request.POST.getlist("selected") if value.isdigit()})
     # A removal is approved one by one, by an approver who has read what it removes.
-    removals = {item.pk: item.removed_fields for item in Request.objects.filter(pk__in=selected).only("changes")}
+    visible = Request.objects.visible_to(request.user)
+    removals = {item.pk: item.removed_fields for item in visible.filter(pk__in=selected).only("changes")}
     for pk in selected:
         if removed := removals.get(pk):
             refused.append(f"#{pk}: it removes {', '.join(removed)}; approve it on its own.")
@@ -298,14 +313,14 @@ def queue_bulk_approve(request: HttpRequest) -> HttpResponse:
 @login_required
 def request_row(request: HttpRequest, pk: int) -> HttpResponse:
     """The state of one request, polled by the queue until provisioning is done with it."""
-    require_approver(request.user)
-    item = get_object_or_404(Request.objects.select_related("team"), pk=pk)
+    item = _visible_request(request, pk)
+    roles.require_approver(request.user)
     return render(request, "teams/partials/request_state.html", {"item": item})
 
 
 def _decision_done(request: HttpRequest, pk: int, message: str) -> HttpResponse:
     if request.htmx:
-        item = Request.objects.select_related("team").get(pk=pk)
+        item = Request.objects.visible_to(request.user).select_related("team").get(pk=pk)
         return render(request, "teams/partials/queue_decided.html", {"item": item, "message": message})
     messages.success(request, message)
     return redirect(_next(request))

@@ -31,8 +31,8 @@ from teams import events
 from teams.capacity import CapacityImpact, capacity_impact
 from teams.events import system_actor
 from teams.models import GpuTier, Request, Team, TeamNamespace
-from teams.permissions import is_lead, require_approver
 from teams.policy import check_namespace_spec, check_request, is_reserved_namespace
+from teams.roles import is_lead, require_approver
 from teams.specs import namespace_spec
 
 logger = logging.getLogger(__name__)

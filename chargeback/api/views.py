@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 
 from chargeback.api.renderers import ReportCsvRenderer
 from chargeback.api.serializers import ReportQuerySerializer, ReportSerializer
-from chargeback.permissions import CanReadChargeback
 from chargeback.reports import build_report
+from teams.api.permissions import CanReadChargeback
 
 FORMATS = ("json", "csv")
 
@@ -44,7 +44,7 @@ class ChargebackView(APIView):
     def get(self, request) -> Response:
         parameters = ReportQuerySerializer(data=request.query_params)
         parameters.is_valid(raise_exception=True)
-        report = build_report(parameters.query())
+        report = build_report(parameters.query(), viewer=request.user)
         etag = '"{}"'.format(
             hashlib.sha256(json.dumps([request.accepted_renderer.format, report], sort_keys=True).encode()).hexdigest()[
                 :32

@@ -1,7 +1,5 @@
 """REST endpoints for clusters, usage samples, and the API server's verdict on a request."""
 
-from django.core.exceptions import PermissionDenied
-from django.db import models
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, viewsets
 from rest_framework.response import Response
@@ -10,26 +8,16 @@ from provisioning.api.filtersets import UsageSampleFilterSet
 from provisioning.api.serializers import ClusterSerializer, DryRunSerializer, UsageSampleSerializer
 from provisioning.applying import dry_run_request
 from provisioning.models import Cluster, UsageSample
-from teams.api.mixins import VisibleToUserMixin, sees_everything
+from teams import roles
+from teams.api.mixins import VisibleToUserMixin
 from teams.api.pagination import TimeCursorPagination
-from teams.models import Request, TeamNamespace, is_approver
-
-
-class ClusterQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "ClusterQuerySet":
-        """Capacity is the approvers' concern (and finance reads it); teams see their namespaces instead."""
-        return self if sees_everything(user) else self.none()
-
-
-class UsageSampleQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "UsageSampleQuerySet":
-        return self.filter(namespace__in=TeamNamespace.objects.visible_to(user))
+from teams.models import Request
 
 
 class ClusterViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     """Clusters: GPU capacity, guaranteed GPUs promised against it, last sync."""
 
-    queryset = ClusterQuerySet(model=Cluster)
+    queryset = Cluster.objects.all()
     serializer_class = ClusterSerializer
     lookup_field = "name"
     lookup_value_regex = r"[-a-zA-Z0-9_]{1,63}"
@@ -44,10 +32,8 @@ class UsageSampleViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     namespace, resource and a time range [start, end).
     """
 
-    queryset = (
-        UsageSampleQuerySet(model=UsageSample)
-        .select_related("namespace")
-        .only("id", "namespace__name", "namespace_id", "quota_name", "resource", "time", "hard", "used")
+    queryset = UsageSample.objects.select_related("namespace").only(
+        "id", "namespace__name", "namespace_id", "quota_name", "resource", "time", "hard", "used"
     )
     serializer_class = UsageSampleSerializer
     filterset_class = UsageSampleFilterSet
@@ -74,7 +60,6 @@ class RequestDryRunView(VisibleToUserMixin, generics.GenericAPIView):
     )
     def post(self, request, pk: int) -> Response:
         item = self.get_object()
-        if not is_approver(request.user):
-            raise PermissionDenied("Only platform admins in the approvers group can do this.")
+        roles.require_approver(request.user)
         verdict = dry_run_request(item)
         return Response(DryRunSerializer(verdict).data)

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from teams import workflow
 from teams.api.filtersets import NamespaceFilterSet, RequestFilterSet, TeamFilterSet
-from teams.api.mixins import VisibleToUserMixin, cost_centers, gpu_tiers
+from teams.api.mixins import VisibleToUserMixin
 from teams.api.schema import ErrorSerializer
 from teams.api.serializers import (
     ApproveSerializer,
@@ -25,7 +25,7 @@ from teams.api.serializers import (
     TeamSerializer,
 )
 from teams.catalog import PriceList, TierCatalog
-from teams.models import Membership, Request, Team, TeamNamespace
+from teams.models import CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]{1,63}"
 
@@ -33,7 +33,7 @@ SLUG_REGEX = r"[-a-zA-Z0-9_]{1,63}"
 class CostCenterViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     """Who pays. Team members see their teams' cost centers; approvers and finance see all."""
 
-    queryset = cost_centers()
+    queryset = CostCenter.objects.all()
     serializer_class = CostCenterSerializer
     lookup_field = "code"
     lookup_value_regex = SLUG_REGEX
@@ -48,7 +48,7 @@ class CostCenterViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
 class GpuTierViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     """Classes of service, their limits and their prices."""
 
-    queryset = gpu_tiers()
+    queryset = GpuTier.objects.all()
     serializer_class = GpuTierSerializer
     lookup_field = "slug"
     lookup_value_regex = SLUG_REGEX

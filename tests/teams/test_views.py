@@ -48,16 +48,16 @@ READ_PAGES = {
     ("get", "dashboard", (), ""): ["login", 200, 200, 200, 200, 200],
     ("get", "request-list", (), ""): ["login", 200, 200, 200, 200, 200],
     ("get", "request-new", ("create_namespace",), ""): ["login", 403, 200, 200, 403, 403],
-    ("get", "request-new", ("change_quota",), "?namespace=ml-research"): ["login", 403, 200, 403, 403, 403],
-    ("get", "request-new", ("change_limit_range",), "?namespace=ml-research"): ["login", 403, 200, 403, 403, 403],
-    ("get", "request-new", ("change_tier",), "?namespace=ml-research"): ["login", 403, 200, 403, 403, 403],
-    ("get", "request-new", ("delete_namespace",), "?namespace=ml-research"): ["login", 403, 200, 403, 403, 403],
+    ("get", "request-new", ("change_quota",), "?namespace=ml-research"): ["login", 403, 200, 404, 403, 403],
+    ("get", "request-new", ("change_limit_range",), "?namespace=ml-research"): ["login", 403, 200, 404, 403, 403],
+    ("get", "request-new", ("change_tier",), "?namespace=ml-research"): ["login", 403, 200, 404, 403, 403],
+    ("get", "request-new", ("delete_namespace",), "?namespace=ml-research"): ["login", 403, 200, 404, 403, 403],
     ("get", "request-new", ("change_quota",), "?namespace=ml-nowhere"): ["login", 404, 404, 404, 404, 404],
     ("get", "queue", (), ""): ["login", 403, 403, 403, 200, 403],
     ("get", "cluster-overview", (), ""): ["login", 403, 403, 403, 200, 403],
-    ("get", "namespace-detail", ("ml-research",), ""): ["login", 200, 200, 403, 200, 200],
-    ("get", "namespace-manifests", ("ml-research",), ""): ["login", 200, 200, 403, 200, 200],
-    ("get", "usage-chart", ("ml-research",), "?range=7d"): ["login", 200, 200, 403, 200, 200],
+    ("get", "namespace-detail", ("ml-research",), ""): ["login", 200, 200, 404, 200, 200],
+    ("get", "namespace-manifests", ("ml-research",), ""): ["login", 200, 200, 404, 200, 200],
+    ("get", "usage-chart", ("ml-research",), "?range=7d"): ["login", 200, 200, 404, 200, 200],
 }
 
 
@@ -71,17 +71,17 @@ def test_pages_per_role(as_role, role, page):
     assert outcome(response) == READ_PAGES[page][ROLES.index(role)]
 
 
-@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 200, 200, 403, 200, 200], strict=True))
+@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 200, 200, 404, 200, 200], strict=True))
 def test_request_detail_per_role(as_role, pending, role, expected):
     assert outcome(as_role(role).get(reverse("request-detail", args=[pending.pk]))) == expected
 
 
-@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 403, 200, 403], strict=True))
+@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 404, 200, 403], strict=True))
 def test_request_state_fragment_per_role(as_role, pending, role, expected):
     assert outcome(as_role(role).get(reverse("request-row", args=[pending.pk]))) == expected
 
 
-@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 403, 302, 403], strict=True))
+@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 404, 302, 403], strict=True))
 def test_approving_per_role(as_role, pending, role, expected):
     response = as_role(role).post(reverse("request-approve", args=[pending.pk]), {"note": "ok"})
 
@@ -89,7 +89,7 @@ def test_approving_per_role(as_role, pending, role, expected):
     assert Request.objects.get(pk=pending.pk).state == (State.APPROVED if expected == 302 else State.PENDING)
 
 
-@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 403, 302, 403], strict=True))
+@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 404, 302, 403], strict=True))
 def test_rejecting_per_role(as_role, pending, role, expected):
     response = as_role(role).post(reverse("request-reject", args=[pending.pk]), {"note": "Use ml-experiments."})
 
@@ -97,7 +97,7 @@ def test_rejecting_per_role(as_role, pending, role, expected):
     assert Request.objects.get(pk=pending.pk).state == (State.REJECTED if expected == 302 else State.PENDING)
 
 
-@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 302, 403, 403, 403], strict=True))
+@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 302, 404, 403, 403], strict=True))
 def test_cancelling_per_role(as_role, pending, role, expected):
     response = as_role(role).post(reverse("request-cancel", args=[pending.pk]))
 
@@ -112,7 +112,7 @@ def test_bulk_approval_per_role(as_role, pending, role, expected):
     assert outcome(response) == expected
 
 
-@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 403, 302, 403], strict=True))
+@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 404, 302, 403], strict=True))
 def test_retrying_per_role(as_role, pending, role, expected):
     workflow.approve_request(pending.pk, actor=get_user_model().objects.get(username="approver"))
     workflow.mark_applying(pending.pk, actor=system_actor())
@@ -123,14 +123,14 @@ def test_retrying_per_role(as_role, pending, role, expected):
     assert outcome(response) == expected
 
 
-@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 200, 200, 403, 200, 200], strict=True))
+@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 200, 200, 404, 200, 200], strict=True))
 def test_fit_checker_per_role(as_role, role, expected):
     response = as_role(role).post(reverse("namespace-fit", args=["ml-research"]), {"gpus": "4", "count": "1"})
 
     assert outcome(response) == expected
 
 
-@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 200, 403, 403, 403], strict=True))
+@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 200, 404, 403, 403], strict=True))
 def test_form_validation_and_preview_per_role(as_role, role, expected):
     client = as_role(role)
     data = {"namespace": "ml-research", "quota|0|requests.nvidia.com/gpu": "16", "justification": "x"}
@@ -139,7 +139,7 @@ def test_form_validation_and_preview_per_role(as_role, role, expected):
     assert outcome(client.post(reverse("request-preview", args=["change_quota"]), data)) == expected
 
 
-@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 403, 302, 403], strict=True))
+@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 404, 302, 403], strict=True))
 def test_reapplying_per_role(as_role, role, expected):
     response = as_role(role).post(reverse("namespace-reapply", args=["ml-research"]))
 

@@ -1,0 +1,146 @@
+"""Who is a team lead, member, approver or finance, and what each may see and do.
+
+The one home of these rules. Pages, the API, the workflow and every queryset's
+`visible_to(user)` ask here rather than looking at groups or memberships themselves.
+
+- A team role (lead, member) is held in one team: a `Membership` row.
+- A platform role (approver, finance) is held across the portal: a Django group, mapped
+  in GROUP_ROLES. Single sign-on maps identity-provider groups onto the same roles here.
+
+Seeing is separate from doing: a user who may not see an object is told it does not
+exist (404); one who sees it but may not act on it is refused (403).
+"""
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import models
+
+from teams.constants import APPROVERS_GROUP, FINANCE_GROUP
+
+
+class Role(models.TextChoices):
+    LEAD = "lead", "Team lead"
+    MEMBER = "member", "Member"
+    APPROVER = "approver", "Approver"
+    FINANCE = "finance", "Finance"
+
+
+#: Roles held in one team, stored on Membership.role.
+TEAM_ROLES = (Role.LEAD, Role.MEMBER)
+TEAM_ROLE_CHOICES = [(role.value, role.label) for role in TEAM_ROLES]
+
+#: Django group -> the platform role it grants.
+GROUP_ROLES = {APPROVERS_GROUP: Role.APPROVER, FINANCE_GROUP: Role.FINANCE}
+
+APPROVERS_ONLY = "Only platform admins in the approvers group can do this."
+CHARGEBACK_READERS_ONLY = "Chargeback is for the finance group and approvers."
+
+
+def platform_roles(user) -> frozenset[Role]:
+    """Approver and finance, from the user's groups; an approver must be staff, a superuser always is one.
+
+    Cached on the user object: a page asks several times.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    cached = getattr(user, "_portal_roles", None)
+    if cached is None:
+        names = set(user.groups.values_list("name", flat=True))
+        held = {role for name, role in GROUP_ROLES.items() if name in names}
+        if user.is_superuser:
+            held.add(Role.APPROVER)
+        elif not user.is_staff:
+            held.discard(Role.APPROVER)
+        cached = user._portal_roles = frozenset(held)
+    return cached
+
+
+def roles_of(user, team=None) -> frozenset[Role]:
+    """Every role `user` holds: the platform roles, and the team role in `team` if one is given."""
+    held = set(platform_roles(user))
+    if team is not None and user.is_authenticated:
+        role = user.memberships.filter(team=team).values_list("role", flat=True).first()
+        if role is not None:
+            held.add(Role(role))
+    return frozenset(held)
+
+
+def is_approver(user) -> bool:
+    return Role.APPROVER in platform_roles(user)
+
+
+def is_finance(user) -> bool:
+    return Role.FINANCE in platform_roles(user)
+
+
+def is_lead(user, team) -> bool:
+    return user.is_authenticated and user.memberships.filter(team=team, role=Role.LEAD).exists()
+
+
+def sees_every_team(user) -> bool:
+    """Approvers and finance read every team's data; finance changes nothing (the workflow refuses it)."""
+    return is_approver(user) or is_finance(user)
+
+
+def team_ids(user, *roles: Role):
+    """The ids of the teams `user` holds one of `roles` in (any team role if none is named), as a subquery."""
+    memberships = user.memberships.all()
+    if roles:
+        memberships = memberships.filter(role__in=roles)
+    return memberships.values("team_id")
+
+
+def restrict_to_teams(queryset: models.QuerySet, user, team_field: str) -> models.QuerySet:
+    """`queryset` narrowed to the rows of teams `user` may see, reached through `team_field`.
+
+    The one visibility rule behind every model's `visible_to(user)`: nothing for the
+    anonymous, everything for those who see every team, their own teams' rows for the rest.
+    """
+    if not user.is_authenticated:
+        return queryset.none()
+    if sees_every_team(user):
+        return queryset
+    return queryset.filter(**{f"{team_field}__in": team_ids(user)})
+
+
+def can_request_for(user, team) -> bool:
+    """Only a team's leads ask for its namespaces and changes."""
+    return is_lead(user, team)
+
+
+def can_decide(user) -> bool:
+    """Approve, reject, retry, dry-run and re-apply; the queue and the cluster overview."""
+    return is_approver(user)
+
+
+def can_cancel(user, request) -> bool:
+    return user.is_authenticated and request.requested_by_id == user.pk
+
+
+def can_read_chargeback(user) -> bool:
+    return is_finance(user) or is_approver(user)
+
+
+def can_see_clusters(user) -> bool:
+    """Capacity is the approvers' concern (finance reads it too); teams see their namespaces instead."""
+    return sees_every_team(user)
+
+
+def can_see_api_schema(user) -> bool:
+    """The schema and its docs are for signed-in users, unless API_SCHEMA_PUBLIC opens them."""
+    return settings.API_SCHEMA_PUBLIC or user.is_authenticated
+
+
+def require_approver(user) -> None:
+    if not can_decide(user):
+        raise PermissionDenied(APPROVERS_ONLY)
+
+
+def require_lead(user, team) -> None:
+    if not can_request_for(user, team):
+        raise PermissionDenied(f"Only a lead of team {team.slug} can submit its requests.")
+
+
+def require_chargeback_reader(user) -> None:
+    if not can_read_chargeback(user):
+        raise PermissionDenied(CHARGEBACK_READERS_ONLY)
