@@ -75,7 +75,8 @@ def due_for_reconcile(names: Iterable[str]) -> list[int]:
     due = []
     namespaces = TeamNamespace.objects.live().filter(name__in=list(names)).select_related("team__cost_center", "tier")
     for namespace in namespaces:
-        if namespace.reconcile_failed_digest and namespace.reconcile_failed_digest == desired_digest(namespace, catalog):
+        held = namespace.reconcile_failed_digest
+        if held and held == desired_digest(namespace, catalog):
             logger.info("namespace.reconcile_held", extra={"namespace": namespace.name})
             continue
         due.append(namespace.pk)
