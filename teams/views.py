@@ -148,6 +148,7 @@ def request_validate(request: HttpRequest, kind: str) -> HttpResponse:
         proposed=form.proposed(),
         namespace=namespace,
     )
+    workflow.check_justification(report, form.justification.value, required=False)
     form.annotate(report)
     return render(request, "teams/partials/request_validation.html", _form_context(form, team, namespace, request.user))
 

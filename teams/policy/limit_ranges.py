@@ -3,6 +3,7 @@
 from itertools import pairwise
 
 from teams.constants import GPU_RESOURCE
+from teams.limits import MAX_LIMIT_RANGE_ITEMS, MAX_LIMIT_RESOURCES, count_problem
 from teams.policy.names import DNS_SUBDOMAIN
 from teams.quantities import Quantity
 
@@ -20,7 +21,7 @@ class LimitRangeRules:
             self.report.error("limitRange", "Must be an object with name and limits.", "invalid")
             return {}
         name = limit_range.get("name")
-        if not isinstance(name, str) or not DNS_SUBDOMAIN.match(name):
+        if not isinstance(name, str) or len(name) > 253 or not DNS_SUBDOMAIN.match(name):
             self.report.error("limitRange.name", "Required: a DNS-1123 subdomain such as ml-limit-range.", "invalid")
         limits = limit_range.get("limits")
         if not isinstance(limits, list) or not limits:
@@ -29,6 +30,9 @@ class LimitRangeRules:
                 "List at least one limit (type Container, Pod or PersistentVolumeClaim).",
                 "required",
             )
+            return {"name": name, "limits": []}
+        if too_many := count_problem("limits", len(limits), MAX_LIMIT_RANGE_ITEMS):
+            self.report.error("limitRange.limits", too_many, "too_many")
             return {"name": name, "limits": []}
         normalised = []
         types_seen: set[str] = set()
@@ -60,6 +64,9 @@ class LimitRangeRules:
                 continue
             if not isinstance(values, dict):
                 self.report.error(f"{prefix}.{key}", "Must map resource names to quantities.", "invalid")
+                continue
+            if too_many := count_problem("resources", len(values), MAX_LIMIT_RESOURCES):
+                self.report.error(f"{prefix}.{key}", too_many, "too_many")
                 continue
             parsed[key] = {}
             for resource, value in values.items():

@@ -2,6 +2,7 @@
 
 import re
 
+from teams.limits import MAX_LABELS, count_problem
 from teams.models import Request, TeamNamespace
 
 Kind = Request.Kind
@@ -43,17 +44,20 @@ class NameRules:
             competing = Request.objects.filter(
                 kind=Kind.CREATE_NAMESPACE, namespace_name=name, state__in=Request.OPEN_STATES
             ).exclude(pk=self.request_id)
-            if other := competing.first():
-                self.report.error(field_name, f"{name!r} is already asked for by request #{other.pk}.", "taken")
+            if competing.exists():  # whose request it is, and its id, may belong to another team
+                self.report.error(field_name, f"{name!r} is already asked for by another open request.", "taken")
 
     def check_labels(self, labels: object) -> None:
         if not isinstance(labels, dict):
             self.report.error("labels", "Must be an object of label keys and values.", "invalid")
             return
+        if too_many := count_problem("labels", len(labels), MAX_LABELS):
+            self.report.error("labels", too_many, "too_many")
+            return
         for key, value in labels.items():
             if key in ("team", "cost-center", "gpu-tier") or "kubernetes.io/" in key:
                 self.report.error(f"labels[{key}]", "Set by the portal; it cannot be proposed.", "reserved")
-            elif not QUALIFIED_NAME.match(str(key)) or not isinstance(value, str) or len(value) > 63:
+            elif not _is_label_key(key) or not isinstance(value, str) or len(value) > 63:
                 self.report.error(
                     f"labels[{key}]",
                     "Must be a valid label key with a string value of at most 63 characters.",
@@ -64,3 +68,9 @@ class NameRules:
 def is_reserved_namespace(name: str) -> bool:
     """Namespaces of the cluster itself, which the portal never creates nor touches."""
     return name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES)
+
+
+def _is_label_key(key: str) -> bool:
+    """A qualified name as the API server takes it: an optional DNS prefix of 253 and a name of 63 characters."""
+    prefix, _, name = key.rpartition("/")
+    return len(prefix) <= 253 and len(name) <= 63 and bool(QUALIFIED_NAME.match(key))

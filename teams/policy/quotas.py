@@ -1,6 +1,7 @@
 """ResourceQuotas: their names, the resources they may limit, and requests never above limits."""
 
 from teams.constants import GPU_RESOURCE
+from teams.limits import MAX_QUOTA_KEYS, MAX_QUOTAS, count_problem
 from teams.policy.names import DNS_SUBDOMAIN, QUALIFIED_NAME
 from teams.quantities import Quantity
 
@@ -44,6 +45,9 @@ class QuotaRules:
                 "required",
             )
             return quotas if isinstance(quotas, list) else []
+        if too_many := count_problem("ResourceQuotas", len(quotas), MAX_QUOTAS):
+            self.report.error("quotas", too_many, "too_many")
+            return []
         seen: set[str] = set()
         normalised = []
         for index, quota in enumerate(quotas):
@@ -77,6 +81,9 @@ class QuotaRules:
         if not isinstance(hard, dict) or not hard:
             self.report.error(prefix, "List at least one resource and its hard limit.", "required")
             return {}
+        if too_many := count_problem("resources in a quota", len(hard), MAX_QUOTA_KEYS):
+            self.report.error(prefix, too_many, "too_many")
+            return {}
         parsed: dict[str, Quantity] = {}
         for key, value in hard.items():
             field_name = f"{prefix}[{key}]"
@@ -95,11 +102,10 @@ class QuotaRules:
             if key.startswith("requests."):
                 limit_key = "limits." + key.removeprefix("requests.")
                 if limit_key in parsed and request > parsed[limit_key]:
-                    self.report.error(
-                        f"{prefix}[{key}]",
-                        f"{key} ({request}) must not exceed {limit_key} ({parsed[limit_key]}).",
-                        "requests_above_limits",
-                    )
+                    # Either may be the one to change: both inputs say so.
+                    message = f"{key} ({request}) must not exceed {limit_key} ({parsed[limit_key]})."
+                    self.report.error(f"{prefix}[{key}]", message, "requests_above_limits")
+                    self.report.error(f"{prefix}[{limit_key}]", message, "requests_above_limits")
         return {key: quantity.canonical() for key, quantity in parsed.items()}
 
 

@@ -1,6 +1,7 @@
 """Quota scopes: which scopes and operators exist, which PriorityClasses, and what a scoped quota may hold."""
 
 from teams.constants import GUARANTEED_GPU_KEY
+from teams.limits import MAX_SCOPE_EXPRESSIONS, MAX_SCOPE_VALUES, count_problem
 from teams.policy.quotas import STANDARD_QUOTA_KEYS
 
 #: What a quota with a Terminating/NotTerminating/NotBestEffort/PriorityClass scope may hold.
@@ -18,6 +19,9 @@ class ScopeRules:
         if not isinstance(expressions, list) or not expressions:
             self.report.error(prefix, "Must hold matchExpressions: [{scopeName, operator, values}].", "invalid")
             return
+        if too_many := count_problem("scope expressions", len(expressions), MAX_SCOPE_EXPRESSIONS):
+            self.report.error(f"{prefix}.matchExpressions", too_many, "too_many")
+            return
         for index, expression in enumerate(expressions):
             where = f"{prefix}.matchExpressions[{index}]"
             if not isinstance(expression, dict):
@@ -25,6 +29,12 @@ class ScopeRules:
                 continue
             scope, operator = expression.get("scopeName"), expression.get("operator")
             values = expression.get("values") or []
+            if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+                self.report.error(f"{where}.values", "Must be a list of strings.", "invalid")
+                continue
+            if too_many := count_problem("values", len(values), MAX_SCOPE_VALUES):
+                self.report.error(f"{where}.values", too_many, "too_many")
+                continue
             if scope not in QUOTA_SCOPES:
                 self.report.error(
                     f"{where}.scopeName", f"Unknown scope {scope!r}; use one of {', '.join(QUOTA_SCOPES)}.", "invalid"

@@ -24,7 +24,9 @@ class TierRules:
     """The tier's GPU rules and the warnings about what the whole spec would do on the cluster."""
 
     def check_tier(self, slug: object) -> None:
-        if slug not in self.tiers:
+        if not isinstance(slug, str):
+            self.report.error("tier", f"Must be a tier's slug, a string: one of {', '.join(self.tiers)}.", "invalid")
+        elif slug not in self.tiers:
             self.report.error("tier", f"Unknown tier {slug!r}; choose one of {', '.join(self.tiers)}.", "invalid")
         elif self.kind == Kind.CHANGE_TIER and self.namespace and self.namespace.tier.slug == slug:
             self.report.error("tier", f"The namespace is already in the {slug} tier.", "unchanged")
@@ -55,7 +57,7 @@ class TierRules:
             )
         if allocation.limit > tier.max_gpu_limit:
             self.report.error(
-                gpu_field,
+                _gpu_limit_field(quotas, allocation.limit) or gpu_field,
                 f"A GPU limit of {allocation.limit} exceeds the {tier.name} tier's maximum of {tier.max_gpu_limit} "
                 "per namespace.",
                 "tier_max_limit",
@@ -123,6 +125,15 @@ class TierRules:
                         "pods keep running, but nothing new is admitted until usage falls below it.",
                         "below_usage",
                     )
+
+
+def _gpu_limit_field(quotas: Iterable[dict], limit: int) -> str | None:
+    """The quota key that declares `limit` GPUs, when a declared limit (not the sum of requests) sets it."""
+    for quota in quotas:
+        declared = (quota.get("hard") or {}).get(GPU_LIMIT_KEY)
+        if declared is not None and parse_quantity(declared).as_int_ceiling() == limit:
+            return f"quotas[{quota.get('name')}].hard[{GPU_LIMIT_KEY}]"
+    return None
 
 
 def _gpu_field(quotas: Iterable[dict]) -> str:
