@@ -281,7 +281,7 @@ def _decide(request: HttpRequest, pk: int, decision, done: str) -> HttpResponse:
 def queue_bulk_approve(request: HttpRequest) -> HttpResponse:
     require_approver(request.user)
     approved, refused = [], []
-    for pk in sorted({int(value) for value in request.POST.getlist("selected") if value.isdigit()}):
+    for pk in sorted({int(value) for value in request.POST.getlist("selected") if _is_request_id(value)}):
         try:
             workflow.approve_request(pk, actor=request.user)
         except Request.DoesNotExist:
@@ -326,6 +326,11 @@ def _decision_failed(request: HttpRequest, pk: int, error: Exception) -> HttpRes
         )
     messages.error(request, f"Request #{pk}: {text}")
     return redirect(_next(request))
+
+
+def _is_request_id(value: str) -> bool:
+    """ASCII digits that fit a primary key: "²" is a digit to str.isdigit but not to int()."""
+    return value.isascii() and value.isdigit() and len(value) <= 18
 
 
 def _next(request: HttpRequest) -> str:
