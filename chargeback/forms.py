@@ -32,6 +32,6 @@ class ReportForm(forms.Form):
                 self.add_error(name, "Choose a day between 2000 and 2099.")
         if start and end and end < start:
             self.add_error("end", "Must not be before From.")
-        elif start and end and (problem := bounds_problem(*report_range(start, end), None)):
+        elif start and end and not self.errors and (problem := bounds_problem(*report_range(start, end), None)):
             self.add_error(*problem)
         return cleaned

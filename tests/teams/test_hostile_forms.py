@@ -136,10 +136,13 @@ def test_the_token_form_refuses_a_name_no_database_stores(world, sign_in, name, 
 
 
 def test_the_chargeback_page_bounds_its_range(world, sign_in):
-    response = sign_in("finance").get(reverse("chargeback:report"), {"start": "2000-01-01", "end": "2099-12-30"})
+    century = sign_in("finance").get(reverse("chargeback:report"), {"start": "2000-01-01", "end": "2099-12-30"})
+    last_day = sign_in("finance").get(reverse("chargeback:report"), {"start": "2000-01-01", "end": "9999-12-31"})
 
-    assert response.status_code == 400
-    assert "A report spans at most 1098 days; this one spans 36524." in text(response)
+    assert century.status_code == 400
+    assert "A report spans at most 1098 days; this one spans 36524." in text(century)
+    assert last_day.status_code == 400
+    assert "Choose a day between 2000 and 2099." in text(last_day)
 
 
 @pytest.mark.parametrize(
