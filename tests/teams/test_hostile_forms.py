@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from accounts.models import ApiToken
+from teams.limits import MAX_BODY_BYTES
 from teams.models import AuditEvent, Request
 from tests.requests import ask_for_gpus
 
@@ -172,3 +173,22 @@ def test_bulk_approval_ignores_selections_that_are_not_request_ids(world, sign_i
     assert response.status_code == 200
     assert "Select the requests to approve." in text(response)
     assert Request.objects.get(pk=pending.pk).state == State.PENDING
+
+
+def test_a_form_over_the_body_limit_is_a_400_naming_the_limit(world, sign_in):
+    data = quota_form(world, justification="x" * MAX_BODY_BYTES)
+
+    response = sign_in("research-lead").post(reverse("request-new", args=["change_quota"]), data)
+
+    assert response.status_code == 400
+    assert f"The request body is larger than the limit of {MAX_BODY_BYTES} bytes." in text(response)
+    assert Request.objects.count() == 0
+
+
+def test_a_form_of_too_many_fields_is_a_400_naming_the_limit(world, sign_in):
+    data = {f"field{index}": "x" for index in range(1001)}
+
+    response = sign_in("research-lead").post(reverse("request-new", args=["change_quota"]), data)
+
+    assert response.status_code == 400
+    assert "The form has more than the limit of 1000 fields." in text(response)
