@@ -232,7 +232,7 @@ def mutated_specs(draw) -> dict:
             continue  # an earlier mutation replaced what this path runs through
         if isinstance(parent, dict) and draw(st.booleans()):
             parent[draw(st.one_of(QUOTA_KEY_NAMES, st.text(max_size=12)))] = value
-        elif isinstance(parent, dict) or (isinstance(parent, list) and path[-1] < len(parent)):
+        elif isinstance(parent, dict) or (isinstance(parent, list) and path[-1] in range(len(parent))):
             parent[path[-1]] = value
     return spec
 
