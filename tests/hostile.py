@@ -223,7 +223,8 @@ def mutated_specs(draw) -> dict:
     """BASE_SPEC with one to three places replaced by, or given an extra key of, a hostile value."""
     spec = copy.deepcopy(BASE_SPEC)
     for _ in range(draw(st.integers(1, 3))):
-        path, value = draw(st.sampled_from(SPEC_PATHS)), draw(replacements)
+        # A copy: st.just gives the same object each time, and a later mutation could nest it in itself.
+        path, value = draw(st.sampled_from(SPEC_PATHS)), copy.deepcopy(draw(replacements))
         parent = spec
         try:
             for step in path[:-1]:

@@ -431,8 +431,9 @@ def test_a_tier_change_is_checked_against_the_new_tiers_rules(world):
         proposed={"tier": "best-effort"},
     )
 
+    # The limit of 32 is declared on limits.nvidia.com/gpu: that key is the one to change.
     assert errors(report) == {
-        "quotas[ml-research-quota].hard[requests.nvidia.com/gpu]": [
+        "quotas[ml-research-quota].hard[limits.nvidia.com/gpu]": [
             "A GPU limit of 32 exceeds the Best effort tier's maximum of 16 per namespace."
         ]
     }
