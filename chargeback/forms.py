@@ -1,7 +1,9 @@
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.utils import timezone
+
+from chargeback.reports import bounds_problem
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 30)
 
@@ -9,6 +11,11 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 30)
 def last_month(today: date | None = None) -> tuple[date, date]:
     first = (today or timezone.now().date()).replace(day=1)
     return (first - timedelta(days=1)).replace(day=1), first - timedelta(days=1)
+
+
+def report_range(start: date, end: date) -> tuple[datetime, datetime]:
+    """The page's whole UTC days, `end` included, as the report's [start, end)."""
+    return datetime.combine(start, time(), tzinfo=UTC), datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC)
 
 
 class ReportForm(forms.Form):
@@ -25,4 +32,6 @@ class ReportForm(forms.Form):
                 self.add_error(name, "Choose a day between 2000 and 2099.")
         if start and end and end < start:
             self.add_error("end", "Must not be before From.")
+        elif start and end and not self.errors and (problem := bounds_problem(*report_range(start, end), None)):
+            self.add_error(*problem)
         return cleaned

@@ -18,6 +18,7 @@ from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
 from chargeback.models import DailyUsage, HourlyUsage, RollupState
 from chargeback.rollups import DAY, floor_day
 from teams.catalog import PriceList
+from teams.limits import MAX_REPORT_DAYS, MAX_REPORT_PERIODS
 from teams.models import CostCenter, GpuTier, Rate, Team, TeamNamespace
 
 GROUPS = ("cost_center", "team", "namespace", "tier")
@@ -116,6 +117,23 @@ def build_report(query: ReportQuery, *, viewer) -> dict:
         "rows": rows,
         "totals": totals.as_columns(settings.CHARGEBACK_COST_DECIMALS),
     }
+
+
+def bounds_problem(start: datetime, end: datetime, step: str | None) -> tuple[str, str] | None:
+    """(field, message) when a report would span more days or periods than teams.limits allows, else None.
+
+    A century at daily steps is tens of thousands of rows per group: it is refused, not computed.
+    """
+    if end - start > timedelta(days=MAX_REPORT_DAYS):
+        return "end", f"A report spans at most {MAX_REPORT_DAYS} days; this one spans {(end - start).days}."
+    if step:
+        periods, moment = 0, floor_day(start)
+        while moment < end and periods <= MAX_REPORT_PERIODS:
+            periods, moment = periods + 1, _next_bucket(step, moment)
+        if periods > MAX_REPORT_PERIODS:
+            message = f"A report has at most {MAX_REPORT_PERIODS} periods; choose a longer step or a shorter range."
+            return "step", message
+    return None
 
 
 #: The integer sums of one group and period, in this order.

@@ -1,6 +1,6 @@
 """The chargeback page: a table per cost center, a CSV download each, and GPU-hours per team."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from chargeback.charts import gpu_hours_chart
-from chargeback.forms import ReportForm, last_month
+from chargeback.forms import ReportForm, last_month, report_range
 from chargeback.reports import ReportQuery, build_report
 from teams.models import CostCenter
 from teams.roles import require_chargeback_reader
@@ -24,8 +24,7 @@ def report(request: HttpRequest) -> HttpResponse:
     context: dict = {"form": form}
     status = 200
     if form.is_valid():
-        start = datetime.combine(form.cleaned_data["start"], time(), tzinfo=UTC)
-        end = datetime.combine(form.cleaned_data["end"] + timedelta(days=1), time(), tzinfo=UTC)
+        start, end = report_range(form.cleaned_data["start"], form.cleaned_data["end"])
         result = build_report(ReportQuery(start=start, end=end, group_by="team"), viewer=request.user)
         context.update(
             report=result,

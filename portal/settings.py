@@ -13,6 +13,7 @@ from csp.constants import NONE, SELF
 from django.core.management.utils import get_random_secret_key
 
 from portal import env
+from teams.limits import MAX_BODY_BYTES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env.get_str("PORTAL_DATA_DIR", str(BASE_DIR / "var")))
@@ -51,6 +52,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "teams.middleware.RefuseHostileInput",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -60,6 +62,9 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a lockout flagged during sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+#: Forms are bounded like API bodies (the API's parser reads its own, with the same bound).
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 
 ROOT_URLCONF = "portal.urls"
 

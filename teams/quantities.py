@@ -121,13 +121,15 @@ def parse_quantity(text: object, *, allow_negative: bool = False) -> Quantity:
     Integers are accepted as written in YAML (`nvidia.com/gpu: 4`); booleans are not.
     """
     if isinstance(text, bool) or not isinstance(text, str | int | float):
-        raise QuantityError(f'must be a quantity string such as "4", "500m" or "8Gi", not {text!r}')
+        raise QuantityError(f'must be a quantity string such as "4", "500m" or "8Gi", not {_shown(text)}')
     raw = str(text).strip()
     if not raw:
         raise QuantityError("must not be empty")
     match = _NUMBER.match(raw)
     if not match:
-        raise QuantityError(f"{raw!r} is not a quantity: expected a number with an optional suffix such as m, Gi or k")
+        raise QuantityError(
+            f"{_shown(raw)} is not a quantity: expected a number with an optional suffix such as m, Gi or k"
+        )
     suffix = match["suffix"]
     with localcontext() as context:
         context.prec = 60
@@ -139,22 +141,29 @@ def parse_quantity(text: object, *, allow_negative: bool = False) -> Quantity:
         elif _EXPONENT.match(suffix):
             exponent = int(suffix[1:])
             if abs(exponent) > 30:
-                raise QuantityError(f"{raw!r} is out of range: the exponent {exponent} is absurd for a resource")
+                raise QuantityError(f"{_shown(raw)} is out of range: the exponent {exponent} is absurd for a resource")
             value, quantity_format = number.scaleb(exponent), Format.DECIMAL_EXPONENT
         else:
             raise QuantityError(
-                f"{raw!r} has an unknown suffix {suffix!r}: use one of n, u, m, k, M, G, T, P, E, "
+                f"{_shown(raw)} has an unknown suffix {_shown(suffix)}: use one of n, u, m, k, M, G, T, P, E, "
                 "Ki, Mi, Gi, Ti, Pi, Ei or an exponent such as e3"
             )
         if match["sign"] == "-":
             value = -value
+        # Before rounding: a value of more digits than the context holds cannot be quantized.
+        if abs(value) > MAX_VALUE:
+            raise QuantityError(f"{_shown(raw)} is absurdly large: a quantity here is at most 8Ei")
         # Like the API server, keep nano precision and round anything finer up.
         value = value.quantize(_NANO, rounding=ROUND_CEILING).normalize()
     if value < 0 and not allow_negative:
-        raise QuantityError(f"{raw!r} is negative; a quantity here must be zero or more")
-    if abs(value) > MAX_VALUE:
-        raise QuantityError(f"{raw!r} is absurdly large: a quantity here is at most 8Ei")
+        raise QuantityError(f"{_shown(raw)} is negative; a quantity here must be zero or more")
     return Quantity(value, quantity_format)
+
+
+def _shown(value: object) -> str:
+    """The input as an error message quotes it: a thousand digits are not worth repeating."""
+    text = repr(value)
+    return text if len(text) <= 42 else f"{text[:20]}…{text[-8:]}"
 
 
 def canonical(text: object) -> str:

@@ -154,6 +154,7 @@ def request_validate(request: HttpRequest, kind: str) -> HttpResponse:
         proposed=form.proposed(),
         namespace=namespace,
     )
+    workflow.check_justification(report, form.justification.value, required=False)
     form.annotate(report)
     return render(request, "teams/partials/request_validation.html", _form_context(form, team, namespace, request.user))
 
@@ -285,7 +286,7 @@ def _decide(request: HttpRequest, pk: int, decision, done: str) -> HttpResponse:
 def queue_bulk_approve(request: HttpRequest) -> HttpResponse:
     roles.require_approver(request.user)
     approved, refused = [], []
-    selected = sorted({int(value) for value in request.POST.getlist("selected") if value.isdigit()})
+    selected = sorted({int(value) for value in request.POST.getlist("selected") if _is_request_id(value)})
     # A removal is approved one by one, by an approver who has read what it removes.
     visible = Request.objects.visible_to(request.user)
     removals = {item.pk: item.removed_fields for item in visible.filter(pk__in=selected).only("changes")}
@@ -337,6 +338,11 @@ def _decision_failed(request: HttpRequest, pk: int, error: Exception) -> HttpRes
         )
     messages.error(request, f"Request #{pk}: {text}")
     return redirect(_next(request))
+
+
+def _is_request_id(value: str) -> bool:
+    """ASCII digits that fit a primary key: "²" is a digit to str.isdigit but not to int()."""
+    return value.isascii() and value.isdigit() and len(value) <= 18
 
 
 def _next(request: HttpRequest) -> str:

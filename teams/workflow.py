@@ -30,8 +30,9 @@ from django.utils import timezone
 from teams import events
 from teams.capacity import CapacityImpact, capacity_impact
 from teams.events import system_actor
+from teams.limits import MAX_JUSTIFICATION_LENGTH, MAX_NOTE_LENGTH, check_text, text_problem
 from teams.models import GpuTier, Request, Team, TeamNamespace
-from teams.policy import check_namespace_spec, check_request, is_reserved_namespace
+from teams.policy import PolicyReport, check_namespace_spec, check_request, is_reserved_namespace
 from teams.roles import is_lead, require_approver
 from teams.specs import namespace_spec
 
@@ -72,8 +73,7 @@ def submit_request(
     if namespace is not None:
         namespace_name = namespace.name
     report = check_request(kind, team=team, namespace_name=namespace_name, proposed=proposed, namespace=namespace)
-    if not (justification or "").strip():
-        report.error("justification", "Say why the team needs this; approvers read it.", "required")
+    check_justification(report, justification)
     report.raise_for_errors()
     with transaction.atomic():
         request = Request.objects.create(
@@ -92,6 +92,18 @@ def submit_request(
     return request
 
 
+def check_justification(report: PolicyReport, justification: str, *, required: bool = True) -> None:
+    """Why the team needs it, as text a database stores and an approver reads, on the pages and the API.
+
+    Live validation passes `required=False`: an empty justification is not an error while the lead types.
+    """
+    if not justification.strip():
+        if required:
+            report.error("justification", "Say why the team needs this; approvers read it.", "required")
+    elif problem := text_problem(justification, MAX_JUSTIFICATION_LENGTH):
+        report.error("justification", problem, "invalid")
+
+
 def approve_request(request_id: int, *, actor, note: str = "", override_capacity: bool = False) -> Request:
     """Approve: make the proposal the namespace's desired state; provisioning applies it on commit.
 
@@ -99,6 +111,7 @@ def approve_request(request_id: int, *, actor, note: str = "", override_capacity
     overrides it; the override is recorded in the audit event.
     """
     require_approver(actor)
+    check_text("note", note, MAX_NOTE_LENGTH)
 
     def approve(request: Request) -> tuple[dict, dict]:
         if request.requested_by_id == actor.pk:
@@ -138,6 +151,7 @@ def reject_request(request_id: int, *, actor, note: str) -> Request:
     require_approver(actor)
     if not (note or "").strip():
         raise ValidationError({"note": "Say why the request is rejected; the requester reads it."})
+    check_text("note", note, MAX_NOTE_LENGTH)
 
     def reject(request: Request) -> tuple[dict, dict]:
         request.reviewed_by = actor

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from rest_framework import serializers
 
-from chargeback.reports import COLUMNS, GROUPS, STEPS, ReportQuery
+from chargeback.reports import COLUMNS, GROUPS, STEPS, ReportQuery, bounds_problem
 
 #: Reports cover this century; beyond it a date is a typo, and date arithmetic would overflow.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -37,6 +37,9 @@ class ReportQuerySerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         if attrs["end"] <= attrs["start"]:
             raise serializers.ValidationError({"end": ["Must be after start."]})
+        if problem := bounds_problem(attrs["start"], attrs["end"], attrs.get("step")):
+            field_name, message = problem
+            raise serializers.ValidationError({field_name: [message]})
         return attrs
 
     def query(self) -> ReportQuery:

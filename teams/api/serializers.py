@@ -7,7 +7,9 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from teams.api.fields import StrictBooleanField, StrictCharField, StrictSlugRelatedField
 from teams.catalog import PriceList, TierCatalog
+from teams.limits import MAX_NAME_LENGTH
 from teams.models import CostCenter, GpuTier, Membership, Rate, Request, Team, TeamNamespace
 from teams.usage import usage_rows
 
@@ -196,12 +198,17 @@ class RequestCreateSerializer(serializers.Serializer):
     """What a team lead submits; everything beyond types is checked by the policy (teams.policy)."""
 
     kind = serializers.ChoiceField(choices=Request.Kind.choices)
-    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.none())
-    namespace = serializers.CharField(
-        required=False, allow_blank=True, help_text="Name of the live namespace to change; not for create_namespace."
+    team = StrictSlugRelatedField(slug_field="slug", queryset=Team.objects.none())
+    namespace = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=MAX_NAME_LENGTH,
+        help_text="Name of the live namespace to change; not for create_namespace.",
     )
-    namespace_name = serializers.CharField(
-        required=False, allow_blank=True, help_text="Name of the namespace to create (create_namespace only)."
+    namespace_name = StrictCharField(
+        required=False,
+        allow_blank=True,
+        help_text="Name of the namespace to create (create_namespace only); the policy checks it.",
     )
     proposed_spec = serializers.JSONField(
         help_text="A merge patch over the namespace's spec, with the sections the kind may change (tier, labels, "
@@ -212,7 +219,7 @@ class RequestCreateSerializer(serializers.Serializer):
         "LimitRange items. The stored `proposed_spec` holds each section it touches whole; a request that changes "
         "nothing is refused."
     )
-    justification = serializers.CharField(allow_blank=True, help_text="Why the team needs this; approvers read it.")
+    justification = StrictCharField(allow_blank=True, help_text="Why the team needs this; approvers read it.")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -242,8 +249,8 @@ class RequestCreateSerializer(serializers.Serializer):
 
 
 class ApproveSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="")
-    override_capacity = serializers.BooleanField(
+    note = StrictCharField(required=False, allow_blank=True, default="")
+    override_capacity = StrictBooleanField(
         required=False,
         default=False,
         help_text="Approve even when the cluster's guaranteed GPUs would exceed its capacity.",
@@ -251,7 +258,7 @@ class ApproveSerializer(serializers.Serializer):
 
 
 class RejectSerializer(serializers.Serializer):
-    note = serializers.CharField(allow_blank=True, help_text="Why; required, the requester reads it.")
+    note = StrictCharField(allow_blank=True, help_text="Why; required, the requester reads it.")
 
 
 def check_storable(value: object, path: str = "proposed_spec", depth: int = 0) -> None:

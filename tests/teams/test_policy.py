@@ -141,7 +141,8 @@ def test_a_name_already_asked_for_by_an_open_request_is_taken(world):
 
     report = create(world.research, "ml-shared", **research_spec())
 
-    assert errors(report)["namespace_name"][0].startswith("'ml-shared' is already asked for by request #")
+    # Whose request it is, and its id, belong to another team: the message says only that the name is taken.
+    assert errors(report) == {"namespace_name": ["'ml-shared' is already asked for by another open request."]}
 
 
 # Quantities and quota keys.
@@ -184,7 +185,8 @@ def test_requests_must_not_exceed_limits(world):
 
     report = create(world.research, "r2", tier="high-priority", quotas=[quota])
 
-    assert errors(report) == {"quotas[q].hard[requests.cpu]": ["requests.cpu (64) must not exceed limits.cpu (32)."]}
+    message = "requests.cpu (64) must not exceed limits.cpu (32)."
+    assert errors(report) == {"quotas[q].hard[requests.cpu]": [message], "quotas[q].hard[limits.cpu]": [message]}
 
 
 def test_a_namespace_needs_a_quota(world):
@@ -369,7 +371,7 @@ def test_gpu_limit_within_the_tier_maximum(world):
     )
 
     assert errors(report) == {
-        "quotas[q].hard[requests.nvidia.com/gpu]": [
+        "quotas[q].hard[limits.nvidia.com/gpu]": [
             "A GPU limit of 65 exceeds the High priority tier's maximum of 64 per namespace."
         ]
     }
@@ -483,11 +485,12 @@ def test_a_tier_change_is_checked_against_the_new_tiers_rules(world):
         proposed={"tier": "best-effort"},
     )
 
+    # The limit of 32 is declared on limits.nvidia.com/gpu: that key is the one to change.
     assert errors(report) == {
-        "quotas[ml-research-quota].hard[requests.nvidia.com/gpu]": [
-            best_effort_refusal(8),
-            "A GPU limit of 32 exceeds the Best effort tier's maximum of 16 per namespace.",
-        ]
+        "quotas[ml-research-quota].hard[requests.nvidia.com/gpu]": [best_effort_refusal(8)],
+        "quotas[ml-research-quota].hard[limits.nvidia.com/gpu]": [
+            "A GPU limit of 32 exceeds the Best effort tier's maximum of 16 per namespace."
+        ],
     }
 
 

@@ -1,0 +1,160 @@
+"""Tiers and GPUs: rules over the namespace as it would be after approval."""
+
+from collections.abc import Iterable
+
+from teams.constants import GPU_LIMIT_KEY, GPU_RESOURCE, GUARANTEED_GPU_KEY
+from teams.models import GpuTier, Request
+from teams.policy.limit_ranges import container_limit
+from teams.quantities import parse_quantity
+from teams.specs import merge_spec, namespace_spec
+
+Kind = Request.Kind
+
+COMPUTE_KEYS = {
+    "requests.cpu": ("cpu", "defaultRequest"),
+    "cpu": ("cpu", "defaultRequest"),
+    "limits.cpu": ("cpu", "default"),
+    "requests.memory": ("memory", "defaultRequest"),
+    "memory": ("memory", "defaultRequest"),
+    "limits.memory": ("memory", "default"),
+}
+
+
+class TierRules:
+    """The tier's GPU rules and the warnings about what the whole spec would do on the cluster."""
+
+    def check_tier(self, slug: object) -> None:
+        if not isinstance(slug, str):
+            self.report.error("tier", f"Must be a tier's slug, a string: one of {', '.join(self.tiers)}.", "invalid")
+        elif slug not in self.tiers:
+            self.report.error("tier", f"Unknown tier {slug!r}; choose one of {', '.join(self.tiers)}.", "invalid")
+
+    def check_whole_spec(self, proposed: dict) -> None:
+        current = namespace_spec(self.namespace) if self.namespace else {}
+        spec = merge_spec(current, proposed)
+        tier = self.tiers.get(spec.get("tier"))
+        if tier is None:
+            return
+        quotas = spec.get("quotas") or []
+        allocation = self.catalog.gpu_allocation(quotas, tier)
+        gpu_field = _gpu_field(quotas)
+        if not tier.allows_guaranteed_gpus:
+            self.check_no_guaranteed_gpus(quotas, tier)
+        elif allocation.guaranteed > tier.max_guaranteed_gpus:
+            self.report.error(
+                gpu_field,
+                f"{allocation.guaranteed} guaranteed GPUs exceed the {tier.name} tier's maximum of "
+                f"{tier.max_guaranteed_gpus} per namespace.",
+                "tier_max_guaranteed",
+            )
+        if allocation.limit > tier.max_gpu_limit:
+            self.report.error(
+                _gpu_limit_field(quotas, allocation.limit) or gpu_field,
+                f"A GPU limit of {allocation.limit} exceeds the {tier.name} tier's maximum of {tier.max_gpu_limit} "
+                "per namespace.",
+                "tier_max_limit",
+            )
+        if not tier.enforces_gpu_burst:
+            self.warn_gpu_limit_not_enforced(quotas)
+        self.check_gpu_max_fits(spec.get("limitRange") or {}, allocation.largest_quota)
+        self.warn_compute_without_defaults(quotas, spec.get("limitRange") or {})
+        if self.kind == Kind.CHANGE_QUOTA and self.namespace is not None:
+            self.warn_below_usage(quotas)
+
+    def check_no_guaranteed_gpus(self, quotas: list[dict], tier: GpuTier) -> None:
+        """A tier without guaranteed GPUs: each GPU quota must count only pods at its preemptible classes."""
+        own = tier.priority_class_name
+        for finding in self.catalog.guaranteed_gpu_findings(quotas, tier):
+            field_name = f"quotas[{finding.quota_name}].hard[{GUARANTEED_GPU_KEY}]"
+            if finding.gpus is None:
+                self.report.error(
+                    field_name,
+                    f"{tier.name} namespaces get 0 guaranteed GPUs, but this quota bounds only pods at preemptible "
+                    "PriorityClasses: a pod naming any other class (or none) takes GPUs without bound. Add a quota "
+                    f'with {GUARANTEED_GPU_KEY} "0" scoped to PriorityClass NotIn [{own}].',
+                    "tier_no_guaranteed",
+                )
+            else:
+                self.report.error(
+                    field_name,
+                    f"{tier.name} namespaces get 0 guaranteed GPUs, but this quota holds {finding.gpus} GPUs for "
+                    "pods at a PriorityClass that is never preempted (a quota counts pods of every class its "
+                    "scopeSelector does not exclude). "
+                    f"Scope the quota to the tier's preemptible PriorityClass: a scopeSelector with scopeName "
+                    f'PriorityClass, operator In, values [{own}], and add a quota with {GUARANTEED_GPU_KEY} "0" '
+                    f"scoped NotIn [{own}] so that no other pod takes GPUs.",
+                    "tier_no_guaranteed",
+                )
+
+    def warn_gpu_limit_not_enforced(self, quotas: list[dict]) -> None:
+        for quota in quotas:
+            limit = (quota.get("hard") or {}).get(GPU_LIMIT_KEY)
+            if limit is None:
+                continue
+            self.report.warn(
+                f"quotas[{quota.get('name')}].hard[{GPU_LIMIT_KEY}]",
+                f"Kubernetes never counts or enforces {GPU_LIMIT_KEY}: for extended resources it tracks only "
+                f"{GUARANTEED_GPU_KEY}, and a pod's GPU request must equal its limit. This line states an intent "
+                f"({limit} GPUs) that no pod is held to; use the tier's enforced burst mode to make a burst limit "
+                "real.",
+                "gpu_limit_not_enforced",
+            )
+
+    def check_gpu_max_fits(self, limit_range: dict, largest_quota: int) -> None:
+        container = container_limit(limit_range)
+        maximum = container.get("max", {}).get(GPU_RESOURCE)
+        if maximum is not None and parse_quantity(maximum).as_int_ceiling() > largest_quota:
+            self.report.error(
+                f"limitRange.limits[Container].max[{GPU_RESOURCE}]",
+                f"max of {GPU_RESOURCE} ({maximum}) exceeds the namespace's GPU quota ({largest_quota}): a pod that "
+                "size would pass the LimitRange only to be refused by the quota.",
+                "gpu_max_above_quota",
+            )
+
+    def warn_compute_without_defaults(self, quotas: list[dict], limit_range: dict) -> None:
+        container = container_limit(limit_range)
+        for quota in quotas:
+            for key in quota.get("hard") or {}:
+                if key not in COMPUTE_KEYS:
+                    continue
+                resource, default_field = COMPUTE_KEYS[key]
+                has_default = resource in container.get(default_field, {}) or resource in container.get("default", {})
+                if not has_default:
+                    self.report.warn(
+                        f"quotas[{quota.get('name')}].hard[{key}]",
+                        f"The quota constrains {key} but no LimitRange gives containers a {default_field} for "
+                        f"{resource}: every pod here must then declare it, or the API server refuses the pod.",
+                        "compute_without_default",
+                    )
+
+    def warn_below_usage(self, quotas: list[dict]) -> None:
+        observed = self.namespace.observed_quotas or {}
+        for quota in quotas:
+            used = (observed.get(quota.get("name")) or {}).get("used") or {}
+            for key, value in (quota.get("hard") or {}).items():
+                if key not in used:
+                    continue
+                in_use = parse_quantity(used[key])
+                if parse_quantity(value) < in_use:
+                    self.report.warn(
+                        f"quotas[{quota['name']}].hard[{key}]",
+                        f"The new hard {key} ({value}) is below what the namespace uses now ({in_use}): running "
+                        "pods keep running, but nothing new is admitted until usage falls below it.",
+                        "below_usage",
+                    )
+
+
+def _gpu_limit_field(quotas: Iterable[dict], limit: int) -> str | None:
+    """The quota key that declares `limit` GPUs, when a declared limit (not the sum of requests) sets it."""
+    for quota in quotas:
+        declared = (quota.get("hard") or {}).get(GPU_LIMIT_KEY)
+        if declared is not None and parse_quantity(declared).as_int_ceiling() == limit:
+            return f"quotas[{quota.get('name')}].hard[{GPU_LIMIT_KEY}]"
+    return None
+
+
+def _gpu_field(quotas: Iterable[dict]) -> str:
+    for quota in quotas:
+        if GUARANTEED_GPU_KEY in (quota.get("hard") or {}):
+            return f"quotas[{quota.get('name')}].hard[{GUARANTEED_GPU_KEY}]"
+    return "quotas"
