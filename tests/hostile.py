@@ -248,7 +248,7 @@ def spec_bodies(draw) -> dict:
         body["namespace_name"] = draw(st.from_regex(r"\Aml-[a-z]{8}\Z"))
     else:
         body["namespace"] = "ml-research"
-        spec = {key: value for key, value in spec.items() if key in SECTIONS[kind]}
+        spec = {key: value for key, value in spec.items() if key in SECTIONS.get(kind, ())}
     body["proposed_spec"] = spec
     return body
 
