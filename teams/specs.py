@@ -107,26 +107,16 @@ def resolve_proposal(kind: str, current: dict, raw: dict) -> Resolution:
 def _merge_quotas(current: list[dict], raw: object, errors: list) -> object:
     if not isinstance(raw, list):
         return raw
-    merged = [dict(quota) for quota in current]
-    by_name = {quota["name"]: quota for quota in merged}
-    patched: set[str] = set()
-    for item in raw:
-        name = item.get("name") if isinstance(item, dict) else None
-        if not isinstance(name, str) or name in patched:
-            merged.append(item)  # malformed or a duplicate: the policy names it
-            continue
-        patched.add(name)
-        quota = by_name.get(name)
-        if quota is None:
-            quota = {"name": name}
-            merged.append(quota)
-        prefix = f"quotas[{name}]"
+
+    def patch(quota: dict, item: dict, existed: bool) -> None:
+        prefix = f"quotas[{quota['name']}]"
         for key, value in item.items():
             if key == "hard":
                 quota["hard"] = _merge_map(quota.get("hard") or {}, value, f"{prefix}.hard", errors)
             elif key != "name":
                 _merge_key(quota, key, value, f"{prefix}.{key}", errors)
-    return merged
+
+    return _merge_items(current, raw, "name", patch)
 
 
 def _merge_limit_range(current: dict, raw: object, errors: list) -> object:
@@ -148,19 +138,8 @@ def _merge_limit_range(current: dict, raw: object, errors: list) -> object:
 
 
 def _merge_limits(current: list[dict], raw: list, errors: list) -> list:
-    merged = [dict(item) for item in current]
-    by_type = {item.get("type"): item for item in merged}
-    patched: set[str] = set()
-    for item in raw:
-        kind = item.get("type") if isinstance(item, dict) else None
-        if not isinstance(kind, str) or kind in patched:
-            merged.append(item)  # malformed or a duplicate: the policy names it
-            continue
-        patched.add(kind)
-        target = by_type.get(kind)
-        if target is None:
-            target = {"type": kind}
-            merged.append(target)
+    def patch(target: dict, item: dict, existed: bool) -> None:
+        kind = target["type"]
         prefix = f"limitRange.limits[{kind}]"
         for bound, values in item.items():
             if bound == "type":
@@ -171,8 +150,29 @@ def _merge_limits(current: list[dict], raw: list, errors: list) -> list:
             target[bound] = _merge_map(target.get(bound) or {}, values, f"{prefix}.{bound}", errors)
             if target[bound] == {}:
                 del target[bound]
-        if kind in by_type and set(target) == {"type"}:
+        if existed and set(target) == {"type"}:
             errors.append((prefix, f"Removing every bound leaves nothing: name {kind} in {REMOVE_LIMITS} instead."))
+
+    return _merge_items(current, raw, "type", patch)
+
+
+def _merge_items(current: list[dict], raw: list, key: str, patch) -> list:
+    """Items named by `key` (quotas by name, LimitRange items by type): each given item patches its
+    namesake, or is added; `patch(target, item, existed)` merges one."""
+    merged = [dict(item) for item in current]
+    by_key = {item.get(key): item for item in merged}
+    patched: set[str] = set()
+    for item in raw:
+        name = item.get(key) if isinstance(item, dict) else None
+        if not isinstance(name, str) or name in patched:
+            merged.append(item)  # malformed or a duplicate: the policy names it
+            continue
+        patched.add(name)
+        target = by_key.get(name)
+        if target is None:
+            target = {key: name}
+            merged.append(target)
+        patch(target, item, name in by_key)
     return merged
 
 
