@@ -55,6 +55,17 @@ def world(db) -> World:
 
 
 @pytest.fixture
+def sign_in(world, client):
+    """`sign_in("research-lead")`: the test client, signed in as that seed user."""
+
+    def as_user(username: str):
+        client.force_login(get_user_model().objects.get(username=username))
+        return client
+
+    return as_user
+
+
+@pytest.fixture
 def second_approver(world):
     user = get_user_model().objects.create_user("approver-2", password="x", is_staff=True)
     user.groups.add(world.approver.groups.get())

@@ -5,8 +5,6 @@ checker, the token form and the chargeback query, each with the review's hostile
 characters and NUL, far beyond every bound, and quantities beyond what a Decimal context holds.
 """
 
-import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,15 +36,6 @@ request_forms = st.fixed_dictionaries(
         ),
     }
 )
-
-
-@pytest.fixture
-def sign_in(world, client):
-    def as_user(username: str):
-        client.force_login(get_user_model().objects.get(username=username))
-        return client
-
-    return as_user
 
 
 def form_data(drawn: dict) -> dict:

@@ -3,7 +3,6 @@
 import html
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from accounts.models import ApiToken
@@ -15,15 +14,6 @@ State = Request.State
 UNSTORABLE = "Must not contain NUL characters or unpaired surrogates."
 HUGE = "1234567890123456789012345678901234567890Gi"
 HUGE_REFUSED = "Not a valid quantity: '1234567890123456789…67890Gi' is absurdly large: a quantity here is at most 8Ei."
-
-
-@pytest.fixture
-def sign_in(world, client):
-    def as_user(username: str):
-        client.force_login(get_user_model().objects.get(username=username))
-        return client
-
-    return as_user
 
 
 @pytest.fixture
