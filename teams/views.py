@@ -159,9 +159,14 @@ def request_validate(request: HttpRequest, kind: str) -> HttpResponse:
     return render(request, "teams/partials/request_validation.html", _form_context(form, team, namespace, request.user))
 
 
+#: What a GET may carry into a fresh form: the tier choice, and what the lead typed before changing it.
+#: Quotas and limits come from the chosen tier's defaults, which is why the tier is being changed.
+PREFILLED = ("tier", "namespace_name", "justification")
+
+
 def _prefill(data) -> dict:
-    """A GET only chooses the tier; every other value comes from the defaults."""
-    return {"tier": data["tier"]} if data.get("tier") else {}
+    """A GET chooses the tier and keeps the name and justification typed before the tier changed."""
+    return {key: data[key] for key in PREFILLED if data.get(key)}
 
 
 def _form_context(form, team: Team, namespace: TeamNamespace | None, user) -> dict:
@@ -177,9 +182,13 @@ def _form_context(form, team: Team, namespace: TeamNamespace | None, user) -> di
 
 
 @login_required
-@require_POST
 def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """A GET asks to confirm (no script needed); the POST from that page cancels."""
     item = _visible_request(request, pk)
+    if request.method != "POST":
+        if not roles.can_cancel(request.user, item):
+            raise PermissionDenied("Only the person who asked may cancel this request.")
+        return render(request, "teams/request_cancel.html", {"item": item})
     try:
         workflow.cancel_request(item.pk, actor=request.user)
     except workflow.InvalidTransition as error:

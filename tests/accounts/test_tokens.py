@@ -27,10 +27,11 @@ def test_the_profile_page_creates_a_token_shows_it_once_and_stores_only_its_hash
     client.force_login(world.finance)
 
     created = client.post(reverse("profile"), {"name": "monthly export", "access": "read", "lifetime": "30"})
+    shown = client.get(created["Location"])
     again = client.get(reverse("profile"))
 
-    assert created.status_code == 201
-    keys = KEY.findall(created.content.decode())
+    assert (created.status_code, created["Location"]) == (302, "/profile/")
+    keys = KEY.findall(shown.content.decode())
     assert len(keys) == 1
     token = ApiToken.objects.get()
     assert (token.user, token.name, token.read_only) == (world.finance, "monthly export", True)
@@ -38,7 +39,7 @@ def test_the_profile_page_creates_a_token_shows_it_once_and_stores_only_its_hash
     assert keys[0] not in {token.prefix, token.key_hash, token.name}
     assert keys[0].startswith(f"gqp_{token.prefix}_")
     assert timedelta(days=29, hours=23) < token.expires_at - timezone.now() <= timedelta(days=30)
-    assert created["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+    assert shown["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
     assert KEY.findall(again.content.decode()) == []
     assert f"gqp_{token.prefix}…" in again.content.decode()
     event = AuditEvent.objects.get(verb="token.created")
@@ -53,6 +54,35 @@ def test_the_profile_page_creates_a_token_shows_it_once_and_stores_only_its_hash
             "revoked": False,
         },
     )
+
+
+def test_reloading_the_page_after_creating_a_token_creates_no_second_one(world, client):
+    client.force_login(world.finance)
+    data = {"name": "monthly export", "access": "read", "lifetime": "30"}
+
+    created = client.post(reverse("profile"), data, follow=True)
+    reloaded = client.get(reverse("profile"))
+
+    assert created.redirect_chain == [("/profile/", 302)]
+    assert len(KEY.findall(created.content.decode())) == 1
+    assert "Copy your new token now" not in reloaded.content.decode()
+    assert ApiToken.objects.filter(user=world.finance).count() == 1
+    assert AuditEvent.objects.filter(verb="token.created").count() == 1
+
+
+def test_revoking_a_token_asks_first(world, client):
+    token, _ = create_api_token(user=world.finance, name="ci", read_only=True, expires_at=None)
+    client.force_login(world.finance)
+
+    profile = client.get(reverse("profile")).content.decode()
+    confirm = client.get(reverse("token-revoke", args=[token.pk]))
+
+    assert f'<a class="button danger" href="/profile/tokens/{token.pk}/revoke/">Revoke' in profile
+    assert confirm.status_code == 200
+    assert f"<title>Revoke token {token.display_prefix}…" in confirm.content.decode()
+    assert "Revoke the token</button>" in confirm.content.decode()
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is None
+    assert not AuditEvent.objects.filter(verb="token.revoked").exists()
 
 
 def test_a_token_without_a_name_is_not_created(world, client):
