@@ -12,6 +12,7 @@ import yaml
 from teams.catalog import TierCatalog
 from teams.constants import GPU_LIMIT_KEY, GUARANTEED_GPU_KEY, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from teams.models import GpuTier, TeamNamespace
+from teams.quantities import parse_quantity
 
 OWNERSHIP = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
@@ -117,8 +118,16 @@ def render_priority_class(tier: GpuTier) -> dict:
     }
 
 
+#: A pinned image: `:latest` changes under a team's feet and defeats reproducible runs.
+JOB_EXAMPLE_IMAGE = "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime"
+#: CPU and memory a trainer asks for when the LimitRange names neither a default request nor a minimum.
+JOB_EXAMPLE_REQUESTS = {"cpu": "1", "memory": "4Gi"}
+
+
 def render_job_example(namespace: TeamNamespace, gpus: int = 4) -> dict:
-    """A training Job that runs at the namespace's tier, as the seed's "Using Priority" example."""
+    """A training Job that runs at the namespace's tier, as the seed's "Using Priority" example,
+    with GPU request equal to limit and CPU and memory requests the namespace's LimitRange admits."""
+    requests = {**job_example_requests(namespace), "nvidia.com/gpu": gpus}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -131,14 +140,34 @@ def render_job_example(namespace: TeamNamespace, gpus: int = 4) -> dict:
                     "containers": [
                         {
                             "name": "trainer",
-                            "image": "pytorch/pytorch:latest",
-                            "resources": {"limits": {"nvidia.com/gpu": gpus}},
+                            "image": JOB_EXAMPLE_IMAGE,
+                            "resources": {"requests": requests, "limits": {"nvidia.com/gpu": gpus}},
                         }
                     ],
                 }
             }
         },
     }
+
+
+def job_example_requests(namespace: TeamNamespace) -> dict[str, str]:
+    """CPU and memory requests within the Container LimitRange: its default request, else our example
+    raised to its min and lowered to its max (the API server refuses a pod outside them)."""
+    container = next(
+        (item for item in namespace.limit_range.get("limits") or [] if item.get("type") == "Container"), {}
+    )
+    chosen = {}
+    for resource, example in JOB_EXAMPLE_REQUESTS.items():
+        value = (container.get("defaultRequest") or {}).get(resource)
+        if value is None:
+            value = example
+            low, high = ((container.get(bound) or {}).get(resource) for bound in ("min", "max"))
+            if low is not None and parse_quantity(low) > parse_quantity(value):
+                value = low
+            if high is not None and parse_quantity(high) < parse_quantity(value):
+                value = high
+        chosen[resource] = str(value)
+    return chosen
 
 
 def to_yaml(objects: list[dict]) -> str:

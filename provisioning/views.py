@@ -17,6 +17,7 @@ from provisioning.models import Cluster
 from teams import roles, workflow
 from teams.catalog import TierCatalog
 from teams.constants import GUARANTEED_GPU_KEY
+from teams.describe import LIMIT_COLUMNS, limit_range_rows
 from teams.forms import build_form, resolve_target
 from teams.models import GpuTier, Request, TeamNamespace
 from teams.quantities import parse_quantity
@@ -35,9 +36,11 @@ def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
             "usage": usage_rows(namespace),
             "yaml": to_yaml(objects),
             "job_yaml": to_yaml([render_job_example(namespace)]),
-            "limits": namespace.limit_range.get("limits") or [],
+            "limits": limit_range_rows(namespace.limit_range),
+            "limit_headings": [heading for _, heading in LIMIT_COLUMNS],
             "ranges": list(RANGES),
             "can_reapply": roles.can_decide(request.user),
+            "can_request": roles.can_request_for(request.user, namespace.team),
         },
     )
 

@@ -8,12 +8,15 @@ a rule could be forgotten on.
 
 from django.core.exceptions import ImproperlyConfigured
 
+#: Digits that always fit a primary key; a longer number is no id.
+MAX_ID_DIGITS = 18
+
 
 class VisibleToUserMixin:
     """Narrow the viewset's queryset to what `request.user` may see; 404 for everything else."""
 
     #: Large ids from a URL are refused by routing (404), never sent to the database.
-    lookup_value_regex = r"[0-9]{1,18}"
+    lookup_value_regex = rf"[0-9]{{1,{MAX_ID_DIGITS}}}"
 
     def get_queryset(self):
         queryset = super().get_queryset()

@@ -4,15 +4,16 @@ Declarative and thin: what a user sees is decided by VisibleToUserMixin, what a 
 do by teams.workflow, which the pages call too.
 """
 
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from teams import workflow
 from teams.api.filtersets import NamespaceFilterSet, RequestFilterSet, TeamFilterSet
-from teams.api.mixins import VisibleToUserMixin
+from teams.api.mixins import MAX_ID_DIGITS, VisibleToUserMixin
 from teams.api.schema import ErrorSerializer
 from teams.api.serializers import (
     ApproveSerializer,
@@ -85,6 +86,21 @@ class NamespaceViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = NamespaceFilterSet
     ordering_fields = ["name", "created_at", "last_synced_at"]
     ordering = ["name", "id"]
+    #: People know a namespace by its name (a DNS-1123 label); its number keeps working.
+    lookup_value_regex = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+
+    def get_object(self) -> TeamNamespace:
+        """By name (the live namespace, else the last deleted of that name), else by id; 404 alike for
+        another team's namespace and for none at all."""
+        value = self.kwargs[self.lookup_field]
+        queryset = self.filter_queryset(self.get_queryset())
+        by_name = queryset.filter(name=value).order_by(F("deleted_at").desc(nulls_first=True), "-id").first()
+        if by_name is None and value.isdigit() and len(value) <= MAX_ID_DIGITS:
+            by_name = queryset.filter(pk=int(value)).first()
+        if by_name is None:
+            raise NotFound()
+        self.check_object_permissions(self.request, by_name)
+        return by_name
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "catalog": TierCatalog.load()}

@@ -113,7 +113,10 @@ def test_the_job_example_runs_at_the_namespace_tier_like_the_seeds(world):
 
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert job["spec"]["template"]["spec"]["priorityClassName"] == "ml-high"
-    assert container["resources"] == seed_job["spec"]["template"]["spec"]["containers"][0]["resources"]
+    # The seed's GPU limit, with requests added: GPUs equal to it, CPU and memory the LimitRange's default.
+    seed_container = seed_job["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"] == seed_container["resources"]["limits"]
+    assert container["resources"]["requests"] == {"cpu": "1", "memory": "4Gi", "nvidia.com/gpu": 4}
 
 
 def test_yaml_rendering_round_trips(world):
