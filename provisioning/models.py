@@ -158,6 +158,19 @@ class QuotaRefusal(models.Model):
         return f"{self.object_kind} {self.object_name}: {self.resource} refused {self.count}x"
 
     @property
+    def asked(self) -> str:
+        """What the refused pod asked of the key that ran out."""
+        return self.requested.get(self.resource, "")
+
+    @property
+    def used_at_refusal(self) -> str:
+        return self.used.get(self.resource, "")
+
+    @property
+    def hard_at_refusal(self) -> str:
+        return self.limited.get(self.resource, "")
+
+    @property
     def suggested(self) -> str:
         """A hard limit that would have admitted the refused pod: what is used plus what was asked."""
         from teams.quantities import QuantityError, parse_quantity

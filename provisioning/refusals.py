@@ -6,14 +6,24 @@ the API server expired (after an hour) keeps its count in the total.
 """
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from provisioning.cluster import RefusalEvent
 from provisioning.models import Cluster, QuotaRefusal
+from teams import roles
+from teams.constants import QUOTA_KEYS
+from teams.models import TeamNamespace
 from teams.quantities import QuantityError, parse_quantity
+
+#: Refusals a page lists per namespace, newest first.
+RECENT = 10
+QUOTA_KEY_NAMES = frozenset(key for key, _ in QUOTA_KEYS)
 
 REFUSAL_FIELDS = [
     *("object_kind", "object_name", "quota_name", "resource", "requested", "used", "limited"),
@@ -113,3 +123,27 @@ def store_refusals(cluster: Cluster, events: list[RefusalEvent], namespace_ids: 
 def _time(value: str) -> datetime:
     moment = parse_datetime(value)
     return moment if moment is not None else timezone.now()
+
+
+@dataclass(frozen=True)
+class RefusalRow:
+    refusal: QuotaRefusal
+    #: A change_quota form with the refused key pre-filled at used + asked; empty when the quota is not
+    #: one the portal manages or the user may not ask for this team.
+    request_url: str
+
+
+def recent_refusals(namespace: TeamNamespace, user, *, limit: int = RECENT) -> list[RefusalRow]:
+    """The namespace's latest refusals as a page shows them, each with its one-click request for more."""
+    refusals = QuotaRefusal.objects.visible_to(user).filter(namespace=namespace)[:limit]
+    may_request = roles.can_request_for(user, namespace.team)
+    indexes = {quota.get("name"): index for index, quota in enumerate(namespace.quotas or [])}
+    rows = []
+    for refusal in refusals:
+        url = ""
+        index = indexes.get(refusal.quota_name)
+        if may_request and index is not None and refusal.resource in QUOTA_KEY_NAMES and refusal.suggested:
+            query = urlencode({"namespace": namespace.name, f"quota|{index}|{refusal.resource}": refusal.suggested})
+            url = f"{reverse('request-new', args=['change_quota'])}?{query}"
+        rows.append(RefusalRow(refusal, url))
+    return rows

@@ -14,6 +14,7 @@ from provisioning.charts import RANGES, gpu_chart
 from provisioning.fit import check_fit, parse_ask
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
 from provisioning.models import Cluster
+from provisioning.refusals import recent_refusals
 from teams import roles, workflow
 from teams.catalog import TierCatalog
 from teams.constants import GUARANTEED_GPU_KEY
@@ -38,6 +39,7 @@ def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
             "limits": namespace.limit_range.get("limits") or [],
             "ranges": list(RANGES),
             "can_reapply": roles.can_decide(request.user),
+            "refusals": recent_refusals(namespace, request.user),
         },
     )
 

@@ -160,8 +160,13 @@ def request_validate(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 def _prefill(data) -> dict:
-    """A GET only chooses the tier; every other value comes from the defaults."""
-    return {"tier": data["tier"]} if data.get("tier") else {}
+    """A GET chooses the tier and may pre-fill quota values (`quota|<index>|<key>`, e.g. from a page's
+    "ask for more" link); every other value comes from the defaults. Nothing is stored before a POST,
+    where the policy checks every value."""
+    prefill = {key: data[key] for key in data if key.startswith("quota|")}
+    if data.get("tier"):
+        prefill["tier"] = data["tier"]
+    return prefill
 
 
 def _form_context(form, team: Team, namespace: TeamNamespace | None, user) -> dict:
