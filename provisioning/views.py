@@ -95,6 +95,20 @@ def request_preview(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 @login_required
+def request_evidence(request: HttpRequest, pk: int) -> HttpResponse:
+    """What an approver judges a justification by: the pods the namespace's quota refused, and its
+    guaranteed-GPU usage against the hard line over 7 and 30 days."""
+    item = get_object_or_404(Request.objects.visible_to(request.user).select_related("namespace__team"), pk=pk)
+    roles.require_approver(request.user)
+    namespace = item.namespace
+    context = {"item": item, "namespace": namespace, "ranges": RANGES, "refusals": [], "charts": []}
+    if namespace is not None:
+        context["refusals"] = recent_refusals(namespace, request.user)
+        context["charts"] = [gpu_chart(namespace, "7d"), gpu_chart(namespace, "30d")]
+    return render(request, "provisioning/partials/evidence.html", context)
+
+
+@login_required
 def request_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
     """The API server's verdict on a pending request, for the approver deciding it."""
     item = get_object_or_404(Request.objects.visible_to(request.user).select_related("team", "namespace__tier"), pk=pk)

@@ -1,14 +1,16 @@
 """The namespace page and the approval queue show the pods the quota refused."""
 
 import re
+from datetime import timedelta
 from html import unescape
 
 import pytest
 from django.utils import timezone
 
 from provisioning.cluster import RefusalEvent
-from provisioning.models import Cluster, QuotaRefusal
+from provisioning.models import Cluster, QuotaRefusal, UsageSample
 from provisioning.refusals import store_refusals
+from tests.requests import ask_for_gpus, ask_for_namespace
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +80,44 @@ def test_a_namespace_without_refusals_says_so(world, sign_in):
     html = sign_in("research-lead").get("/namespaces/ml-research/").content.decode()
 
     assert "No pod was refused by this namespace's quotas in the last 30 days." in html
+
+
+def test_the_approver_sees_the_refusals_and_7_and_30_day_usage_of_the_requests_namespace(refused, world, sign_in):
+    namespace = world.namespace("ml-research")
+    UsageSample.objects.create(
+        cluster=refused.cluster,
+        namespace=namespace,
+        quota_name="ml-research-quota",
+        resource="requests.nvidia.com/gpu",
+        time=timezone.now() - timedelta(days=3),
+        hard=8,
+        used=8,
+    )
+    item = ask_for_gpus(world, namespace, "12")
+    approver = sign_in("approver")
+
+    queue = approver.get("/queue/").content.decode()
+    evidence = approver.get(f"/requests/{item.pk}/evidence/").content.decode()
+
+    assert f'hx-get="/requests/{item.pk}/evidence/"' in queue
+    assert refusal_rows(evidence) == [
+        ["2026-12-01 10:04", "Job/train", "ml-research-quota · requests.nvidia.com/gpu", "4", "8 / 8", "3"]
+    ]
+    assert "Ask for" not in evidence
+    captions = [re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<figcaption>(.*?)<span", evidence, re.S)]
+    assert captions == [
+        "Guaranteed GPUs, last 7d: <strong>8</strong> used of 8",
+        "Guaranteed GPUs, last 30d: <strong>8</strong> used of 8",
+    ]
+
+
+def test_only_approvers_see_the_evidence_and_a_new_namespace_has_none(refused, world, sign_in):
+    item = ask_for_gpus(world, world.namespace("ml-research"), "12")
+    new = ask_for_namespace(world)
+
+    assert sign_in("research-lead").get(f"/requests/{item.pk}/evidence/").status_code == 403
+    assert sign_in("platform-lead").get(f"/requests/{item.pk}/evidence/").status_code == 404
+    assert (
+        "A new namespace: no refusals or usage yet."
+        in sign_in("approver").get(f"/requests/{new.pk}/evidence/").content.decode()
+    )
