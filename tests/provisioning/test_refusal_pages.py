@@ -10,6 +10,7 @@ from django.utils import timezone
 from provisioning.cluster import RefusalEvent
 from provisioning.models import Cluster, QuotaRefusal, UsageSample
 from provisioning.refusals import store_refusals
+from teams.models import Request
 from tests.requests import ask_for_gpus, ask_for_namespace
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +122,19 @@ def test_only_approvers_see_the_evidence_and_a_new_namespace_has_none(refused, w
         "A new namespace: no refusals or usage yet."
         in sign_in("approver").get(f"/requests/{new.pk}/evidence/").content.decode()
     )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "quota%7C0%7Crequests.nvidia.com%2Fgpu=" + "9" * 5000,
+        "quota%7C0%7Crequests.nvidia.com%2Fgpu=-4",
+        "quota%7Cx%7Cnot-a-key=1",
+        "quota%7C99%7Crequests.nvidia.com%2Fgpu=12",
+    ],
+)
+def test_a_hostile_prefill_is_only_shown_never_stored(world, sign_in, query):
+    page = sign_in("research-lead").get(f"/requests/new/change_quota/?namespace=ml-research&{query}")
+
+    assert page.status_code == 200
+    assert not Request.objects.exists()
