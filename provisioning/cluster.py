@@ -84,6 +84,21 @@ class QuotaReading:
 
 
 @dataclass(frozen=True)
+class RefusalEvent:
+    """One FailedCreate Event whose pod the quota admission refused; repeats grow `count`."""
+
+    uid: str
+    namespace: str
+    object_kind: str
+    object_name: str
+    object_uid: str
+    message: str
+    count: int
+    first_seen: str
+    last_seen: str
+
+
+@dataclass(frozen=True)
 class Capacity:
     gpus: int
     ready_nodes: int
@@ -294,6 +309,36 @@ class ClusterGateway:
             for item in self._list_raw(self.core.list_namespace)
         }
 
+    def list_quota_refusals(self) -> list[RefusalEvent]:
+        """Every FailedCreate Event saying "exceeded quota", in one paginated LIST across namespaces.
+
+        The API server filters by reason (a field selector); the message is matched here, since
+        events have no field for it.
+        """
+        refusals = []
+        for item in self._list_raw(
+            self.core.list_event_for_all_namespaces, selector=None, field_selector="reason=FailedCreate"
+        ):
+            message = item.get("message") or ""
+            if "exceeded quota" not in message:
+                continue
+            involved = item.get("involvedObject") or {}
+            first = item.get("firstTimestamp") or item.get("eventTime") or item["metadata"].get("creationTimestamp")
+            refusals.append(
+                RefusalEvent(
+                    uid=item["metadata"]["uid"],
+                    namespace=item["metadata"]["namespace"],
+                    object_kind=involved.get("kind", ""),
+                    object_name=involved.get("name", ""),
+                    object_uid=involved.get("uid") or f"{involved.get('kind')}/{involved.get('name')}",
+                    message=message,
+                    count=item.get("count") or 1,
+                    first_seen=first,
+                    last_seen=item.get("lastTimestamp") or first,
+                )
+            )
+        return refusals
+
     def node_gpu_capacity(self) -> Capacity:
         """Allocatable nvidia.com/gpu summed over Ready, schedulable nodes."""
         gpus = ready = 0
@@ -307,11 +352,18 @@ class ClusterGateway:
             gpus += parse_quantity(allocatable.get(GPU_RESOURCE, "0")).as_int_ceiling()
         return Capacity(gpus=gpus, ready_nodes=ready)
 
-    def _list_raw(self, method, selector: str | None = MANAGED_SELECTOR) -> Iterator[dict]:
+    def _list_raw(
+        self, method, selector: str | None = MANAGED_SELECTOR, field_selector: str | None = None
+    ) -> Iterator[dict]:
         token = None
         while True:
             response = self._call(
-                method, label_selector=selector, limit=self.page_size, _continue=token, _preload_content=False
+                method,
+                label_selector=selector,
+                field_selector=field_selector,
+                limit=self.page_size,
+                _continue=token,
+                _preload_content=False,
             )
             page = json.loads(response.data)
             yield from page.get("items") or []

@@ -109,3 +109,76 @@ class TaskLock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (held until {self.expires_at:%H:%M:%S})"
+
+
+class QuotaRefusalQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "QuotaRefusalQuerySet":
+        return roles.restrict_to_teams(self, user, "namespace__team")
+
+
+class QuotaRefusal(models.Model):
+    """Pods a namespace's quota refused to one controller (Job, ReplicaSet...), from the API server's Events.
+
+    One row per involved object: the API server writes several FailedCreate Events for one
+    object (one per refused pod name, each counting its repeats) and deletes them after an hour,
+    so the counts of Events still listed are kept per Event uid (`live_counts`) and those of
+    expired ones are folded into `settled_count`: the total never drops and never double counts.
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    namespace = models.ForeignKey(TeamNamespace, on_delete=models.CASCADE, related_name="quota_refusals")
+    object_kind = models.CharField(max_length=63)
+    object_name = models.CharField(max_length=253)
+    object_uid = models.CharField(max_length=253)
+    quota_name = models.CharField(max_length=253)
+    #: The quota key that ran out (the first of the message's keys whose used + requested > limited).
+    resource = models.CharField(max_length=253)
+    requested = models.JSONField(default=dict)
+    used = models.JSONField(default=dict)
+    limited = models.JSONField(default=dict)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+    settled_count = models.PositiveIntegerField(default=0)
+    live_counts = models.JSONField(default=dict)
+
+    objects = QuotaRefusalQuerySet.as_manager()
+
+    #: Rows whose last refusal is older than this are deleted by the sync.
+    RETENTION = timedelta(days=30)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "namespace", "object_uid"], name="one_refusal_per_object")
+        ]
+        indexes = [models.Index(fields=["namespace", "-last_seen"]), models.Index(fields=["last_seen"])]
+        ordering = ["-last_seen", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.object_kind} {self.object_name}: {self.resource} refused {self.count}x"
+
+    @property
+    def asked(self) -> str:
+        """What the refused pod asked of the key that ran out."""
+        return self.requested.get(self.resource, "")
+
+    @property
+    def used_at_refusal(self) -> str:
+        return self.used.get(self.resource, "")
+
+    @property
+    def hard_at_refusal(self) -> str:
+        return self.limited.get(self.resource, "")
+
+    @property
+    def suggested(self) -> str:
+        """A hard limit that would have admitted the refused pod: what is used plus what was asked."""
+        from teams.quantities import QuantityError, parse_quantity
+
+        try:
+            return (
+                parse_quantity(self.used.get(self.resource, "0"))
+                + parse_quantity(self.requested.get(self.resource, "0"))
+            ).canonical()
+        except QuantityError:
+            return self.limited.get(self.resource, "")

@@ -1,10 +1,10 @@
 """Reading the cluster back: usage samples, observed state, drift and GPU capacity.
 
-One sync is two LISTs per cluster (managed quotas, managed namespaces) whatever the
-number of namespaces, and writes only what changed: a usage sample when a quota's
-`hard` or `used` moves, a closing sample (0) when a quota key disappears, and a sample
-of every key once per heartbeat period, so that a gap in syncing shows in the data
-instead of looking like steady usage.
+One sync is three LISTs per cluster (managed quotas, managed namespaces, FailedCreate
+Events for the pods quotas refused) whatever the number of namespaces, and writes only
+what changed: a usage sample when a quota's `hard` or `used` moves, a closing sample (0)
+when a quota key disappears, and a sample of every key once per heartbeat period, so
+that a gap in syncing shows in the data instead of looking like steady usage.
 
 A steady cycle is cheap: each namespace's fingerprint (the resourceVersions of its
 quotas and Namespace, and everything its drift is computed from) is compared with the
@@ -25,9 +25,10 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from provisioning.cluster import ClusterError, ClusterGateway, QuotaReading, TransientError
+from provisioning.cluster import ClusterError, ClusterGateway, QuotaReading, RefusalEvent, TransientError
 from provisioning.manifests import OWNERSHIP, render_quotas
 from provisioning.models import Cluster, UsageSample
+from provisioning.refusals import store_refusals
 from teams.capacity import guaranteed_gpus_by_namespace
 from teams.catalog import TierCatalog
 from teams.models import GpuTier, TeamNamespace
@@ -63,6 +64,8 @@ class SyncResult:
     #: Namespaces checked in full this cycle (the others' fingerprints had not moved).
     checked: int = 0
     samples: int = 0
+    #: Quota refusals (one per involved object) written this cycle.
+    refusals: int = 0
     api_calls: int = 0
     drifted: list[str] = field(default_factory=list)
 
@@ -76,7 +79,7 @@ class _Due:
 def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
     """Store what the cluster reports for every managed namespace; mark drift."""
     now = now or timezone.now()
-    readings, seen, api_calls = _read_cluster(cluster)
+    readings, seen, refused, api_calls = _read_cluster(cluster)
     result = SyncResult(api_calls=api_calls)
     by_namespace: dict[str, list[QuotaReading]] = {}
     for reading in readings:
@@ -86,11 +89,13 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
     catalog = TierCatalog.load()
     tiers_state = repr([[getattr(tier, f.attname) for f in GpuTier._meta.concrete_fields] for tier in catalog.tiers])
     due: dict[int, _Due] = {}
+    namespace_ids: dict[str, int] = {}
     keys = TeamNamespace.objects.live().values_list(
         "pk", "name", "synced_fingerprint", "last_sampled_at", "is_drifted", *DESIRED_INPUTS
     )
     for pk, name, stored, last_sampled_at, is_drifted, *desired in keys:
         result.namespaces += 1
+        namespace_ids[name] = pk
         fingerprint = _fingerprint(seen.get(name), by_namespace.get(name, ()), tiers_state, *desired)
         heartbeat_due = last_sampled_at is None or now - last_sampled_at >= heartbeat_period(pk, heartbeat)
         if fingerprint != stored or heartbeat_due:
@@ -123,6 +128,7 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
     with transaction.atomic():
         UsageSample.objects.bulk_create(samples, batch_size=2000)
         TeamNamespace.objects.bulk_update(checked, OBSERVED_FIELDS, batch_size=1000)
+        result.refusals = store_refusals(cluster, refused, namespace_ids, now)
         Cluster.objects.filter(pk=cluster.pk).update(health=Cluster.Health.OK, last_error="", last_synced_at=now)
     result.samples = len(samples)
     logger.info(
@@ -132,6 +138,7 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
             "namespaces": result.namespaces,
             "checked": result.checked,
             "samples": result.samples,
+            "refusals": result.refusals,
             "api_calls": result.api_calls,
             "drifted": len(result.drifted),
         },
@@ -139,16 +146,17 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
     return result
 
 
-def _read_cluster(cluster: Cluster) -> tuple[list[QuotaReading], dict[str, dict], int]:
-    """The two LISTs of a sync, and how many API calls they took; a failure marks the cluster's health."""
+def _read_cluster(cluster: Cluster) -> tuple[list[QuotaReading], dict[str, dict], list[RefusalEvent], int]:
+    """The three LISTs of a sync, and how many API calls they took; a failure marks the cluster's health."""
     try:
         with ClusterGateway(cluster) as gateway:
             readings = gateway.list_quota_usage()
             seen = gateway.list_managed_namespaces()
+            refused = gateway.list_quota_refusals()
     except ClusterError as error:
         Cluster.objects.filter(pk=cluster.pk).update(health=_health_of(error), last_error=str(error))
         raise
-    return readings, seen, gateway.api_calls
+    return readings, seen, refused, gateway.api_calls
 
 
 def _fingerprint(seen: dict | None, readings: Iterable[QuotaReading], *desired) -> str:

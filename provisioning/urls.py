@@ -10,5 +10,6 @@ urlpatterns = [
     path("namespaces/<str:name>/reapply/", views.namespace_reapply, name="namespace-reapply"),
     path("requests/preview/<str:kind>/", views.request_preview, name="request-preview"),
     path("requests/<int:pk>/dry-run/", views.request_dry_run, name="request-dry-run"),
+    path("requests/<int:pk>/evidence/", views.request_evidence, name="request-evidence"),
     path("cluster/", views.cluster_overview, name="cluster-overview"),
 ]

@@ -14,6 +14,7 @@ from provisioning.charts import RANGES, gpu_chart
 from provisioning.fit import check_fit, parse_ask
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
 from provisioning.models import Cluster
+from provisioning.refusals import recent_refusals
 from teams import roles, workflow
 from teams.catalog import TierCatalog
 from teams.constants import GUARANTEED_GPU_KEY
@@ -41,6 +42,7 @@ def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
             "ranges": list(RANGES),
             "can_reapply": roles.can_decide(request.user),
             "can_request": roles.can_request_for(request.user, namespace.team),
+            "refusals": recent_refusals(namespace, request.user),
         },
     )
 
@@ -93,6 +95,20 @@ def request_preview(request: HttpRequest, kind: str) -> HttpResponse:
     except GpuTier.DoesNotExist:  # a tier the policy will name as unknown
         text = ""
     return render(request, "provisioning/partials/yaml_preview.html", {"yaml": text})
+
+
+@login_required
+def request_evidence(request: HttpRequest, pk: int) -> HttpResponse:
+    """What an approver judges a justification by: the pods the namespace's quota refused, and its
+    guaranteed-GPU usage against the hard line over 7 and 30 days."""
+    item = get_object_or_404(Request.objects.visible_to(request.user).select_related("namespace__team"), pk=pk)
+    roles.require_approver(request.user)
+    namespace = item.namespace
+    context = {"item": item, "namespace": namespace, "ranges": RANGES, "refusals": [], "charts": []}
+    if namespace is not None:
+        context["refusals"] = recent_refusals(namespace, request.user)
+        context["charts"] = [gpu_chart(namespace, "7d"), gpu_chart(namespace, "30d")]
+    return render(request, "provisioning/partials/evidence.html", context)
 
 
 @login_required

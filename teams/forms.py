@@ -250,7 +250,7 @@ def build_form(
             inputs = []
             for key, label in QUOTA_KEYS:
                 name = f"quota|{index}|{key}"
-                value = data.get(name, "") if posted else quota["hard"].get(key, "")
+                value = data.get(name, "") if posted else data.get(name, quota["hard"].get(key, ""))
                 inputs.append(Input(name, f"{label} ({key})", value, f"quotas[{block_name}].hard[{key}]"))
             form.quotas.append(QuotaBlock(block_name, bool(quota.get("scopeSelector")), inputs))
     if form.shows_limit_range:

@@ -165,8 +165,12 @@ PREFILLED = ("tier", "namespace_name", "justification")
 
 
 def _prefill(data) -> dict:
-    """A GET chooses the tier and keeps the name and justification typed before the tier changed."""
-    return {key: data[key] for key in PREFILLED if data.get(key)}
+    """A GET chooses the tier, keeps the name and justification typed before the tier changed, and
+    may pre-fill quota values (`quota|<index>|<key>`, e.g. from a page's "ask for more" link). Nothing
+    is stored before a POST, where the policy checks every value."""
+    prefill = {key: data[key] for key in PREFILLED if data.get(key)}
+    prefill.update({key: data[key] for key in data if key.startswith("quota|")})
+    return prefill
 
 
 def _form_context(form, team: Team, namespace: TeamNamespace | None, user) -> dict:

@@ -82,10 +82,12 @@ def test_worker_reads_usage_and_capacity_across_the_cluster(worker_api: ApiClien
     quotas = core.list_resource_quota_for_all_namespaces()
     nodes = core.list_node()
     classes = SchedulingV1Api(worker_api).list_priority_class()
+    refusals = core.list_event_for_all_namespaces(field_selector="reason=FailedCreate", limit=1)
 
     assert quotas.metadata.resource_version
     assert any(GPU in (node.status.allocatable or {}) for node in nodes.items)
     assert classes.items
+    assert refusals.metadata.resource_version
 
 
 def forbidden(call: Callable[[], object]) -> str:

@@ -41,6 +41,7 @@ TEAM_OBJECTS: dict[str, Target] = {
     "request-retry": ("post", lambda o: ([o["failed"]], "", {}), 403),
     "request-row": ("get", lambda o: ([o["pending"]], "", None), 403),
     "request-dry-run": ("get", lambda o: ([o["pending"]], "", None), 403),
+    "request-evidence": ("get", lambda o: ([o["pending"]], "", None), 403),
     "request-new": ("get", lambda o: (["change_quota"], "?namespace=ml-research", None), 403),
     "request-validate": ("post", lambda o: (["change_quota"], "", {"namespace": "ml-research"}), 403),
     "request-preview": ("post", lambda o: (["change_quota"], "", {"namespace": "ml-research"}), 403),
