@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
 
 from django.utils import timezone
 
@@ -12,6 +13,20 @@ from teams.models import TeamNamespace
 #: The longest range is all the raw samples that are sure to be kept.
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": UsageSample.READ_BACK}
 WIDTH, HEIGHT, PAD = 600, 160, 28
+
+
+def nice_axis(maximum: Decimal, *, ticks: int = 4) -> tuple[Decimal, list[Decimal]]:
+    """(top, tick values from 0): the axis of every chart, rounded up to 1, 2 or 5 x 10^n per tick.
+
+    A 4.5 bar gets an axis of 0, 2, 4, 6 rather than being cut at 4; nothing at all is 0..1.
+    """
+    if maximum <= 0:
+        return Decimal(1), [Decimal(0), Decimal(1)]
+    raw = Decimal(maximum) / ticks
+    power = Decimal(10) ** (raw.adjusted())
+    step = next(nice * power for nice in (1, 2, 5, 10) if nice * power >= raw)
+    count = int((Decimal(maximum) / step).to_integral_value(rounding=ROUND_CEILING))
+    return step * count, [(step * index).normalize() + 0 for index in range(count + 1)]
 
 
 @dataclass(frozen=True)
