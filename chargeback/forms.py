@@ -3,14 +3,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from django import forms
 from django.utils import timezone
 
-from chargeback.reports import bounds_problem
+from chargeback.reports import GROUPS, bounds_problem
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 30)
 
 
-def last_month(today: date | None = None) -> tuple[date, date]:
-    first = (today or timezone.now().date()).replace(day=1)
-    return (first - timedelta(days=1)).replace(day=1), first - timedelta(days=1)
+def this_month(today: date | None = None) -> tuple[date, date]:
+    """The first of this month to today (UTC): the page's default, whose last part is provisional."""
+    today = today or timezone.now().date()
+    return today.replace(day=1), today
 
 
 def report_range(start: date, end: date) -> tuple[datetime, datetime]:
@@ -23,6 +24,12 @@ class ReportForm(forms.Form):
 
     start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
+    group_by = forms.ChoiceField(
+        label="Group by",
+        choices=[(name, name.replace("_", " ").capitalize()) for name in GROUPS],
+        initial="team",
+        required=False,
+    )
 
     def clean(self) -> dict:
         cleaned = super().clean()

@@ -1,11 +1,13 @@
 """The chargeback report: rolled-up usage summed in SQL, priced in Python, per group and period.
 
-A report covers [start, end) in UTC, clipped to what is rolled up (`complete_until`):
-whole days come from the daily table, the hours around them from the hourly table, and
-raw samples are never read. Sums are exact integers; hours and money are rounded once,
-at the end, in integer arithmetic: hours to 6 decimals and each row's costs to
-CHARGEBACK_COST_DECIMALS (half to even). Totals take hours from the exact sums and costs
-as the sum of the rows' rounded costs, as on an invoice.
+A report covers [start, end) in UTC. Up to what is rolled up (`complete_until`) whole
+days come from the daily table and the hours around them from the hourly table; past it,
+up to now, the same integration the rollup runs sums the raw samples in memory: that part
+is provisional (`provisional_until`), final once the hourly rollup passes it.
+Sums are exact integers; hours and money are rounded once, at the end, in integer
+arithmetic: hours to 6 decimals and each row's costs to CHARGEBACK_COST_DECIMALS (half
+to even). Totals take hours from the exact sums and costs as the sum of the rows' rounded
+costs, as on an invoice.
 """
 
 from dataclasses import dataclass
@@ -14,9 +16,11 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
+from django.utils import timezone
 
 from chargeback.models import DailyUsage, HourlyUsage, RollupState
-from chargeback.rollups import DAY, floor_day
+from chargeback.rollups import DAY, floor_day, floor_hour, integrate_hours, live_namespaces, load_checkpoints
+from provisioning.models import UsageSample
 from teams.catalog import PriceList
 from teams.limits import MAX_REPORT_DAYS, MAX_REPORT_PERIODS
 from teams.models import CostCenter, GpuTier, Rate, Team, TeamNamespace
@@ -95,20 +99,26 @@ class ReportQuery:
     cost_center: str | None = None
 
 
-def build_report(query: ReportQuery, *, viewer) -> dict:
+def build_report(query: ReportQuery, *, viewer, now: datetime | None = None) -> dict:
     """The report as a JSON-ready dict: rows sorted by cost center, group and period, and totals.
 
-    Only the usage `viewer` may see is summed (UsageTotals' visible_to).
+    Only the usage `viewer` may see is summed (UsageTotals' and TeamNamespace's visible_to).
     """
     watermarks = dict(RollupState.objects.values_list("name", "complete_until"))
     complete_until = watermarks.get(RollupState.HOURLY)
-    end = min(query.end, complete_until) if complete_until else query.start
+    rolled_end = max(min(query.end, complete_until), query.start) if complete_until else query.start
+    now = (now or timezone.now()).replace(microsecond=0)
+    data_end = max(min(query.end, now), rolled_end)
     daily_until = watermarks.get(RollupState.DAILY) or query.start
-    rows, totals = _rows(query, end, *_sums(query, viewer, end, daily_until)) if end > query.start else ([], _Totals())
+    sums, keys, prices, change_days = _sums(query, viewer, rolled_end, daily_until, data_end)
+    if data_end > rolled_end:
+        sums += _provisional_sums(query, viewer, complete_until, data_end, keys, change_days)
+    rows, totals = _rows(query, data_end, sums, keys, prices, change_days) if sums else ([], _Totals())
     return {
         "start": query.start.isoformat(),
         "end": query.end.isoformat(),
         "complete_until": complete_until.isoformat() if complete_until else None,
+        "provisional_until": data_end.isoformat() if data_end > rolled_end else None,
         "group_by": query.group_by,
         "step": query.step,
         "cost_center": query.cost_center,
@@ -117,6 +127,53 @@ def build_report(query: ReportQuery, *, viewer) -> dict:
         "rows": rows,
         "totals": totals.as_columns(settings.CHARGEBACK_COST_DECIMALS),
     }
+
+
+def _provisional_sums(
+    query: ReportQuery, viewer, complete_until: datetime | None, end: datetime, keys: list[str], change_days
+) -> list[tuple]:
+    """Rows shaped like `_sums`' SQL rows, for [max(start, watermark), end), integrated from raw samples.
+
+    Integration starts at the watermark, from the checkpointed state there (or at the first
+    sample when nothing is rolled up yet), so a series' value carries in exactly as the
+    rollup would carry it; hours before the report's start are dropped.
+    """
+    namespaces = live_namespaces(TeamNamespace.objects.visible_to(viewer), complete_until or query.start)
+    if query.cost_center:
+        namespaces = {pk: ns for pk, ns in namespaces.items() if ns.team.cost_center.code == query.cost_center}
+    if complete_until is None:
+        first = UsageSample.objects.filter(time__lt=end).order_by("time").values_list("time", flat=True).first()
+        if first is None:
+            return []
+        since, states = floor_hour(first), {}
+    else:
+        since, states = complete_until, load_checkpoints(namespaces)
+    summed: dict[tuple, list[int]] = {}
+    for row in integrate_hours(namespaces, states, since, end):
+        if row.hour < query.start:
+            continue
+        attributes = {
+            "cost_center_id": row.cost_center_id,
+            "team_id": row.team_id,
+            "namespace_id": row.namespace_id,
+            "tier_id": row.tier_id,
+            "day": row.day,
+            "week": row.week,
+            "month": row.month,
+            "segment": sum(1 for day in change_days if day <= row.day),
+        }
+        values = [getattr(row, name) for name in SUMMED]
+        key = tuple(attributes[name] for name in keys)
+        if key in summed:
+            summed[key] = [mine + theirs for mine, theirs in zip(summed[key], values, strict=True)]
+        else:
+            summed[key] = values
+    plain = len(PLAIN_METRICS)
+    results = []
+    for key, values in summed.items():
+        split = [part for value in values[plain:] for part in divmod(value, SPLIT)]
+        results.append((*key, *values[:plain], *split))
+    return results
 
 
 def bounds_problem(start: datetime, end: datetime, step: str | None) -> tuple[str, str] | None:
@@ -149,13 +206,19 @@ PRICE_SCALE = 10**6
 
 
 def _sums(
-    query: ReportQuery, viewer, end: datetime, daily_until: datetime
+    query: ReportQuery, viewer, end: datetime, daily_until: datetime, data_end: datetime
 ) -> tuple[list[tuple], list[str], PriceList, list[date]]:
-    """Rows of (group keys..., segment?, sums...) from SQL, one per group, tier, bucket and rate period."""
+    """Rows of (group keys..., segment?, sums...) from SQL, one per group, tier, bucket and rate period.
+
+    [start, end) is what is rolled up; `data_end` (at or after `end`) bounds the rate periods.
+    """
     first_day = _ceil_day(query.start)
     last_day = min(floor_day(end), floor_day(daily_until))
     prices = PriceList()
-    change_days = prices.change_days(query.start.date(), end.date() + DAY)
+    change_days = prices.change_days(query.start.date(), data_end.date() + DAY)
+    keys = _keys(query) + (["segment"] if change_days else [])
+    if end <= query.start:
+        return [], keys, prices, change_days
     parts: list = []
     if first_day < last_day:
         parts.append(DailyUsage.objects.visible_to(viewer).filter(day__gte=first_day.date(), day__lt=last_day.date()))
@@ -168,7 +231,6 @@ def _sums(
             hours |= Q(hour__gte=since, hour__lt=until)
     if hours:
         parts.append(HourlyUsage.objects.visible_to(viewer).filter(hours))
-    keys = _keys(query) + (["segment"] if change_days else [])
     aggregates = _aggregates()
     statements = []
     for queryset in parts:
@@ -192,7 +254,7 @@ def _sums(
     # The ORM writes the SQL; its rows are read straight from the cursor, without per-row conversion.
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        results = cursor.fetchall()
+        results = list(cursor.fetchall())
     return results, keys, prices, change_days
 
 
@@ -309,6 +371,8 @@ def _rows(
     priced = [(index, summed) for index, (_, _, _, summed) in enumerate(PRICED)]
     for row in sums:
         bucket = row[step_index] if step_index is not None else None
+        if isinstance(bucket, str):  # SQLite returns dates as text; provisional rows carry dates
+            bucket = date.fromisoformat(bucket)
         key = (row[0], row[center_index] if center_index is not None else None, bucket)
         # The row's sums, in SUMMED order, as integers (NULL: nothing to sum).
         values = [int(value or 0) for value in row[key_count : key_count + plain]]

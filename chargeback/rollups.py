@@ -96,22 +96,40 @@ def roll_up(*, now: datetime | None = None, max_hours: int | None = None) -> Rol
 
 def roll_up_hours(start: datetime, end: datetime) -> int:
     """Integrate [start, end) (whole hours, starting at the hourly watermark); return the rows written."""
-    max_gap = settings.CHARGEBACK_MAX_GAP_SECONDS
-    namespaces = {
-        namespace.pk: namespace
-        for namespace in TeamNamespace.objects.select_related("tier", "team").filter(
-            Q(deleted_at__isnull=True) | Q(deleted_at__gt=start)
-        )
-    }
-    catalog = TierCatalog.load()
+    namespaces = live_namespaces(TeamNamespace.objects.all(), start)
     states = load_checkpoints(namespaces)
+    rows = integrate_hours(namespaces, states, start, end)
+    with transaction.atomic():
+        HourlyUsage.objects.filter(hour__gte=start, hour__lt=end).delete()
+        HourlyUsage.objects.bulk_create(rows, batch_size=2000)
+        save_checkpoints({key: value for key, value in states.items() if key in namespaces})
+        RollupState.objects.update_or_create(name=RollupState.HOURLY, defaults={"complete_until": end})
+    return len(rows)
+
+
+def live_namespaces(queryset, start: datetime) -> dict[int, TeamNamespace]:
+    """id -> namespace of those in `queryset` not deleted before `start`, with what attribution reads."""
+    live = queryset.select_related("tier", "team").filter(Q(deleted_at__isnull=True) | Q(deleted_at__gt=start))
+    return {namespace.pk: namespace for namespace in live}
+
+
+def integrate_hours(
+    namespaces: dict[int, TeamNamespace], states: dict[int, NamespaceState], start: datetime, end: datetime
+) -> list[HourlyUsage]:
+    """Unsaved hourly rows of `namespaces` over [start, end) from raw samples; `states` (what held at start) advance.
+
+    The one integration both the rollup (which stores the rows) and the provisional part of a
+    report (which only sums them) run; `end` need not be on a whole hour.
+    """
+    max_gap = settings.CHARGEBACK_MAX_GAP_SECONDS
+    catalog = TierCatalog.load()
     rows: list[HourlyUsage] = []
     begin, finish = epoch(start), epoch(end)
 
     def integrate_namespace(namespace_id: int, samples: list[Sample]) -> None:
         namespace = namespaces.get(namespace_id)
         if namespace is None:
-            return  # deleted before this period
+            return  # deleted before this period, or not the caller's to see
         state = states.setdefault(namespace_id, NamespaceState())
         totals = integrate(
             state,
@@ -133,13 +151,7 @@ def roll_up_hours(start: datetime, end: datetime) -> int:
     for namespace_id in list(states):
         if namespace_id not in seen:
             integrate_namespace(namespace_id, [])
-
-    with transaction.atomic():
-        HourlyUsage.objects.filter(hour__gte=start, hour__lt=end).delete()
-        HourlyUsage.objects.bulk_create(rows, batch_size=2000)
-        save_checkpoints({key: value for key, value in states.items() if key in namespaces})
-        RollupState.objects.update_or_create(name=RollupState.HOURLY, defaults={"complete_until": end})
-    return len(rows)
+    return rows
 
 
 def raw_samples(start: datetime, end: datetime) -> Iterator[tuple[int, Sample]]:

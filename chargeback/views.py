@@ -1,4 +1,4 @@
-"""The chargeback page: a table per cost center, a CSV download each, and GPU-hours per team."""
+"""The chargeback page: a table per cost center, grand totals, a CSV each, GPU-hours per group and per day."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from chargeback.charts import gpu_hours_chart
-from chargeback.forms import ReportForm, last_month, report_range
+from chargeback.charts import daily_trend_chart, gpu_hours_chart
+from chargeback.forms import ReportForm, report_range, this_month
 from chargeback.reports import ReportQuery, build_report
 from teams.models import CostCenter
 from teams.roles import require_chargeback_reader
@@ -19,48 +19,57 @@ from teams.roles import require_chargeback_reader
 @login_required
 def report(request: HttpRequest) -> HttpResponse:
     require_chargeback_reader(request.user)
-    start, end = last_month()
-    form = ReportForm(request.GET if request.GET else {"start": start, "end": end})
+    start, end = this_month()
+    form = ReportForm(request.GET if request.GET else {"start": start, "end": end, "group_by": "team"})
     context: dict = {"form": form}
     status = 200
     if form.is_valid():
         start, end = report_range(form.cleaned_data["start"], form.cleaned_data["end"])
-        result = build_report(ReportQuery(start=start, end=end, group_by="team"), viewer=request.user)
+        group_by = form.cleaned_data["group_by"] or "team"
+        result = build_report(ReportQuery(start=start, end=end, group_by=group_by), viewer=request.user)
+        daily = build_report(ReportQuery(start=start, end=end, step="day"), viewer=request.user)
         context.update(
             report=result,
-            complete_until=datetime.fromisoformat(result["complete_until"]) if result["complete_until"] else None,
-            centers=_by_cost_center(result, start, end, CostCenter.objects.visible_to(request.user)),
+            group_label=dict(form.fields["group_by"].choices)[group_by],
+            complete_until=_moment(result["complete_until"]),
+            provisional_until=_moment(result["provisional_until"]),
+            centers=_by_cost_center(result, start, end, group_by, CostCenter.objects.visible_to(request.user)),
             chart=gpu_hours_chart(result["rows"]),
-            csv_url=_csv_url(start, end),
+            trend=daily_trend_chart(daily["rows"]),
+            csv_url=_csv_url(start, end, group_by),
         )
     else:
         status = 400
     return render(request, "chargeback/report.html", context, status=status)
 
 
-def _by_cost_center(result: dict, start: datetime, end: datetime, cost_centers) -> list[dict]:
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _by_cost_center(result: dict, start: datetime, end: datetime, group_by: str, cost_centers) -> list[dict]:
+    """The rows per cost center, with its totals; grouped by tier, rows span cost centers and stay together."""
     names = dict(cost_centers.values_list("code", "name"))
     centers: dict[str, dict] = {}
     for row in result["rows"]:
+        code = row["group"] if group_by == "cost_center" else row["cost_center"]
+        extra = {"cost_center": code} if code else {}
         center = centers.setdefault(
-            row["cost_center"],
+            code,
             {
-                "code": row["cost_center"],
-                "name": names.get(row["cost_center"], ""),
+                "code": code,
+                "name": names.get(code, "") if code else "All cost centers",
                 "rows": [],
-                "csv_url": _csv_url(start, end, cost_center=row["cost_center"]),
+                "csv_url": _csv_url(start, end, group_by, **extra),
             },
         )
         center["rows"].append(row)
     for center in centers.values():
-        center["cost_total"] = str(sum((Decimal(row["cost_total"]) for row in center["rows"]), Decimal(0)))
-        center["gpu_reserved_hours"] = str(
-            sum((Decimal(row["gpu_reserved_hours"]) for row in center["rows"]), Decimal(0))
-        )
-        center["gpu_used_hours"] = str(sum((Decimal(row["gpu_used_hours"]) for row in center["rows"]), Decimal(0)))
+        for column in ("cost_total", "gpu_reserved_hours", "gpu_used_hours"):
+            center[column] = sum((Decimal(row[column]) for row in center["rows"]), Decimal(0))
     return sorted(centers.values(), key=lambda center: center["code"])
 
 
-def _csv_url(start: datetime, end: datetime, **extra: str) -> str:
-    query = {"start": start.date().isoformat(), "end": end.date().isoformat(), "group_by": "team", "format": "csv"}
+def _csv_url(start: datetime, end: datetime, group_by: str, **extra: str) -> str:
+    query = {"start": start.date().isoformat(), "end": end.date().isoformat(), "group_by": group_by, "format": "csv"}
     return f"{reverse('v1:chargeback')}?{urlencode({**query, **extra})}"

@@ -33,7 +33,7 @@ TEAM_ROLE_CHOICES = [(role.value, role.label) for role in TEAM_ROLES]
 GROUP_ROLES = {APPROVERS_GROUP: Role.APPROVER, FINANCE_GROUP: Role.FINANCE}
 
 APPROVERS_ONLY = "Only platform admins in the approvers group can do this."
-CHARGEBACK_READERS_ONLY = "Chargeback is for the finance group and approvers."
+CHARGEBACK_READERS_ONLY = "Chargeback is for members of a team, the finance group and approvers."
 
 
 def platform_roles(user) -> frozenset[Role]:
@@ -118,7 +118,8 @@ def can_cancel(user, request) -> bool:
 
 
 def can_read_chargeback(user) -> bool:
-    return is_finance(user) or is_approver(user)
+    """Finance and approvers read every team's costs; a team's leads and members read their own (visible_to)."""
+    return sees_every_team(user) or (user.is_authenticated and team_ids(user).exists())
 
 
 def can_see_clusters(user) -> bool:

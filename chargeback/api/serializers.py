@@ -75,7 +75,11 @@ class ReportSerializer(serializers.Serializer):
     start = serializers.CharField()
     end = serializers.CharField()
     complete_until = serializers.CharField(
-        allow_null=True, help_text="Usage is rolled up until here; the report stops there."
+        allow_null=True, help_text="Usage is rolled up until here: hours before it are final."
+    )
+    provisional_until = serializers.CharField(
+        allow_null=True,
+        help_text="The report runs from complete_until to here on raw usage samples: provisional until rolled up.",
     )
     group_by = serializers.ChoiceField(choices=GROUPS)
     step = serializers.ChoiceField(choices=STEPS, allow_null=True)

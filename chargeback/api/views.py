@@ -38,8 +38,9 @@ class ChargebackView(APIView):
         description="Chargeback for [start, end) in UTC, grouped by cost center, team, namespace or tier, "
         "optionally one row per day, week or month. Reserved hours are guaranteed quota x time, used hours "
         "observed usage x time, unknown hours where the portal had no samples (not billed); cost is hours x "
-        "the tier's rates in effect each day. The report stops at `complete_until`, the end of the hourly "
-        "rollup. Finance and approvers only.",
+        "the tier's rates in effect each day. Hours before `complete_until` (the hourly rollup) are final; "
+        "from there to `provisional_until` (now, at most `end`) they come from raw samples and are provisional. "
+        "Finance and approvers see every team; a team's leads and members see their own teams' usage.",
     )
     def get(self, request) -> Response:
         parameters = ReportQuerySerializer(data=request.query_params)

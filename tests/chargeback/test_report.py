@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from teams.models import GpuTier, Rate
@@ -216,18 +217,19 @@ def test_an_unchanged_report_is_a_304_for_its_etag(finance):
     assert as_csv.status_code == 200
 
 
-def test_a_report_stops_where_the_rollup_does_and_silence_becomes_unknown(finance):
+def test_past_the_rollup_the_report_is_provisional_and_silence_becomes_unknown(finance):
     response = finance.get(URL, {"start": "2026-11-01", "end": "2026-12-01", "group_by": "namespace"})
 
     report = response.json()
     assert report["complete_until"] == "2026-11-01T23:00:00+00:00"
+    assert report["provisional_until"] == "2026-12-01T00:00:00+00:00"
     research = report["rows"][1]
     assert (research["period_start"], research["period_end"]) == (
         "2026-11-01T00:00:00+00:00",
-        "2026-11-01T23:00:00+00:00",
+        "2026-12-01T00:00:00+00:00",
     )
-    # The last sample (Oct 31 23:00) holds for the 2 h max gap; nothing came after it.
-    assert (research["gpu_reserved_hours"], research["gpu_unknown_hours"]) == ("12.000000", "22.000000")
+    # The last sample (Oct 31 23:00) holds for the 2 h max gap; nothing came after it: 22 h rolled up, 697 more raw.
+    assert (research["gpu_reserved_hours"], research["gpu_unknown_hours"]) == ("12.000000", "719.000000")
 
 
 @pytest.mark.parametrize(
@@ -279,9 +281,9 @@ def test_bad_parameters_are_a_400_naming_them(world, query, fields):
     assert response.json()["fields"] == fields
 
 
-def test_team_members_are_refused_in_the_one_error_body_even_when_asking_for_csv(world):
+def test_a_user_without_a_team_is_refused_in_the_one_error_body_even_when_asking_for_csv(world):
     client = APIClient()
-    client.force_login(world.research_lead)
+    client.force_login(get_user_model().objects.create_user("outsider"))
 
     response = client.get(URL, {"start": "2026-10-01", "end": "2026-11-01", "format": "csv"})
 
@@ -290,6 +292,16 @@ def test_team_members_are_refused_in_the_one_error_body_even_when_asking_for_csv
     assert response.json() == {
         "status": 403,
         "code": "permission_denied",
-        "detail": "Chargeback is for the finance group and approvers.",
+        "detail": "Chargeback is for members of a team, the finance group and approvers.",
         "fields": {},
     }
+
+
+def test_a_lead_reads_their_own_teams_costs_only(october):
+    client = APIClient()
+    client.force_login(october.research_lead)
+
+    report = client.get(URL, {"start": "2026-10-01", "end": "2026-11-01", "group_by": "team"}).json()
+
+    assert [(row["group"], row["cost_total"]) for row in report["rows"]] == [("research", "23270.40")]
+    assert (report["totals"]["cost_total"], report["totals"]["gpu_reserved_hours"]) == ("23270.40", "7920.000000")

@@ -73,7 +73,7 @@ ABILITIES = {
     # ability: expected per persona, in PERSONAS order
     "can_request_for research": [False, True, False, False, False, False],
     "can_decide": [False, False, False, False, True, False],
-    "can_read_chargeback": [False, False, False, False, True, True],
+    "can_read_chargeback": [False, True, True, True, True, True],
     "can_see_clusters": [False, False, False, False, True, True],
     "sees_every_team": [False, False, False, False, True, True],
     "can_cancel research's pending request": [False, True, False, False, False, False],
@@ -101,8 +101,9 @@ def test_refusals_say_who_may_do_it(world):
         roles.require_approver(world.finance)
     with pytest.raises(Exception, match=r"^Only a lead of team research can submit its requests\.$"):
         roles.require_lead(world.research_member, world.research)
-    with pytest.raises(Exception, match=r"^Chargeback is for the finance group and approvers\.$"):
-        roles.require_chargeback_reader(world.research_lead)
+    outsider = get_user_model().objects.create_user("outsider")
+    with pytest.raises(Exception, match=r"^Chargeback is for members of a team, the finance group and approvers\.$"):
+        roles.require_chargeback_reader(outsider)
 
 
 @pytest.mark.parametrize(
