@@ -106,10 +106,10 @@ def test_the_approver_sees_the_refusals_and_7_and_30_day_usage_of_the_requests_n
     ]
     assert "Ask for" not in evidence
     captions = [re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<figcaption>(.*?)<span", evidence, re.S)]
-    assert captions == [
-        "Guaranteed GPUs, last 7d: <strong>8</strong> used of 8",
-        "Guaranteed GPUs, last 30d: <strong>8</strong> used of 8",
-    ]
+    # Both windows begin at the first sample (three days ago), as every usage chart does.
+    since = timezone.localtime(timezone.now() - timedelta(days=3))
+    assert [caption.split(":", 2)[-1] for caption in captions] == [" <strong>8</strong> used of 8"] * 2
+    assert all(caption.startswith(f"Guaranteed GPUs since {since:%b} {since.day} ") for caption in captions)
 
 
 def test_only_approvers_see_the_evidence_and_a_new_namespace_has_none(refused, world, sign_in):
