@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from provisioning.models import UsageSample
+from teams.catalog import gpu_words
 from teams.constants import GUARANTEED_GPU_KEY
 from teams.models import TeamNamespace
 
@@ -16,6 +17,8 @@ WIDTH, HEIGHT, PAD = 600, 160, 28
 
 @dataclass(frozen=True)
 class Chart:
+    #: What the GPUs are called in this namespace's tier.
+    words: str
     range: str
     start: datetime
     end: datetime
@@ -58,6 +61,7 @@ def gpu_chart(namespace: TeamNamespace, range_name: str, *, now: datetime | None
 
     last = points[-1] if points else None
     return Chart(
+        words=gpu_words(namespace.tier),
         range=range_name if range_name in RANGES else "24h",
         start=start,
         end=end,

@@ -15,6 +15,7 @@ from provisioning.fit import check_fit, parse_ask
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
 from provisioning.models import Cluster
 from teams import roles, workflow
+from teams.capacity import CapacityTotals
 from teams.catalog import TierCatalog
 from teams.constants import GUARANTEED_GPU_KEY
 from teams.forms import build_form, resolve_target
@@ -126,6 +127,7 @@ def cluster_overview(request: HttpRequest) -> HttpResponse:
         "provisioning/cluster_overview.html",
         {
             "cluster": cluster,
+            "totals": CapacityTotals(),
             "rows": rows,
             "gpus_used": sum(row["gpus_used"] for row in rows),
             "drifted": sum(1 for row in rows if row["namespace"].is_drifted),
