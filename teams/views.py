@@ -61,6 +61,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def namespace_usage(request: HttpRequest, name: str) -> HttpResponse:
+    """A namespace's usage table, polled by the pages that show it so they follow each sync."""
+    namespace = get_object_or_404(TeamNamespace.objects.visible_to(request.user).live(), name=name)
+    return render(request, "teams/partials/usage_live.html", {"namespace": namespace, "usage": usage_rows(namespace)})
+
+
+@login_required
 def request_list(request: HttpRequest) -> HttpResponse:
     requests = Request.objects.visible_to(request.user).select_related("team", "requested_by", "reviewed_by")
     state = request.GET.get("state", "")
@@ -78,12 +85,16 @@ def request_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_request(request, pk)
+    if request.htmx and request.htmx.target == "state":  # the state polling until the request settles
+        context = {"item": item, "open_states": Request.OPEN_STATES}
+        return render(request, "teams/partials/request_state_live.html", context)
     events = AuditEvent.objects.visible_to(request.user).filter(request=item).select_related("actor")
     return render(
         request,
         "teams/request_detail.html",
         {
             "item": item,
+            "open_states": Request.OPEN_STATES,
             "events": events,
             "diff": item.changes,
             "can_cancel": item.state == State.PENDING and roles.can_cancel(request.user, item),
@@ -207,6 +218,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     if filters["tier"]:
         pending = pending.filter(Q(namespace__tier__slug=filters["tier"]) | Q(proposed_spec__tier=filters["tier"]))
     totals = CapacityTotals()
+    if request.htmx and request.htmx.target == "capacity":  # the header polling for the latest total
+        return render(request, "teams/partials/capacity.html", {"totals": totals})
     rows = []
     for item in pending[:500]:
         rows.append(
