@@ -2,23 +2,13 @@
 
 import pytest
 
+from tests.e2e.pages import PAGES
 from tests.requests import ask_for_gpus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-#: (who, path, text the page must show): each page of the journeys, as its user opens it.
-PAGES = [
-    ("research-lead", "/teams/", "ml-research"),
-    ("research-lead", "/namespaces/ml-research/", "ml-research-quota"),
-    ("research-lead", "/requests/new/change_quota/?namespace=ml-research", "Justification"),
-    ("research-lead", "/requests/", "ml-research"),
-    ("approver", "/queue/", "Guaranteed GPUs"),
-    ("approver", "/cluster/", "guaranteed"),
-    ("finance", "/chargeback/", "Chargeback"),
-]
 
 #: Cells that were cut off at 390 px: they must lie wholly inside the window, not behind a scroll.
 IN_VIEW = {
