@@ -134,9 +134,8 @@ def request_new(request: HttpRequest, kind: str) -> HttpResponse:
         except PolicyError as error:
             form.annotate(error.report)
             messages.error(request, "The request was not sent: fix the fields marked below.")
-            return render(
-                request, "teams/request_form.html", _form_context(form, team, namespace, request.user), status=400
-            )
+            context = {**_form_context(form, team, namespace, request.user), "not_sent": True}
+            return render(request, "teams/request_form.html", context, status=400)
         messages.success(request, f"Request #{created.pk} sent to the approvers.")
         return redirect("request-detail", pk=created.pk)
     if kind in (Kind.CHANGE_QUOTA, Kind.CHANGE_LIMIT_RANGE):

@@ -72,3 +72,17 @@ def test_the_sign_in_page_has_no_serious_or_critical_axe_violation(browser, live
     page.evaluate("document.body.append(Object.assign(document.createElement('img'), {src: '/x.png'}))")
     assert [problem.split(" ")[0] for problem in serious_violations(page)] == ["image-alt"]
     context.close()
+
+
+def test_after_a_server_side_error_focus_is_on_the_summary_and_the_title_says_so(world, sign_in, live_server):
+    lead = sign_in("research-lead")
+    lead.goto(f"{live_server.url}/requests/new/change_quota/?namespace=ml-research")
+    lead.get_by_label("CPU requests (requests.cpu)").fill("lots")
+    lead.get_by_label("Justification").fill("More CPU for the deadline.")
+    lead.get_by_role("button", name="Send to the approvers").click()
+    lead.wait_for_load_state()
+
+    assert lead.title() == "Error: not sent · Change quota · GPU Quota Portal"
+    assert lead.evaluate("document.activeElement.id") == "error-summary"
+    lead.get_by_role("link", name="CPU requests (requests.cpu): Not a valid quantity").click()
+    assert lead.evaluate("document.activeElement.id") == "f-quota-0-requests-cpu"
