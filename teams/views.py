@@ -334,7 +334,9 @@ def request_row(request: HttpRequest, pk: int) -> HttpResponse:
 def _decision_done(request: HttpRequest, pk: int, message: str) -> HttpResponse:
     if request.htmx:
         item = Request.objects.visible_to(request.user).select_related("team").get(pk=pk)
-        return render(request, "teams/partials/queue_decided.html", {"item": item, "message": message})
+        response = render(request, "teams/partials/queue_decided.html", {"item": item, "message": message})
+        response["HX-Trigger"] = "capacity-changed"  # the queue header reloads its total now, not at the next poll
+        return response
     messages.success(request, message)
     return redirect(_next(request))
 

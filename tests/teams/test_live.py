@@ -38,7 +38,7 @@ def test_another_teams_usage_fragment_is_a_404(world, sign_in):
 def test_the_queue_header_fragment_follows_an_applied_change(world, sign_in, settings):
     settings.PROVISIONING_SYNC_INTERVAL = 5
     client = sign_in("approver")
-    assert 'hx-trigger="every 5s"' in client.get(reverse("queue")).content.decode()
+    assert 'hx-trigger="every 5s, capacity-changed from:body"' in client.get(reverse("queue")).content.decode()
     namespace = world.namespace("ml-research")
     quotas = copy.deepcopy(namespace.quotas)
     quotas[0]["hard"]["requests.nvidia.com/gpu"] = "12"
@@ -64,3 +64,12 @@ def test_a_requests_state_polls_until_it_settles(world, sign_in):
     assert fragment.startswith('<div id="state"><span class="badge state-rejected">Rejected</span>')
     assert "hx-get" not in fragment  # settled: the polling stops
     assert Request.objects.get(pk=pending.pk).state == Request.State.REJECTED
+
+
+def test_a_decision_in_the_queue_tells_the_header_to_reload_at_once(world, sign_in):
+    pending = ask_for_gpus(world, world.namespace("ml-research"), "12")
+
+    response = sign_in("approver").post(reverse("request-reject", args=[pending.pk]), {"note": "Not now."}, **HTMX)
+
+    assert response.status_code == 200
+    assert response["HX-Trigger"] == "capacity-changed"
