@@ -39,6 +39,8 @@ test: venv browser
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@# axe-core from its npm package, pinned by tests/e2e/node/package-lock.json: the e2e tests inject it.
+	npm ci --prefix tests/e2e/node --no-audit --no-fund --silent
 
 # Benchmarks print ratios measured side by side in one run; see BENCHMARKS.md.
 bench: venv

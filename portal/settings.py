@@ -109,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.navigation.navigation",
+                "portal.live.live_updates",
             ],
         },
     },

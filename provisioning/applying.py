@@ -39,12 +39,15 @@ def desired_objects(namespace: TeamNamespace, catalog: TierCatalog | None = None
 def apply_namespace(namespace: TeamNamespace, *, cluster: Cluster | None = None, force: bool = False) -> list:
     """Apply the namespace's desired state; raises a ClusterError kind on failure."""
     cluster = cluster or Cluster.objects.get_default()
+    objects = desired_objects(namespace)
     with ClusterGateway(cluster) as gateway:
         applied = gateway.apply_namespace(
-            namespace.name, desired_objects(namespace), allow_unmanaged=namespace.adopted_at is not None, force=force
+            namespace.name, objects, allow_unmanaged=namespace.adopted_at is not None, force=force
         )
     # Whatever failed before, the cluster now holds the desired state.
     TeamNamespace.objects.filter(pk=namespace.pk).update(
+        observed_quotas=applied_quotas(objects),
+        synced_fingerprint="",  # the next sync reads this namespace in full, whatever raced the apply
         phase=TeamNamespace.Phase.ACTIVE,
         last_applied_at=timezone.now(),
         is_drifted=False,
@@ -56,6 +59,20 @@ def apply_namespace(namespace: TeamNamespace, *, cluster: Cluster | None = None,
     )
     logger.info("namespace.applied", extra={"namespace": namespace.name, "objects": len(applied), "forced": force})
     return applied
+
+
+def applied_quotas(objects: list[dict]) -> dict:
+    """The observed state an apply leaves: the applied hard, with usage unknown until the next sync.
+
+    Pages then show what was applied at once instead of the old hard for a sync interval. Usage
+    stays unknown rather than kept: the next sync then sees it move and stores a sample with the
+    new hard, which chargeback needs.
+    """
+    return {
+        manifest["metadata"]["name"]: {"hard": dict(manifest["spec"].get("hard") or {}), "used": None}
+        for manifest in objects
+        if manifest["kind"] == "ResourceQuota"
+    }
 
 
 def desired_digest(namespace: TeamNamespace, catalog: TierCatalog | None = None) -> str:

@@ -7,6 +7,7 @@ from decimal import ROUND_CEILING, Decimal
 from django.utils import timezone
 
 from provisioning.models import UsageSample
+from teams.catalog import gpu_words
 from teams.constants import GUARANTEED_GPU_KEY
 from teams.models import TeamNamespace
 
@@ -52,6 +53,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Chart:
+    #: What the GPUs are called in this namespace's tier.
+    words: str
     range: str
     start: datetime
     end: datetime
@@ -105,7 +108,8 @@ def gpu_chart(namespace: TeamNamespace, range_name: str, *, now: datetime | None
 
     last = points[-1] if points else None
     return Chart(
-        range=range_name,
+        words=gpu_words(namespace.tier),
+        range=range_name if range_name in RANGES else "24h",
         start=start,
         end=end,
         used_path=path("used"),

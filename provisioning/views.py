@@ -16,6 +16,7 @@ from provisioning.manifests import render_job_example, render_quotas, to_yaml
 from provisioning.models import Cluster
 from provisioning.refusals import recent_refusals
 from teams import roles, workflow
+from teams.capacity import CapacityTotals
 from teams.catalog import TierCatalog
 from teams.constants import GUARANTEED_GPU_KEY
 from teams.describe import LIMIT_COLUMNS, limit_range_rows
@@ -145,6 +146,7 @@ def cluster_overview(request: HttpRequest) -> HttpResponse:
         "provisioning/cluster_overview.html",
         {
             "cluster": cluster,
+            "totals": CapacityTotals(),
             "rows": rows,
             "gpus_used": sum(row["gpus_used"] for row in rows),
             "drifted": sum(1 for row in rows if row["namespace"].is_drifted),

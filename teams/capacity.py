@@ -60,7 +60,11 @@ def guaranteed_gpus_by_namespace(catalog: TierCatalog) -> dict[int, int]:
 
 
 class CapacityTotals:
-    """Guaranteed GPUs per live namespace, read once and reused for every row of a queue."""
+    """Guaranteed GPUs per live namespace, read once and reused for every row of a queue.
+
+    The one source of the guaranteed total: the queue and the cluster page both show `total`,
+    so they cannot disagree between syncs.
+    """
 
     def __init__(self) -> None:
         self.catalog = TierCatalog.load()

@@ -162,6 +162,11 @@ class PriceList:
         return sorted({day for days in self._days.values() for day in days if start < day < end})
 
 
+def gpu_words(tier: GpuTier) -> str:
+    """What a tier's `requests.nvidia.com/gpu` are called on a page: a best-effort tier guarantees none."""
+    return "Guaranteed GPUs" if tier.allows_guaranteed_gpus else "Preemptible GPUs"
+
+
 def tier_default_spec(tier: GpuTier, prefix: str) -> dict:
     """A new namespace's starting point: the tier's default quota and LimitRange, valid in the tier.
 

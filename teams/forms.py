@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from teams.catalog import tier_default_spec
 from teams.constants import QUOTA_KEYS
 from teams.models import GpuTier, Request, Team, TeamNamespace
-from teams.policy import PolicyReport
+from teams.policy import Finding, PolicyReport
 from teams.roles import require_lead
 from teams.specs import REMOVE_LIMITS, SECTIONS, namespace_spec, resolve_proposal, spec_changes
 
@@ -79,6 +79,7 @@ class RequestForm:
     base_spec: dict = field(default_factory=dict)
     report: PolicyReport | None = None
     unplaced_errors: list[tuple[str, str]] = field(default_factory=list)
+    unplaced_warnings: list[Finding] = field(default_factory=list)
 
     @property
     def shows_quotas(self) -> bool:
@@ -188,10 +189,14 @@ class RequestForm:
                 target.errors.append(finding.message)
             else:
                 self.unplaced_errors.append((finding.field, finding.message))
-        for finding in report.warnings:
+        # Each warning once: next to its input if it has one, else in the list above the form; what
+        # already held before the request goes to its own list, apart from what the request introduces.
+        for finding in report.new_warnings:
             target = by_field.get(finding.field)
             if target is not None:
                 target.warnings.append(finding.message)
+            else:
+                self.unplaced_warnings.append(finding)
 
 
 def resolve_target(user, kind: str, source) -> tuple[Team, TeamNamespace | None]:

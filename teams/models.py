@@ -352,6 +352,16 @@ class Request(models.Model):
         """What approving would remove from the namespace; bulk approval leaves such requests alone."""
         return [row["field"] for row in self.changes if row["change"] == self.Change.REMOVED]
 
+    @property
+    def new_warnings(self) -> list[dict]:
+        """The warnings this request introduces: what an approver weighs."""
+        return [warning for warning in self.warnings if not warning.get("already")]
+
+    @property
+    def old_warnings(self) -> list[dict]:
+        """The warnings that held of the namespace before the request as well."""
+        return [warning for warning in self.warnings if warning.get("already")]
+
 
 class AuditEventQuerySet(models.QuerySet):
     def visible_to(self, user) -> "AuditEventQuerySet":

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("teams/", views.dashboard, name="dashboard"),
     path("requests/", views.request_list, name="request-list"),
+    path("namespaces/<str:name>/usage/", views.namespace_usage, name="namespace-usage"),
     path("requests/new/<str:kind>/", views.request_new, name="request-new"),
     path("requests/new/<str:kind>/validate/", views.request_validate, name="request-validate"),
     path("requests/<int:pk>/", views.request_detail, name="request-detail"),

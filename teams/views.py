@@ -61,6 +61,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def namespace_usage(request: HttpRequest, name: str) -> HttpResponse:
+    """A namespace's usage table, polled by the pages that show it so they follow each sync."""
+    namespace = get_object_or_404(TeamNamespace.objects.visible_to(request.user).live(), name=name)
+    return render(request, "teams/partials/usage_live.html", {"namespace": namespace, "usage": usage_rows(namespace)})
+
+
+@login_required
 def request_list(request: HttpRequest) -> HttpResponse:
     requests = Request.objects.visible_to(request.user).select_related("team", "requested_by", "reviewed_by")
     state = request.GET.get("state", "")
@@ -78,12 +85,16 @@ def request_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_request(request, pk)
+    if request.htmx and request.htmx.target == "state":  # the state polling until the request settles
+        context = {"item": item, "open_states": Request.OPEN_STATES}
+        return render(request, "teams/partials/request_state_live.html", context)
     events = AuditEvent.objects.visible_to(request.user).filter(request=item).select_related("actor")
     return render(
         request,
         "teams/request_detail.html",
         {
             "item": item,
+            "open_states": Request.OPEN_STATES,
             "events": events,
             "diff": item.changes,
             "can_cancel": item.state == State.PENDING and roles.can_cancel(request.user, item),
@@ -123,9 +134,8 @@ def request_new(request: HttpRequest, kind: str) -> HttpResponse:
         except PolicyError as error:
             form.annotate(error.report)
             messages.error(request, "The request was not sent: fix the fields marked below.")
-            return render(
-                request, "teams/request_form.html", _form_context(form, team, namespace, request.user), status=400
-            )
+            context = {**_form_context(form, team, namespace, request.user), "not_sent": True}
+            return render(request, "teams/request_form.html", context, status=400)
         messages.success(request, f"Request #{created.pk} sent to the approvers.")
         return redirect("request-detail", pk=created.pk)
     if kind in (Kind.CHANGE_QUOTA, Kind.CHANGE_LIMIT_RANGE):
@@ -220,6 +230,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     if filters["tier"]:
         pending = pending.filter(Q(namespace__tier__slug=filters["tier"]) | Q(proposed_spec__tier=filters["tier"]))
     totals = CapacityTotals()
+    if request.htmx and request.htmx.target == "capacity":  # the header polling for the latest total
+        return render(request, "teams/partials/capacity.html", {"totals": totals})
     rows = []
     for item in pending[:500]:
         rows.append(
@@ -335,7 +347,9 @@ def request_row(request: HttpRequest, pk: int) -> HttpResponse:
 def _decision_done(request: HttpRequest, pk: int, message: str) -> HttpResponse:
     if request.htmx:
         item = Request.objects.visible_to(request.user).select_related("team").get(pk=pk)
-        return render(request, "teams/partials/queue_decided.html", {"item": item, "message": message})
+        response = render(request, "teams/partials/queue_decided.html", {"item": item, "message": message})
+        response["HX-Trigger"] = "capacity-changed"  # the queue header reloads its total now, not at the next poll
+        return response
     messages.success(request, message)
     return redirect(_next(request))
 

@@ -119,6 +119,8 @@ class _Checker(NameRules, QuotaRules, ScopeRules, LimitRangeRules, TierRules):
         if self.report.is_valid:
             self.check_whole_spec(proposed)
             self.check_changes(current, proposed)
+            if self.namespace is not None and self.report.warnings:
+                self.report.mark_already(check_namespace_spec(team=self.team, spec=current))
         return self.report
 
     def check_changes(self, current: dict, proposed: dict) -> None:

@@ -1,6 +1,6 @@
 """What the policy found: errors that stop a request, warnings stored with it, each naming its field."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ValidationError
 
@@ -10,9 +10,11 @@ class Finding:
     field: str
     message: str
     code: str
+    #: A warning that held before the request too: the approver weighs what the request introduces.
+    already: bool = False
 
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "message": self.message, "code": self.code}
+    def as_dict(self) -> dict[str, str | bool]:
+        return {"field": self.field, "message": self.message, "code": self.code, "already": self.already}
 
 
 class PolicyError(ValidationError):
@@ -40,7 +42,23 @@ class PolicyReport:
         self.errors.append(Finding(field_name, message, code))
 
     def warn(self, field_name: str, message: str, code: str) -> None:
-        self.warnings.append(Finding(field_name, message, code))
+        """Each warning once, however many rules reach the same field for the same reason."""
+        finding = Finding(field_name, message, code)
+        if finding not in self.warnings:
+            self.warnings.append(finding)
+
+    def mark_already(self, before: "PolicyReport") -> None:
+        """Mark the warnings the spec before the request earned as well (same field, same reason)."""
+        held = {(finding.field, finding.code) for finding in before.warnings}
+        self.warnings = [replace(f, already=(f.field, f.code) in held) for f in self.warnings]
+
+    @property
+    def new_warnings(self) -> list[Finding]:
+        return [finding for finding in self.warnings if not finding.already]
+
+    @property
+    def old_warnings(self) -> list[Finding]:
+        return [finding for finding in self.warnings if finding.already]
 
     def error_dict(self) -> dict[str, list[str]]:
         result: dict[str, list[str]] = {}

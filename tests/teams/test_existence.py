@@ -48,6 +48,7 @@ TEAM_OBJECTS: dict[str, Target] = {
     "namespace-detail": ("get", lambda o: (["ml-research"], "", None), 200),
     "namespace-manifests": ("get", lambda o: (["ml-research"], "", None), 200),
     "namespace-fit": ("post", lambda o: (["ml-research"], "", {"gpus": "1", "count": "1"}), 200),
+    "namespace-usage": ("get", lambda o: (["ml-research"], "", None), 200),
     "usage-chart": ("get", lambda o: (["ml-research"], "", None), 200),
     "namespace-reapply": ("post", lambda o: (["ml-research"], "", {}), 403),
     # A token is its owner's alone: the member revokes their own, nobody else sees it.

@@ -1,0 +1,44 @@
+"""Usage follows the database in the background: no reload, and a half-typed form keeps its text."""
+
+import pytest
+from playwright.sync_api import expect
+
+from provisioning.models import Cluster
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+GPU = "requests.nvidia.com/gpu"
+
+
+def gpu_used_cell(page):
+    return page.locator(".usage-live tr", has_text=GPU).first.locator("td").first
+
+
+def test_usage_and_the_queue_header_refresh_without_reload_and_keep_typed_input(world, sign_in, live_server, settings):
+    settings.PROVISIONING_SYNC_INTERVAL = 1
+    Cluster.objects.create(name="local", is_default=True)
+    namespace = world.namespace("ml-research")
+    lead = sign_in("research-lead")
+    lead.goto(f"{live_server.url}/namespaces/ml-research/")
+    assert gpu_used_cell(lead).inner_text() == "unknown"
+    lead.evaluate("window.notReloaded = true")
+    lead.get_by_label("CPU request per pod").fill("50")  # half-typed: 500m was meant
+
+    namespace.observed_quotas = {
+        "ml-research-quota": {"hard": {GPU: "8"}, "used": {GPU: "6"}},
+    }
+    namespace.save()
+
+    expect(gpu_used_cell(lead)).to_have_text("6", timeout=10_000)
+    assert lead.evaluate("window.notReloaded") is True
+    assert lead.get_by_label("CPU request per pod").input_value() == "50"
+
+    approver = sign_in("approver")
+    approver.goto(f"{live_server.url}/queue/")
+    assert "Guaranteed GPUs: 24" in approver.locator("#capacity").inner_text()
+    approver.evaluate("window.notReloaded = true")
+    namespace.quotas[0]["hard"][GPU] = "12"
+    namespace.save()
+
+    expect(approver.locator("#capacity")).to_contain_text("Guaranteed GPUs: 28", timeout=10_000)
+    assert approver.evaluate("window.notReloaded") is True
