@@ -60,7 +60,9 @@ def test_a_running_gpu_pod_shows_in_usage_and_samples(applied, cluster, core):
     assert [sample.used for sample in gpu_samples(applied)][-1] == 2
 
 
-def test_samples_are_written_on_change_and_as_an_hourly_heartbeat_only(applied, cluster):
+def test_samples_are_written_on_change_and_as_an_hourly_heartbeat_only(applied, cluster, core):
+    # The ServiceAccount token and root CA ConfigMap move `used` once more after the quota is synced.
+    wait_quota_settled(core, applied.name, "ml-research-quota")
     sync_usage(cluster)
     first = UsageSample.objects.filter(namespace=applied).count()
 
