@@ -7,9 +7,25 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from provisioning import applying
 from provisioning.models import Cluster
-from tests.kube import WORKER_CONTEXT
+from teams.models import TeamNamespace
+from tests.kube import WORKER_CONTEXT, wait_pods_allowed, wait_quota_synced
 from tests.provisioning.proxy import TcpProxy
+
+
+@pytest.fixture
+def applied(world, cluster, core, unique_name) -> TeamNamespace:
+    """The seed's ml-research (8 guaranteed GPUs) under a fresh name, applied, its quota active."""
+    namespace = world.namespace("ml-research")
+    namespace.pk = None
+    namespace.name = unique_name("applied")
+    namespace.save()
+    applying.apply_namespace(namespace, cluster=cluster)
+    wait_quota_synced(core, namespace.name, "ml-research-quota")
+    wait_pods_allowed(core, namespace.name)
+    namespace.refresh_from_db()
+    return namespace
 
 
 @pytest.fixture

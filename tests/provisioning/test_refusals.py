@@ -7,13 +7,11 @@ import pytest
 from django.utils import timezone
 from kubernetes.client import AppsV1Api, BatchV1Api
 
-from provisioning import applying
 from provisioning.cluster import ClusterGateway, RefusalEvent
 from provisioning.models import QuotaRefusal
 from provisioning.refusals import parse_message, store_refusals
 from provisioning.sync import sync_usage
-from teams.models import TeamNamespace
-from tests.kube import pod_manifest, quota_used, wait_pods_allowed, wait_quota_synced, wait_until
+from tests.kube import pod_manifest, quota_used, wait_until
 
 GPU_KEY = "requests.nvidia.com/gpu"
 
@@ -33,19 +31,6 @@ def test_the_api_servers_message_is_parsed_into_quota_key_and_amounts():
         "resource": GPU_KEY,
     }
     assert parse_message('Error creating: pods "x" is forbidden: error looking up service account') is None
-
-
-@pytest.fixture
-def applied(world, cluster, core, unique_name) -> TeamNamespace:
-    """The seed's ml-research (8 guaranteed GPUs) under a fresh name, applied, its quota active."""
-    namespace = world.namespace("ml-research")
-    namespace.pk = None
-    namespace.name = unique_name("refused")
-    namespace.save()
-    applying.apply_namespace(namespace, cluster=cluster)
-    wait_quota_synced(core, namespace.name, "ml-research-quota")
-    wait_pods_allowed(core, namespace.name)
-    return namespace
 
 
 def _template(gpus: int, restart: str) -> dict:

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from provisioning import applying
 from provisioning.cluster import ClusterGateway
 from provisioning.locks import task_lock
 from provisioning.models import Cluster, UsageSample
@@ -15,28 +14,12 @@ from teams.models import AuditEvent, TeamNamespace
 from tests.kube import (
     pod_manifest,
     quota_used,
-    wait_pods_allowed,
     wait_quota_settled,
-    wait_quota_synced,
     wait_running,
     wait_until,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.cluster]
-
-
-@pytest.fixture
-def applied(world, cluster, core, unique_name) -> TeamNamespace:
-    """The seed's ml-research under a fresh name, applied, with its quota status filled in."""
-    namespace = world.namespace("ml-research")
-    namespace.pk = None
-    namespace.name = unique_name("sync")
-    namespace.save()
-    applying.apply_namespace(namespace, cluster=cluster)
-    wait_quota_synced(core, namespace.name, "ml-research-quota")
-    wait_pods_allowed(core, namespace.name)
-    namespace.refresh_from_db()
-    return namespace
 
 
 def gpu_samples(namespace: TeamNamespace):
