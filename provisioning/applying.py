@@ -140,7 +140,7 @@ def dry_run_request(request: Request, *, cluster: Cluster | None = None) -> DryR
 
 def proposed_namespace(request: Request) -> TeamNamespace:
     """An unsaved namespace holding the state the request would leave behind."""
-    proposed = request.proposed_spec
+    proposed = request.approved_spec
     if request.namespace_id:
         namespace = copy.copy(request.namespace)
         current = {"tier": namespace.tier.slug, "quotas": namespace.quotas, "limitRange": namespace.limit_range}

@@ -22,6 +22,7 @@ from teams import events, workflow
 from teams.catalog import check_rate_day, is_billed
 from teams.models import (
     AuditEvent,
+    Comment,
     CostCenter,
     GpuTier,
     Membership,
@@ -240,8 +241,21 @@ class TeamNamespaceAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Namespace {namespace.name} is being re-applied.", messages.SUCCESS)
 
 
+class LookOnlyAdmin(admin.ModelAdmin):
+    """For looking: what these rows hold changes only through the workflow and its events."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Request)
-class RequestAdmin(admin.ModelAdmin):
+class RequestAdmin(LookOnlyAdmin):
     """Read-only: a request's state and specs change only through the workflow, which the actions call."""
 
     list_display = ["id", "kind", "namespace_name", "team", "state", "requested_by", "reviewed_by", "created_at"]
@@ -257,6 +271,10 @@ class RequestAdmin(admin.ModelAdmin):
         "namespace",
         "namespace_name",
         "proposed_spec",
+        "revision",
+        "first_changes",
+        "granted_spec",
+        "granted_changes",
         "warnings",
         "justification",
         "requested_by",
@@ -268,15 +286,6 @@ class RequestAdmin(admin.ModelAdmin):
         "decided_at",
         "applied_at",
     ]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # Requests come through the portal's forms and API, where policy runs.
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_decide_permission(self, request) -> bool:
         return can_decide(request.user)
@@ -320,21 +329,22 @@ class RequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(LookOnlyAdmin):
     list_display = ["created_at", "actor", "verb", "target"]
     list_filter = ["verb"]
     list_select_related = ["actor"]
     search_fields = ["target", "verb", "actor__username"]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+@admin.register(Comment)
+class CommentAdmin(LookOnlyAdmin):
+    """Comments are written on the request's page or through the API, where each is audited."""
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    list_display = ["created_at", "request", "author", "revision"]
+    list_select_related = ["request", "author"]
+    search_fields = ["body", "author__username", "request__namespace_name"]
+    date_hierarchy = "created_at"
 
 
 def _describe(error: Exception) -> str:

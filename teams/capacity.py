@@ -78,7 +78,7 @@ class CapacityTotals:
             after = 0
         else:
             base = namespace_spec(request.namespace) if request.namespace_id else {}
-            spec = merge_spec(base, request.proposed_spec)
+            spec = merge_spec(base, request.approved_spec)
             tier = self.catalog.by_slug.get(spec.get("tier"))
             after = self.catalog.gpu_allocation(spec.get("quotas") or [], tier).guaranteed if tier else current
         return CapacityImpact(self.capacity, self.total, self.total - current + after)

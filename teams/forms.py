@@ -270,8 +270,30 @@ def build_form(
                     continue
                 name = f"limit|{kind_name}|{limit_field}|{resource}"
                 existing = (by_type.get(kind_name) or {}).get(limit_field, {}).get(resource, "")
-                value = data.get(name, "") if posted else existing
+                value = data.get(name, "") if posted else data.get(name, existing)
                 label = f"{kind_name} {limit_field} of {resource}"
                 cells.append(Input(name, label, value, f"limitRange.limits[{kind_name}].{limit_field}[{resource}]"))
             form.limit_rows.append(LimitRow(kind_name, resource, cells))
     return form
+
+
+def revision_data(request: Request) -> dict:
+    """The form's values for a request sent back for changes: its latest version, as the inputs name them."""
+    spec = request.proposed_spec
+    data = {"justification": request.justification, "namespace_name": request.namespace_name}
+    if "tier" in spec:
+        data["tier"] = spec["tier"]
+    layout = build_form(request.kind, team=request.team, namespace=request.namespace, data=data)
+    asked = {quota["name"]: quota.get("hard") or {} for quota in spec.get("quotas") or []}
+    for block in layout.quotas:
+        hard = asked.get(layout.quota_name(block), {})
+        for item in block.inputs:
+            data[item.name] = hard.get(item.name.split("|", 2)[2], "")
+    if "limitRange" in spec:
+        limits = {item["type"]: item for item in (spec["limitRange"] or {}).get("limits") or []}
+        for row in layout.limit_rows:
+            for cell in row.cells:
+                if cell is not None:
+                    bound = cell.name.split("|")[2]
+                    data[cell.name] = (limits.get(row.kind) or {}).get(bound, {}).get(row.resource, "")
+    return data

@@ -293,6 +293,7 @@ class Request(models.Model):
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
         APPROVED = "approved", "Approved"
         APPLYING = "applying", "Applying"
         APPLIED = "applied", "Applied"
@@ -307,11 +308,11 @@ class Request(models.Model):
         CHANGED = "changed", "Changed"
         REMOVED = "removed", "Removed"
 
-    OPEN_STATES = (State.PENDING, State.APPROVED, State.APPLYING, State.FAILED)
+    OPEN_STATES = (State.PENDING, State.CHANGES_REQUESTED, State.APPROVED, State.APPLYING, State.FAILED)
     TERMINAL_STATES = (State.APPLIED, State.REJECTED, State.CANCELLED)
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, editable=False)
+    state = models.CharField(max_length=24, choices=State.choices, default=State.PENDING, editable=False)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="requests")
     namespace = models.ForeignKey(
         TeamNamespace, on_delete=models.PROTECT, null=True, blank=True, related_name="requests"
@@ -324,6 +325,18 @@ class Request(models.Model):
         default=list,
         blank=True,
         help_text="What approval changes, one row per key, computed at submission (teams.specs.spec_changes).",
+    )
+    first_changes = models.JSONField(
+        default=list, blank=True, help_text="The changes as first submitted, kept through resubmissions."
+    )
+    revision = models.PositiveSmallIntegerField(default=1, help_text="1, then one more at each resubmission.")
+    granted_spec = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the approver granted when it is less than asked (teams.specs.grant); empty: as asked.",
+    )
+    granted_changes = models.JSONField(
+        default=list, blank=True, help_text="The changes the grant makes, in the shape of `changes`."
     )
     warnings = models.JSONField(default=list, blank=True, help_text="Policy warnings shown to approvers.")
     justification = models.TextField()
@@ -348,6 +361,22 @@ class Request(models.Model):
         return f"#{self.pk} {self.get_kind_display()} {self.namespace_name} ({self.state})"
 
     @property
+    def granted_less(self) -> bool:
+        """The approver granted part of what was asked: the grant is what the namespace gets."""
+        return bool(self.granted_spec)
+
+    @property
+    def grant_rows(self) -> list[dict]:
+        """Each asked change beside what the approver granted of it (`granted`: the amount, or None if removed)."""
+        granted = {row["field"]: row["proposed"] for row in self.granted_changes}
+        return [{**row, "granted": granted.get(row["field"], row["current"])} for row in self.changes]
+
+    @property
+    def approved_spec(self) -> dict:
+        """The sections approval puts in place: the grant if the approver countered, else the ask."""
+        return self.granted_spec or self.proposed_spec
+
+    @property
     def removed_fields(self) -> list[str]:
         """What approving would remove from the namespace; bulk approval leaves such requests alone."""
         return [row["field"] for row in self.changes if row["change"] == self.Change.REMOVED]
@@ -361,6 +390,29 @@ class Request(models.Model):
     def old_warnings(self) -> list[dict]:
         """The warnings that held of the namespace before the request as well."""
         return [warning for warning in self.warnings if warning.get("already")]
+
+
+class CommentQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CommentQuerySet":
+        return roles.restrict_to_teams(self, user, "request__team")
+
+
+class Comment(models.Model):
+    """One message in a request's conversation between its team and the approvers."""
+
+    request = models.ForeignKey(Request, on_delete=models.PROTECT, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    revision = models.PositiveSmallIntegerField(help_text="The request's revision the comment was written on.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CommentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.author} on #{self.request_id}: {self.body[:40]}"
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -117,6 +117,16 @@ def can_cancel(user, request) -> bool:
     return user.is_authenticated and request.requested_by_id == user.pk
 
 
+def can_resubmit(user, request) -> bool:
+    """The requester answers "changes requested", while still a lead of the team."""
+    return can_cancel(user, request) and is_lead(user, request.team)
+
+
+def can_comment(user, request) -> bool:
+    """A request's conversation is between its team (leads and members) and the approvers."""
+    return user.is_authenticated and (is_approver(user) or user.memberships.filter(team_id=request.team_id).exists())
+
+
 def can_read_chargeback(user) -> bool:
     """Finance and approvers read every team's costs; a team's leads and members read their own (visible_to)."""
     return sees_every_team(user) or (user.is_authenticated and team_ids(user).exists())

@@ -9,11 +9,14 @@ it touches whole, and approval puts those sections in place, so two requests tou
 different sections never overwrite each other.
 """
 
+import copy
 import json
+import re
 from dataclasses import dataclass, field
 
 from teams.constants import QUOTA_KEY_ORDER
 from teams.models import Request, TeamNamespace
+from teams.quantities import QuantityError, parse_quantity
 
 Kind = Request.Kind
 Change = Request.Change
@@ -260,6 +263,97 @@ def spec_changes(current: dict, proposed: dict) -> list[dict]:
                         new_values.get(resource),
                     )
     return rows
+
+
+#: The amounts an approver may grant in part, by the field name the changes rows carry.
+_QUOTA_AMOUNT = re.compile(r"quotas\[(?P<name>[^\]]+)\]\.hard\[(?P<key>[^\]]+)\]")
+_LIMIT_AMOUNT = re.compile(r"limitRange\.limits\[(?P<type>[^\]]+)\]\.(?P<bound>\w+)\[(?P<resource>[^\]]+)\]")
+
+
+def grantable(changes: list[dict]) -> list[dict]:
+    """The rows of `changes` an approver may grant in part: amounts added or changed."""
+    return [
+        row
+        for row in changes
+        if row["change"] != Change.REMOVED
+        and (_QUOTA_AMOUNT.fullmatch(row["field"]) or _LIMIT_AMOUNT.fullmatch(row["field"]))
+    ]
+
+
+def grant(proposed: dict, changes: list[dict], amounts: dict[str, str]) -> Resolution:
+    """The request's stored sections with some amounts granted in part, e.g. 12 GPUs of the 16 asked.
+
+    `amounts` maps a row of `changes` (its `field`) to the amount granted, which lies between the
+    current amount (0 for a key the request adds) and the amount asked: an approver grants part of a
+    change, never more than was asked nor a change nobody asked for. An empty spec means the grant
+    is the ask.
+    """
+    rows = {row["field"]: row for row in grantable(changes)}
+    granted = copy.deepcopy(proposed)
+    resolution = Resolution({})
+    for field_name, text in amounts.items():
+        row = rows.get(field_name)
+        if row is None:
+            resolution.errors.append((field_name, "Only an amount this request changes can be granted in part."))
+            continue
+        try:
+            amount = parse_quantity(text)
+            asked, current = parse_quantity(row["proposed"]), parse_quantity(row["current"] or "0")
+        except QuantityError as error:
+            resolution.errors.append((field_name, str(error)))
+            continue
+        low, high = min(asked, current), max(asked, current)
+        if amount < low or high < amount:
+            resolution.errors.append(
+                (field_name, f"Grant between {low} and {high}: the current amount, what was asked, or in between.")
+            )
+            continue
+        if amount == asked:
+            continue
+        if quota := _QUOTA_AMOUNT.fullmatch(field_name):
+            target = next(q for q in granted["quotas"] if q["name"] == quota["name"])["hard"]
+            target[quota["key"]] = amount.canonical()
+        else:
+            limit = _LIMIT_AMOUNT.fullmatch(field_name)
+            item = next(i for i in granted["limitRange"]["limits"] if i["type"] == limit["type"])
+            item[limit["bound"]][limit["resource"]] = amount.canonical()
+    if not resolution.errors and granted != proposed:
+        resolution.spec = granted
+    return resolution
+
+
+def since_first(first: list[dict], now: list[dict]) -> list[dict]:
+    """What a resubmitted request asks differently from its first version, one row per key.
+
+    Each row: `field`, `object`, `key`, `first` and `now` (what each version asked; null where
+    that version left the key alone or removed it).
+    """
+
+    def asked(rows: list[dict]) -> dict[str, dict]:
+        return {row["field"]: row for row in rows}
+
+    before, after = asked(first), asked(now)
+    out = []
+    for name in dict.fromkeys([*before, *after]):
+        old, new = before.get(name), after.get(name)
+        if _asked(old) != _asked(new):
+            shown = new or old
+            out.append(
+                {
+                    "field": name,
+                    "object": shown["object"],
+                    "key": shown["key"],
+                    "first": _asked(old),
+                    "now": _asked(new),
+                }
+            )
+    return out
+
+
+def _asked(row: dict | None) -> str | None:
+    if row is None:
+        return None
+    return "removed" if row["change"] == Change.REMOVED else row["proposed"]
 
 
 def _compare(rows: list[dict], field_name: str, obj: str, key: str, old: object, new: object) -> None:

@@ -14,16 +14,19 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from teams import roles, workflow
+from teams import conversation, roles, workflow
 from teams.capacity import CapacityTotals
-from teams.forms import build_form, lead_teams, resolve_target
+from teams.forms import build_form, lead_teams, resolve_target, revision_data
 from teams.models import AuditEvent, GpuTier, Request, Team, TeamNamespace
 from teams.policy import PolicyError, check_request
+from teams.specs import grantable, since_first
 from teams.usage import usage_rows
 
 Kind = Request.Kind
 State = Request.State
 RECENT_REQUESTS = 10
+#: The prefix of the approve form's inputs for amounts granted in part: `grant|<field of a changes row>`.
+GRANT = "grant|"
 
 
 @login_required
@@ -89,6 +92,8 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         context = {"item": item, "open_states": Request.OPEN_STATES}
         return render(request, "teams/partials/request_state_live.html", context)
     events = AuditEvent.objects.visible_to(request.user).filter(request=item).select_related("actor")
+    own = item.requested_by_id == request.user.pk
+    can_decide = item.state == State.PENDING and roles.can_decide(request.user) and not own
     return render(
         request,
         "teams/request_detail.html",
@@ -96,12 +101,28 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "item": item,
             "open_states": Request.OPEN_STATES,
             "events": events,
+            "comments": item.comments.select_related("author"),
             "diff": item.changes,
-            "can_cancel": item.state == State.PENDING and roles.can_cancel(request.user, item),
-            "can_decide": item.state == State.PENDING and roles.can_decide(request.user),
+            "since_first": since_first(item.first_changes, item.changes) if item.revision > 1 else [],
+            "grantable": grantable(item.changes) if can_decide else [],
+            "can_cancel": item.state in workflow.UNDECIDED and roles.can_cancel(request.user, item),
+            "can_edit": item.state == State.CHANGES_REQUESTED and roles.can_resubmit(request.user, item),
+            "can_decide": can_decide,
+            "can_comment": roles.can_comment(request.user, item),
             "can_retry": item.state == State.FAILED and roles.can_decide(request.user),
         },
     )
+
+
+@login_required
+@require_POST
+def request_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _visible_request(request, pk)
+    try:
+        conversation.add_comment(item, actor=request.user, body=request.POST.get("body", ""))
+    except ValidationError as error:
+        messages.error(request, f"The comment was not added: {_describe(error)}")
+    return redirect(reverse("request-detail", args=[item.pk]) + "#conversation")
 
 
 def _visible_request(request: HttpRequest, pk: int) -> Request:
@@ -117,56 +138,115 @@ def _visible_request(request: HttpRequest, pk: int) -> Request:
 @login_required
 def request_new(request: HttpRequest, kind: str) -> HttpResponse:
     posted = request.method == "POST"
+    team, namespace = resolve_target(request.user, kind, request.POST if posted else request.GET)
+    return _request_form(request, kind, team, namespace)
+
+
+@login_required
+def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The requester changes a request an approver sent back, in the same form, and sends it again."""
+    item = _visible_request(request, pk)
+    if not roles.can_resubmit(request.user, item):
+        raise PermissionDenied("Only the person who asked, while a lead of the team, may change this request.")
+    if item.state != State.CHANGES_REQUESTED:
+        messages.error(
+            request, f"Request #{item.pk} is {item.get_state_display().lower()}: there is nothing to change."
+        )
+        return redirect("request-detail", pk=item.pk)
+    return _request_form(request, item.kind, item.team, item.namespace, revising=item)
+
+
+def _request_form(
+    request: HttpRequest, kind: str, team: Team, namespace: TeamNamespace | None, revising: Request | None = None
+) -> HttpResponse:
+    """The request form: a new request, or the next version of one sent back for changes (`revising`)."""
+    posted = request.method == "POST"
     source = request.POST if posted else request.GET
-    team, namespace = resolve_target(request.user, kind, source)
-    form = build_form(kind, team=team, namespace=namespace, data=source if posted else _prefill(source), posted=posted)
     if posted:
+        data = source
+    elif revising is not None and not source.get("tier"):
+        data = revision_data(revising)
+    else:
+        data = _prefill(source)
+    form = build_form(kind, team=team, namespace=namespace, data=data, posted=posted)
+    context = _form_context(form, team, namespace, request.user, revising)
+    if posted:
+        name = form.name.value.strip() if form.name else ""
         try:
-            created = workflow.submit_request(
-                actor=request.user,
-                team=team,
-                kind=kind,
-                namespace=namespace,
-                namespace_name=form.name.value.strip() if form.name else "",
-                proposed=form.proposed(),
-                justification=form.justification.value,
-            )
+            if revising is None:
+                sent = workflow.submit_request(
+                    actor=request.user,
+                    team=team,
+                    kind=kind,
+                    namespace=namespace,
+                    namespace_name=name,
+                    proposed=form.proposed(),
+                    justification=form.justification.value,
+                )
+            else:
+                sent = workflow.resubmit_request(
+                    revising.pk,
+                    actor=request.user,
+                    proposed=form.proposed(),
+                    justification=form.justification.value,
+                    namespace_name=name,
+                )
         except PolicyError as error:
             form.annotate(error.report)
             messages.error(request, "The request was not sent: fix the fields marked below.")
-            context = {**_form_context(form, team, namespace, request.user), "not_sent": True}
-            return render(request, "teams/request_form.html", context, status=400)
-        messages.success(request, f"Request #{created.pk} sent to the approvers.")
-        return redirect("request-detail", pk=created.pk)
+            return render(request, "teams/request_form.html", {**context, "not_sent": True}, status=400)
+        except (ValidationError, workflow.InvalidTransition) as error:
+            messages.error(request, f"The request was not sent: {_describe(error)}")
+            return render(request, "teams/request_form.html", {**context, "not_sent": True}, status=400)
+        verb = "sent to the approvers" if revising is None else f"sent again as version {sent.revision}"
+        messages.success(request, f"Request #{sent.pk} {verb}.")
+        return redirect("request-detail", pk=sent.pk)
     if kind in (Kind.CHANGE_QUOTA, Kind.CHANGE_LIMIT_RANGE):
         # Show what the current spec already earns (e.g. the unenforced GPU limit) before any edit;
         # that nothing has changed yet is no finding until the lead submits.
         report = check_request(
-            kind, team=team, namespace_name=namespace.name, proposed=form.proposed(), namespace=namespace
+            kind,
+            team=team,
+            namespace_name=namespace.name,
+            proposed=form.proposed(),
+            namespace=namespace,
+            request_id=revising.pk if revising else None,
         )
         report.errors = [finding for finding in report.errors if finding.code != "nothing_to_change"]
         form.annotate(report)
     if request.htmx and request.GET.get("tier"):
-        return render(request, "teams/partials/request_fields.html", _form_context(form, team, namespace, request.user))
-    return render(request, "teams/request_form.html", _form_context(form, team, namespace, request.user))
+        return render(request, "teams/partials/request_fields.html", context)
+    return render(request, "teams/request_form.html", context)
 
 
 @login_required
 @require_POST
 def request_validate(request: HttpRequest, kind: str) -> HttpResponse:
     """Live validation as the lead types: the same policy, errors next to each field."""
-    team, namespace = resolve_target(request.user, kind, request.POST if request.method == "POST" else request.GET)
+    team, namespace = resolve_target(request.user, kind, request.POST)
     form = build_form(kind, team=team, namespace=namespace, data=request.POST, posted=True)
+    revising = _revising(request)
     report = check_request(
         kind,
         team=team,
         namespace_name=form.name.value.strip() if form.name else (namespace.name if namespace else ""),
         proposed=form.proposed(),
         namespace=namespace,
+        request_id=revising.pk if revising else None,
     )
     workflow.check_justification(report, form.justification.value, required=False)
     form.annotate(report)
-    return render(request, "teams/partials/request_validation.html", _form_context(form, team, namespace, request.user))
+    context = _form_context(form, team, namespace, request.user, revising)
+    return render(request, "teams/partials/request_validation.html", context)
+
+
+def _revising(request: HttpRequest) -> Request | None:
+    """The user's own request that the posted form is the next version of, if any: it is no
+    competitor for its own namespace name."""
+    value = request.POST.get("revising", "")
+    if not _is_request_id(value):
+        return None
+    return Request.objects.visible_to(request.user).filter(pk=int(value), requested_by=request.user).first()
 
 
 #: What a GET may carry into a fresh form: the tier choice, and what the lead typed before changing it.
@@ -183,15 +263,18 @@ def _prefill(data) -> dict:
     return prefill
 
 
-def _form_context(form, team: Team, namespace: TeamNamespace | None, user) -> dict:
+def _form_context(form, team: Team, namespace: TeamNamespace | None, user, revising: Request | None = None) -> dict:
+    # A new namespace's request keeps its team through its versions.
+    choices = ([team] if revising else lead_teams(user)) if form.kind == Kind.CREATE_NAMESPACE else []
     return {
         "form": form,
         "team": team,
         "namespace": namespace,
         "kind_label": Kind(form.kind).label,
         "tiers": GpuTier.objects.visible_to(user),
-        "teams": lead_teams(user) if form.kind == Kind.CREATE_NAMESPACE else [],
+        "teams": choices,
         "diff": form.changes(),
+        "revising": revising,
     }
 
 
@@ -240,6 +323,8 @@ def queue(request: HttpRequest) -> HttpResponse:
                 "impact": totals.impact(item),
                 "diff": item.changes,
                 "own": item.requested_by_id == request.user.pk,
+                "grantable": bool(grantable(item.changes)),
+                "since_first": since_first(item.first_changes, item.changes) if item.revision > 1 else [],
             }
         )
     return render(
@@ -264,13 +349,26 @@ DECISION_ERRORS = (workflow.InvalidTransition, workflow.CapacityExceeded, Permis
 @require_POST
 def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
     override = request.POST.get("override_capacity") == "on"
+    # `grant|<field>` inputs hold the amounts an approver grants in part; one left as asked grants it all.
+    granted = {key.removeprefix(GRANT): value for key, value in request.POST.items() if key.startswith(GRANT)}
     return _decide(
         request,
         pk,
         lambda: workflow.approve_request(
-            pk, actor=request.user, note=request.POST.get("note", ""), override_capacity=override
+            pk, actor=request.user, note=request.POST.get("note", ""), override_capacity=override, granted=granted
         ),
         f"Request #{pk} approved; provisioning applies it now.",
+    )
+
+
+@login_required
+@require_POST
+def request_changes(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(
+        request,
+        pk,
+        lambda: workflow.request_changes(pk, actor=request.user, note=request.POST.get("note", "")),
+        f"Request #{pk} sent back to its requester for changes.",
     )
 
 

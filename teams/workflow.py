@@ -5,9 +5,11 @@ starting state, and records exactly one event (teams.events). The acting user is
 keyword-only and always given: provisioning acts as the system actor.
 
     submit  ->  pending
-    pending  -> approved   (approve_request, an approver who is not the requester)
-    pending  -> rejected   (reject_request, an approver, with a note)
-    pending  -> cancelled  (cancel_request, the requester)
+    pending  -> approved   (approve_request, an approver who is not the requester; in full or in part)
+    pending  -> changes_requested  (request_changes, an approver, saying what to change)
+    changes_requested -> pending   (resubmit_request, the requester, with a new version)
+    pending, changes_requested -> rejected   (reject_request, an approver, with a note)
+    pending, changes_requested -> cancelled  (cancel_request, the requester)
     approved -> applying   (mark_applying, provisioning)
     applying -> applied    (mark_applied, provisioning)
     applying -> failed     (mark_failed, provisioning)
@@ -31,10 +33,10 @@ from teams import events
 from teams.capacity import CapacityImpact, capacity_impact
 from teams.events import system_actor
 from teams.limits import MAX_JUSTIFICATION_LENGTH, MAX_NOTE_LENGTH, check_text, text_problem
-from teams.models import GpuTier, Request, Team, TeamNamespace
+from teams.models import Comment, GpuTier, Request, Team, TeamNamespace
 from teams.policy import PolicyReport, check_namespace_spec, check_request, is_reserved_namespace
-from teams.roles import is_lead, require_approver
-from teams.specs import namespace_spec
+from teams.roles import can_resubmit, is_lead, require_approver
+from teams.specs import grant, namespace_spec
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +85,7 @@ def submit_request(
             namespace_name=namespace_name,
             proposed_spec=report.proposed,
             changes=report.changes,
+            first_changes=report.changes,
             warnings=[finding.as_dict() for finding in report.warnings],
             justification=justification.strip(),
             requested_by=actor,
@@ -90,6 +93,68 @@ def submit_request(
         _audit(request, actor, "request.submitted", {}, {"state": State.PENDING, "proposed": report.proposed})
     logger.info("request.submitted", extra={"request_id": request.pk, "kind": kind, "team": team.slug})
     return request
+
+
+def request_changes(request_id: int, *, actor, note: str) -> Request:
+    """An approver sends a pending request back to its requester, saying what to change.
+
+    "12 instead of 16?" need not be a rejection and a new request: the note opens the
+    request's conversation, and the requester answers with a new version (resubmit_request).
+    """
+    require_approver(actor)
+    note = _required_note(note, "Say what to change; the requester reads it.")
+
+    def send_back(request: Request) -> tuple[dict, dict]:
+        if request.requested_by_id == actor.pk:
+            raise PermissionDenied("Nobody decides their own request; ask another approver.")
+        Comment.objects.create(request=request, author=actor, body=note, revision=request.revision)
+        return {}, {"note": note}
+
+    return _transition(
+        request_id, actor, "request.changes_requested", (State.PENDING,), State.CHANGES_REQUESTED, send_back
+    )
+
+
+def resubmit_request(
+    request_id: int, *, actor, proposed: object, justification: str, namespace_name: str = ""
+) -> Request:
+    """The requester sends a changed version back to the queue; the policy checks it as at submission.
+
+    The request keeps its number, conversation and first version (`first_changes`), so the
+    approver sees what changed since the first ask. A new namespace may change its name too.
+    """
+
+    def resubmit(request: Request) -> tuple[dict, dict]:
+        if not can_resubmit(actor, request):
+            raise PermissionDenied("Only the requester, while a lead of the team, can change this request.")
+        name = namespace_name.strip() if request.kind == Kind.CREATE_NAMESPACE else request.namespace_name
+        report = check_request(
+            request.kind,
+            team=request.team,
+            namespace_name=name,
+            proposed=proposed,
+            namespace=request.namespace,
+            request_id=request.pk,
+        )
+        check_justification(report, justification)
+        report.raise_for_errors()
+        new = {"namespace_name": name, "proposed_spec": report.proposed, "justification": justification.strip()}
+        if all(getattr(request, key) == value for key, value in new.items()):
+            raise ValidationError(
+                {
+                    "proposed_spec": "This version asks for the same as the last one: change what the approver asked "
+                    "about, or answer in the conversation."
+                }
+            )
+        before = {"revision": request.revision, "proposed": request.proposed_spec}
+        for key, value in new.items():
+            setattr(request, key, value)
+        request.changes = report.changes
+        request.warnings = [finding.as_dict() for finding in report.warnings]
+        request.revision += 1
+        return before, {"revision": request.revision, "proposed": report.proposed}
+
+    return _transition(request_id, actor, "request.resubmitted", (State.CHANGES_REQUESTED,), State.PENDING, resubmit)
 
 
 def check_justification(report: PolicyReport, justification: str, *, required: bool = True) -> None:
@@ -104,11 +169,20 @@ def check_justification(report: PolicyReport, justification: str, *, required: b
         report.error("justification", problem, "invalid")
 
 
-def approve_request(request_id: int, *, actor, note: str = "", override_capacity: bool = False) -> Request:
+def approve_request(
+    request_id: int,
+    *,
+    actor,
+    note: str = "",
+    override_capacity: bool = False,
+    granted: dict[str, str] | None = None,
+) -> Request:
     """Approve: make the proposal the namespace's desired state; provisioning applies it on commit.
 
-    An approval that would overcommit guaranteed GPUs is refused unless the approver
-    overrides it; the override is recorded in the audit event.
+    `granted` approves part of what was asked (12 GPUs of 16: field name -> amount, see
+    teams.specs.grant); the grant, checked by the same policy, is what the namespace gets, and
+    the request keeps both. An approval that would overcommit guaranteed GPUs is refused unless
+    the approver overrides it; the override is recorded in the audit event.
     """
     require_approver(actor)
     check_text("note", note, MAX_NOTE_LENGTH)
@@ -134,11 +208,16 @@ def approve_request(request_id: int, *, actor, note: str = "", override_capacity
                     "undo that change; ask the team lead to submit it again."
                 }
             )
+        approved = report.proposed
+        if granted:
+            approved = _grant(request, granted)
         impact = capacity_impact(request)
         if impact.overcommits and not override_capacity:
             raise CapacityExceeded(impact)
-        before, after = _set_desired_state(request, report.proposed)
+        before, after = _set_desired_state(request, approved)
         after["capacity"] = {**impact.as_dict(), "overridden": impact.overcommits}
+        if request.granted_less:
+            after["granted"] = request.granted_changes
         request.reviewed_by = actor
         request.decision_note = note.strip()
         request.decided_at = timezone.now()
@@ -147,19 +226,50 @@ def approve_request(request_id: int, *, actor, note: str = "", override_capacity
     return _transition(request_id, actor, "request.approved", (State.PENDING,), State.APPROVED, approve)
 
 
+def _grant(request: Request, amounts: dict[str, str]) -> dict:
+    """Check the approver's partial grant like any proposal and keep it on the request; return its spec."""
+    resolution = grant(request.proposed_spec, request.changes, amounts)
+    if resolution.errors:
+        raise ValidationError({field_name: message for field_name, message in resolution.errors})
+    if not resolution.spec:
+        return request.proposed_spec
+    report = check_request(
+        request.kind,
+        team=request.team,
+        namespace_name=request.namespace_name,
+        proposed=resolution.spec,
+        namespace=request.namespace,
+        request_id=request.pk,
+        resolved=True,
+    )
+    report.raise_for_errors()
+    request.granted_spec = report.proposed
+    request.granted_changes = report.changes
+    return report.proposed
+
+
+#: The states an approver may reject from and a requester may cancel from: nothing is approved yet.
+UNDECIDED = (State.PENDING, State.CHANGES_REQUESTED)
+
+
 def reject_request(request_id: int, *, actor, note: str) -> Request:
     require_approver(actor)
-    if not (note or "").strip():
-        raise ValidationError({"note": "Say why the request is rejected; the requester reads it."})
-    check_text("note", note, MAX_NOTE_LENGTH)
+    note = _required_note(note, "Say why the request is rejected; the requester reads it.")
 
     def reject(request: Request) -> tuple[dict, dict]:
         request.reviewed_by = actor
-        request.decision_note = note.strip()
+        request.decision_note = note
         request.decided_at = timezone.now()
         return {}, {"note": request.decision_note}
 
-    return _transition(request_id, actor, "request.rejected", (State.PENDING,), State.REJECTED, reject)
+    return _transition(request_id, actor, "request.rejected", UNDECIDED, State.REJECTED, reject)
+
+
+def _required_note(note: str, missing: str) -> str:
+    if not (note or "").strip():
+        raise ValidationError({"note": missing})
+    check_text("note", note, MAX_NOTE_LENGTH)
+    return note.strip()
 
 
 def cancel_request(request_id: int, *, actor) -> Request:
@@ -168,7 +278,7 @@ def cancel_request(request_id: int, *, actor) -> Request:
             raise PermissionDenied("Only the requester can cancel a request.")
         return {}, {}
 
-    return _transition(request_id, actor, "request.cancelled", (State.PENDING,), State.CANCELLED, cancel)
+    return _transition(request_id, actor, "request.cancelled", UNDECIDED, State.CANCELLED, cancel)
 
 
 def mark_applying(request_id: int, *, actor) -> Request:

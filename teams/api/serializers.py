@@ -9,8 +9,8 @@ from rest_framework import serializers
 
 from teams.api.fields import StrictBooleanField, StrictCharField, StrictSlugRelatedField
 from teams.catalog import PriceList, TierCatalog
-from teams.limits import MAX_NAME_LENGTH
-from teams.models import CostCenter, GpuTier, Membership, Rate, Request, Team, TeamNamespace
+from teams.limits import MAX_NAME_LENGTH, MAX_NOTE_LENGTH
+from teams.models import Comment, CostCenter, GpuTier, Membership, Rate, Request, Team, TeamNamespace
 from teams.usage import usage_rows
 
 #: A namespace spec is a few levels deep; far deeper is an attack or a bug.
@@ -168,6 +168,15 @@ class RequestSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="What approval changes in the namespace, one row per key; bulk approval skips removals.",
     )
+    first_changes = ChangeSerializer(
+        many=True, read_only=True, help_text="The changes the first version asked for; see `revision`."
+    )
+    granted_changes = ChangeSerializer(
+        many=True,
+        read_only=True,
+        help_text="When the approver granted less than asked: what the grant changes (it is what was applied). "
+        "Empty when granted as asked.",
+    )
 
     class Meta:
         model = Request
@@ -180,6 +189,10 @@ class RequestSerializer(serializers.ModelSerializer):
             "namespace_name",
             "proposed_spec",
             "changes",
+            "revision",
+            "first_changes",
+            "granted_spec",
+            "granted_changes",
             "warnings",
             "justification",
             "requested_by",
@@ -248,6 +261,10 @@ class RequestCreateSerializer(serializers.Serializer):
         return attrs
 
 
+#: More amounts than any request can change is no grant.
+MAX_GRANTED = 256
+
+
 class ApproveSerializer(serializers.Serializer):
     note = StrictCharField(required=False, allow_blank=True, default="")
     override_capacity = StrictBooleanField(
@@ -255,10 +272,51 @@ class ApproveSerializer(serializers.Serializer):
         default=False,
         help_text="Approve even when the cluster's guaranteed GPUs would exceed its capacity.",
     )
+    granted = serializers.DictField(
+        child=StrictCharField(max_length=64),
+        required=False,
+        default=dict,
+        help_text="Grant part of what was asked: `field` of a `changes` row -> the amount granted, between the "
+        'current amount and the one asked, e.g. {"quotas[ml-research-quota].hard[requests.nvidia.com/gpu]": "12"}. '
+        "The grant is what the namespace gets; the request keeps both.",
+    )
+
+    def validate_granted(self, value: dict) -> dict:
+        if len(value) > MAX_GRANTED:
+            raise serializers.ValidationError(f"At most {MAX_GRANTED} amounts.")
+        return value
 
 
-class RejectSerializer(serializers.Serializer):
-    note = StrictCharField(allow_blank=True, help_text="Why; required, the requester reads it.")
+class ResubmitSerializer(serializers.Serializer):
+    """The next version of a request sent back for changes, in the shape it was first submitted in."""
+
+    proposed_spec = serializers.JSONField(
+        help_text="A merge patch over the namespace's current spec, as at submission."
+    )
+    justification = StrictCharField(allow_blank=True)
+    namespace_name = StrictCharField(
+        required=False, allow_blank=True, default="", help_text="create_namespace only: the name may change too."
+    )
+
+    def validate_proposed_spec(self, value: object) -> object:
+        check_storable(value)
+        return value
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", read_only=True)
+    body = StrictCharField(max_length=MAX_NOTE_LENGTH, allow_blank=True)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "author", "body", "revision", "created_at"]
+        read_only_fields = ["id", "author", "revision", "created_at"]
+
+
+class NoteSerializer(serializers.Serializer):
+    """A rejection's or a request for changes' note."""
+
+    note = StrictCharField(allow_blank=True, help_text="Why, or what to change; required, the requester reads it.")
 
 
 def check_storable(value: object, path: str = "proposed_spec", depth: int = 0) -> None:

@@ -11,22 +11,24 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from teams import workflow
+from teams import conversation, workflow
 from teams.api.filtersets import NamespaceFilterSet, RequestFilterSet, TeamFilterSet
 from teams.api.mixins import MAX_ID_DIGITS, VisibleToUserMixin
 from teams.api.schema import ErrorSerializer
 from teams.api.serializers import (
     ApproveSerializer,
+    CommentSerializer,
     CostCenterSerializer,
     GpuTierSerializer,
     NamespaceSerializer,
-    RejectSerializer,
+    NoteSerializer,
     RequestCreateSerializer,
     RequestSerializer,
+    ResubmitSerializer,
     TeamSerializer,
 )
 from teams.catalog import PriceList, TierCatalog
-from teams.models import CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
+from teams.models import Comment, CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]{1,63}"
 
@@ -147,8 +149,8 @@ class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadO
                 "override_capacity to approve anyway).",
             ),
         },
-        description="Approve a pending request (approvers; never one's own). The approved spec becomes the "
-        "namespace's desired state and provisioning applies it.",
+        description="Approve a pending request (approvers; never one's own), in full or, with `granted`, in part. "
+        "The approved spec becomes the namespace's desired state and provisioning applies it.",
     )
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None) -> Response:
@@ -159,22 +161,78 @@ class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadO
         return Response(self._show(approved))
 
     @extend_schema(
-        request=RejectSerializer,
+        request=NoteSerializer,
         responses={200: RequestSerializer},
-        description="Reject a pending request (approvers), saying why in `note`.",
+        description="Reject a request not yet decided (approvers), saying why in `note`.",
     )
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None) -> Response:
         item = self.get_object()
-        body = RejectSerializer(data=request.data)
+        body = NoteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         rejected = workflow.reject_request(item.pk, actor=request.user, note=body.validated_data["note"])
         return Response(self._show(rejected))
 
     @extend_schema(
+        request=NoteSerializer,
+        responses={200: RequestSerializer},
+        description="Send a pending request back to its requester (approvers), saying in `note` what to change; "
+        "the note opens the request's conversation. The requester answers with `resubmit`.",
+    )
+    @action(detail=True, methods=["post"], url_path="request-changes")
+    def request_changes(self, request, pk=None) -> Response:
+        item = self.get_object()
+        body = NoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        changed = workflow.request_changes(item.pk, actor=request.user, note=body.validated_data["note"])
+        return Response(self._show(changed))
+
+    @extend_schema(
+        request=ResubmitSerializer,
+        responses={200: RequestSerializer},
+        description="Send the next version of a request whose approver asked for changes (its requester only). The "
+        "policy checks it as at submission; `first_changes` keeps what the first version asked for.",
+    )
+    @action(detail=True, methods=["post"])
+    def resubmit(self, request, pk=None) -> Response:
+        item = self.get_object()
+        body = ResubmitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        resubmitted = workflow.resubmit_request(
+            item.pk,
+            actor=request.user,
+            proposed=body.validated_data["proposed_spec"],
+            justification=body.validated_data["justification"],
+            namespace_name=body.validated_data["namespace_name"],
+        )
+        return Response(self._show(resubmitted))
+
+    @extend_schema(
+        methods=["get"],
+        responses={200: CommentSerializer(many=True)},
+        description="The request's conversation, oldest first.",
+    )
+    @extend_schema(
+        methods=["post"],
+        request=CommentSerializer,
+        responses={201: CommentSerializer},
+        description="Add a comment (the request's team and the approvers); it is audited.",
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def comments(self, request, pk=None) -> Response:
+        item = self.get_object()
+        if request.method == "GET":
+            thread = Comment.objects.visible_to(request.user).filter(request=item).select_related("author")
+            return Response(CommentSerializer(thread, many=True).data)
+        body = CommentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        comment = conversation.add_comment(item, actor=request.user, body=body.validated_data["body"])
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
         request=None,
         responses={200: RequestSerializer},
-        description="Cancel a pending request (its requester only).",
+        description="Cancel a request not yet decided: pending, or sent back for changes (its requester only).",
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None) -> Response:

@@ -21,6 +21,7 @@ def bring_to(world, state: str) -> Request:
     request = ask_for_namespace(world)
     path = {
         State.PENDING: [],
+        State.CHANGES_REQUESTED: ["request_changes"],
         State.APPROVED: ["approve"],
         State.REJECTED: ["reject"],
         State.CANCELLED: ["cancel"],
@@ -38,6 +39,14 @@ def bring_to(world, state: str) -> Request:
 TRANSITIONS = {
     "approve": lambda world, pk: workflow.approve_request(pk, actor=world.approver),
     "reject": lambda world, pk: workflow.reject_request(pk, actor=world.approver, note="Use ml-research."),
+    "request_changes": lambda world, pk: workflow.request_changes(pk, actor=world.approver, note="Half of it?"),
+    "resubmit": lambda world, pk: workflow.resubmit_request(
+        pk,
+        actor=world.research_lead,
+        proposed=Request.objects.get(pk=pk).proposed_spec,
+        justification="The vision group, for one quarter.",
+        namespace_name="ml-research-2",
+    ),
     "cancel": lambda world, pk: workflow.cancel_request(pk, actor=world.research_lead),
     "applying": lambda world, pk: workflow.mark_applying(pk, actor=system_actor()),
     "applied": lambda world, pk: workflow.mark_applied(pk, actor=system_actor()),
@@ -48,6 +57,10 @@ LEGAL = {
     ("approve", State.PENDING): State.APPROVED,
     ("reject", State.PENDING): State.REJECTED,
     ("cancel", State.PENDING): State.CANCELLED,
+    ("request_changes", State.PENDING): State.CHANGES_REQUESTED,
+    ("resubmit", State.CHANGES_REQUESTED): State.PENDING,
+    ("reject", State.CHANGES_REQUESTED): State.REJECTED,
+    ("cancel", State.CHANGES_REQUESTED): State.CANCELLED,
     ("applying", State.APPROVED): State.APPLYING,
     ("applied", State.APPLYING): State.APPLIED,
     ("failed", State.APPLYING): State.FAILED,
@@ -56,6 +69,8 @@ LEGAL = {
 VERBS = {
     "approve": "request.approved",
     "reject": "request.rejected",
+    "request_changes": "request.changes_requested",
+    "resubmit": "request.resubmitted",
     "cancel": "request.cancelled",
     "applying": "request.applying",
     "applied": "request.applied",
