@@ -193,10 +193,14 @@ def test_the_requester_sees_the_request_for_changes_and_a_form_filled_with_the_l
 
     page = client.get(reverse("request-detail", args=[asked.pk])).content.decode()
     form = client.get(reverse("request-edit", args=[asked.pk])).content.decode()
+    dashboard = client.get(reverse("dashboard")).content.decode()
 
     assert "Changes requested" in page
     assert "12 instead of 16?" in page
     assert reverse("request-edit", args=[asked.pk]) in page
+    assert "Approvers asked you for changes" in dashboard
+    member_dashboard = signed_in(client, "research-member").get(reverse("dashboard")).content.decode()
+    assert "Approvers asked you for changes" not in member_dashboard
     assert 'name="quota|0|requests.nvidia.com/gpu"' in form
     assert 'value="16"' in form
     assert asked.justification in form
