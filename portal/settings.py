@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "provisioning",
     "chargeback",
     "accounts",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -110,6 +111,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.navigation.navigation",
                 "portal.live.live_updates",
+                "notifications.context.unread",
             ],
         },
     },
@@ -276,3 +278,28 @@ CELERY_BEAT_SCHEDULE["chargeback-rollup"] = {
     "schedule": CHARGEBACK_ROLLUP_INTERVAL_SECONDS,
 }
 CELERY_BEAT_SCHEDULE["chargeback-prune"] = {"task": "chargeback.prune_samples", "schedule": 3600}
+
+# Notifications (notifications/): the portal's inbox, e-mail through Django's mail framework, and
+# signed Slack-compatible webhooks, sent by Celery after the event's transaction commits.
+# Links in messages point here: the address people open the portal at.
+PORTAL_URL = env.get_str("PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
+# Without an SMTP host, e-mail is printed to the worker's log (the demo); set EMAIL_HOST to send it.
+EMAIL_HOST = env.get_str("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env.get_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env.get_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.get_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env.get_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env.get_int("EMAIL_TIMEOUT_SECONDS", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env.get_str("DEFAULT_FROM_EMAIL", "GPU Quota Portal <gpu-portal@localhost>")
+# A delivery that keeps failing for a transient reason is tried this often, backing off exponentially.
+NOTIFICATIONS_MAX_ATTEMPTS = env.get_int("NOTIFICATIONS_MAX_ATTEMPTS", 8, minimum=1)
+NOTIFICATIONS_RETRY_BACKOFF_SECONDS = env.get_int("NOTIFICATIONS_RETRY_BACKOFF_SECONDS", 5, minimum=1)
+# A webhook receiver that does not answer within this many seconds is a failed attempt, not a held worker.
+NOTIFICATIONS_WEBHOOK_TIMEOUT_SECONDS = env.get_int("NOTIFICATIONS_WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+# API tokens are announced this many days before they expire, once.
+TOKEN_EXPIRY_NOTICE_DAYS = env.get_int("TOKEN_EXPIRY_NOTICE_DAYS", 7, minimum=1)
+CELERY_BEAT_SCHEDULE["token-expiry-notices"] = {"task": "notifications.announce_expiring_tokens", "schedule": 3600}

@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", include("accounts.urls")),
+    path("notifications/", include("notifications.urls")),
     path("chargeback/", include("chargeback.urls")),
     path("", include("teams.urls")),
     path("", include("provisioning.urls")),

@@ -12,8 +12,10 @@ exist (404); one who sees it but may not act on it is refused (403).
 """
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import Q
 
 from teams.constants import APPROVERS_GROUP, FINANCE_GROUP
 
@@ -63,6 +65,21 @@ def roles_of(user, team=None) -> frozenset[Role]:
         if role is not None:
             held.add(Role(role))
     return frozenset(held)
+
+
+def approvers():
+    """Every active user who holds the approver role, by the same rule as platform_roles."""
+    users = get_user_model().objects.filter(is_active=True)
+    in_group = Q(groups__name__in=[name for name, role in GROUP_ROLES.items() if role == Role.APPROVER], is_staff=True)
+    return users.filter(in_group | Q(is_superuser=True)).distinct()
+
+
+def people_of(team_id: int, *roles: Role):
+    """The active users who hold one of `roles` in the team (any team role if none is named)."""
+    memberships = {"memberships__team_id": team_id}
+    if roles:
+        memberships["memberships__role__in"] = roles
+    return get_user_model().objects.filter(is_active=True, **memberships).distinct()
 
 
 def is_approver(user) -> bool:

@@ -58,7 +58,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             ],
             "requests": recent,
             "sent_back": [
-                item for item in recent if item.state == State.CHANGES_REQUESTED and item.requested_by_id == request.user.pk
+                item
+                for item in recent
+                if item.state == State.CHANGES_REQUESTED and item.requested_by_id == request.user.pk
             ],
             "led_teams": led,
             "kinds": Kind,

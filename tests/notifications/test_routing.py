@@ -1,0 +1,90 @@
+"""Who hears of what, in which inbox and at which address; each at most once."""
+
+import pytest
+
+from notifications import delivery
+from notifications.models import Channel, Delivery, Notification, Preference, Topic, Webhook
+from teams import conversation, workflow
+from teams.models import AuditEvent
+from tests.requests import ask_for_gpus
+
+
+@pytest.fixture
+def asked(world):
+    return ask_for_gpus(world, world.namespace("ml-research"), "16")
+
+
+def told(verb: str) -> tuple[set[str], set[str]]:
+    """(inbox recipients, e-mail addresses) after fanning out the latest `verb` event."""
+    event = AuditEvent.objects.filter(verb=verb).latest("pk")
+    delivery.fan_out(event.pk)
+    readers = set(Notification.objects.filter(event=event).values_list("recipient__username", flat=True))
+    addresses = set(Delivery.objects.filter(event=event, channel=Channel.EMAIL).values_list("address", flat=True))
+    return readers, addresses
+
+
+def test_a_new_request_reaches_the_approvers_but_not_the_lead_who_sent_it(world, asked):
+    readers, addresses = told("request.submitted")
+
+    assert readers == {"approver"}
+    assert addresses == {"approver@gpu-portal.example"}
+
+
+def test_a_decision_reaches_the_requester_and_the_teams_leads_not_the_approver(world, asked):
+    workflow.approve_request(asked.pk, actor=world.approver)
+
+    readers, _ = told("request.approved")
+
+    assert readers == {"research-lead"}
+    assert "approved request #" in Notification.objects.get(recipient=world.research_lead).text
+
+
+def test_a_comment_reaches_the_requester_and_the_approvers_who_took_part(world, asked, second_approver):
+    workflow.request_changes(asked.pk, actor=world.approver, note="12?")
+    conversation.add_comment(asked, actor=world.research_member, body="We run 10 jobs.")
+
+    readers, _ = told("request.commented")
+
+    assert readers == {"research-lead", "approver"}  # not the second approver, who took no part
+
+
+def test_a_choice_per_topic_and_channel_is_honoured(world, asked):
+    Preference.objects.create(user=world.approver, topic=Topic.REQUESTS, channel=Channel.EMAIL, enabled=False)
+
+    readers, addresses = told("request.submitted")
+
+    assert (readers, addresses) == ({"approver"}, set())
+
+
+def test_fanning_out_twice_tells_nobody_twice(world, asked):
+    event = AuditEvent.objects.get(verb="request.submitted")
+
+    first = delivery.fan_out(event.pk)
+    second = delivery.fan_out(event.pk)
+
+    assert first == second
+    assert Notification.objects.filter(event=event).count() == 1
+    assert Delivery.objects.filter(event=event).count() == 1
+
+
+def test_a_teams_webhook_hears_its_team_and_the_global_one_hears_every_team(world, asked):
+    team_hook = Webhook.objects.create(
+        name="research", url="http://h/1", team=world.research, created_by=world.approver
+    )
+    global_hook = Webhook.objects.create(name="all", url="http://h/2", created_by=world.approver)
+    Webhook.objects.create(name="platform", url="http://h/3", team=world.platform, created_by=world.approver)
+    Webhook.objects.create(name="off", url="http://h/4", is_active=False, created_by=world.approver)
+
+    told("request.submitted")
+
+    hooks = set(Delivery.objects.filter(channel=Channel.WEBHOOK).values_list("webhook", flat=True))
+    assert hooks == {team_hook.pk, global_hook.pk}
+
+
+def test_events_nobody_needs_to_hear_of_are_not_fanned_out(world, asked):
+    workflow.approve_request(asked.pk, actor=world.approver)
+    workflow.mark_applying(asked.pk, actor=world.approver)
+    event = AuditEvent.objects.get(verb="request.applying")
+
+    assert delivery.fan_out(event.pk) == []
+    assert not Notification.objects.filter(event=event).exists()
