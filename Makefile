@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DEBUG ?= 1
 
-.PHONY: venv demo test browser bench lint migrate seed cluster cluster-stop cluster-reset clean
+.PHONY: venv demo test browser prometheus bench lint migrate seed cluster cluster-stop cluster-reset clean
 
 venv: $(STAMP)
 
@@ -30,7 +30,7 @@ demo: seed cluster
 # Without a KUBECONFIG of the user's own, the tests run against the local control plane;
 # without a broker of the user's own, on a broker file of their own, apart from the demo's.
 test: export CELERY_BROKER_URL ?= sqla+sqlite:///$(CURDIR)/var/test-broker.sqlite3
-test: venv browser
+test: venv browser prometheus
 	$(VENV)/bin/ruff check .
 	@if [ -z "$${KUBECONFIG:-}" ]; then bash cluster/up.sh; fi
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
@@ -41,6 +41,11 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@# axe-core from its npm package, pinned by tests/e2e/node/package-lock.json: the e2e tests inject it.
 	npm ci --prefix tests/e2e/node --no-audit --no-fund --silent
+
+# The metrics tests scrape the portal with Debian's Prometheus and check the alert rules with its promtool.
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 # Benchmarks print ratios measured side by side in one run; see BENCHMARKS.md.
 bench: venv

@@ -46,9 +46,12 @@ INSTALLED_APPS = [
     "chargeback",
     "accounts",
     "notifications",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
+    # First: the kubelet's probes and Prometheus reach pods by IP over plain HTTP (monitoring/middleware.py).
+    "monitoring.middleware.ProbeEndpoints",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -252,6 +255,14 @@ CELERY_BEAT_SCHEDULE = {
     "sync-capacity": {"task": "provisioning.sync_capacity", "schedule": 60},
     "resume-requests": {"task": "provisioning.resume_requests", "schedule": 60},
 }
+
+# Probes and metrics (docs/metrics.md). /readyz gives each dependency this long to answer; a probe's
+# timeoutSeconds must allow for it. /metrics needs `Authorization: Bearer $METRICS_TOKEN` when the token is
+# set; without one it is served only when METRICS_PUBLIC is on (the default under DEBUG, for the demo; in
+# production only where a network policy lets nothing but Prometheus reach it), and refused (403) otherwise.
+READINESS_TIMEOUT_SECONDS = env.get_int("READINESS_TIMEOUT_SECONDS", 2, minimum=1)
+METRICS_TOKEN = env.get_str("METRICS_TOKEN", "")
+METRICS_PUBLIC = env.get_bool("METRICS_PUBLIC", DEBUG)
 
 # The cluster the worker provisions: any kubeconfig; the local control plane's by default.
 KUBECONFIG = env.get_str("KUBECONFIG", str(BASE_DIR / ".cluster" / "kubeconfig"))

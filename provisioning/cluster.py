@@ -352,6 +352,15 @@ class ClusterGateway:
             gpus += parse_quantity(allocatable.get(GPU_RESOURCE, "0")).as_int_ceiling()
         return Capacity(gpus=gpus, ready_nodes=ready)
 
+    def check_reachable(self, timeout: float) -> str:
+        """The API server's version, within `timeout` seconds to connect and as many to answer.
+
+        `/version` is open to every identity (system:public-info-viewer), so this proves the
+        server answers without needing any permission of the worker's.
+        """
+        info = self._call(client.VersionApi(self.api).get_code, _request_timeout=(timeout, timeout))
+        return info.git_version
+
     def _list_raw(
         self, method, selector: str | None = MANAGED_SELECTOR, field_selector: str | None = None
     ) -> Iterator[dict]:

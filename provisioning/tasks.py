@@ -168,6 +168,7 @@ def _run_request(task, request_id: int, action: Callable[[Request], object]) -> 
                 workflow.mark_failed,
                 request_id,
                 error=f"Gave up after {task.request.retries + 1} attempts; the cluster kept failing: {error}",
+                reason=Request.FailureReason.GAVE_UP,
             )
         logger.warning("request.retrying", extra={"request_id": request_id, "error": str(error)})
         raise task.retry(exc=error, countdown=_backoff(task.request.retries), max_retries=_max_retries()) from None
@@ -178,9 +179,10 @@ def _run_request(task, request_id: int, action: Callable[[Request], object]) -> 
             request_id,
             error=f"Conflict: fields are owned by {managers}, and the portal never takes them silently. "
             f"Resolve it (or reconcile the namespace with force), then retry. The API server said: {error}",
+            reason=Request.FailureReason.CONFLICT,
         )
     except ClusterError as error:
-        return _finish(workflow.mark_failed, request_id, error=str(error))
+        return _finish(workflow.mark_failed, request_id, error=str(error), reason=Request.FailureReason.REFUSED)
     return _finish(workflow.mark_applied, request_id)
 
 

@@ -18,12 +18,10 @@ from provisioning.refusals import recent_refusals
 from teams import roles, workflow
 from teams.capacity import CapacityTotals
 from teams.catalog import TierCatalog
-from teams.constants import GUARANTEED_GPU_KEY
 from teams.describe import LIMIT_COLUMNS, limit_range_rows
 from teams.forms import build_form, resolve_target
 from teams.models import GpuTier, Request, TeamNamespace
-from teams.quantities import parse_quantity
-from teams.usage import usage_rows
+from teams.usage import gpu_usage, usage_rows
 
 
 @login_required
@@ -134,10 +132,7 @@ def cluster_overview(request: HttpRequest) -> HttpResponse:
     )
     rows = []
     for namespace in namespaces:
-        used = sum(
-            parse_quantity(((values.get("used") or {}).get(GUARANTEED_GPU_KEY)) or "0").as_int_ceiling()
-            for values in (namespace.observed_quotas or {}).values()
-        )
+        used = gpu_usage(namespace.observed_quotas).used or 0
         rows.append({"namespace": namespace, "usage": usage_rows(namespace), "gpus_used": used})
     if request.GET.get("sort", "gpu") == "gpu":
         rows.sort(key=lambda row: (-row["gpus_used"], row["namespace"].name))

@@ -308,6 +308,13 @@ class Request(models.Model):
         CHANGED = "changed", "Changed"
         REMOVED = "removed", "Removed"
 
+    class FailureReason(models.TextChoices):
+        """Why provisioning failed a request: the reason label of the apply-failure metric."""
+
+        GAVE_UP = "gave_up", "The cluster kept failing until the retries ran out"
+        CONFLICT = "conflict", "Another field manager owns a field"
+        REFUSED = "refused", "The API server refused it"
+
     OPEN_STATES = (State.PENDING, State.CHANGES_REQUESTED, State.APPROVED, State.APPLYING, State.FAILED)
     TERMINAL_STATES = (State.APPLIED, State.REJECTED, State.CANCELLED)
 

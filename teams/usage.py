@@ -5,7 +5,7 @@ The one source of usage rows: the pages and the API (`GET /api/v1/namespaces/{id
 
 from dataclasses import dataclass
 
-from teams.constants import QUOTA_KEY_ORDER
+from teams.constants import GUARANTEED_GPU_KEY, QUOTA_KEY_ORDER
 from teams.models import TeamNamespace
 from teams.quantities import QuantityError, parse_quantity
 
@@ -50,6 +50,32 @@ def usage_rows(namespace: TeamNamespace) -> list[UsageRow]:
             hard = hard_values[resource]
             rows.append(UsageRow(quota_name, resource, used, hard, _percent(used, hard)))
     return rows
+
+
+@dataclass(frozen=True)
+class GpuUsage:
+    """A namespace's GPUs as the cluster reports them, over all its quotas' requests.nvidia.com/gpu."""
+
+    #: None until the quota controller has reported usage for every quota holding the key.
+    used: int | None
+    #: None when no quota of the namespace holds the key.
+    hard: int | None
+
+
+def gpu_usage(observed_quotas: dict) -> GpuUsage:
+    """The one reading of a namespace's GPU used and hard: the cluster page and /metrics show it."""
+    used: int | None = 0
+    hard: int | None = None
+    for values in (observed_quotas or {}).values():
+        quota_hard = (values.get("hard") or {}).get(GUARANTEED_GPU_KEY)
+        if quota_hard is None:
+            continue
+        hard = (hard or 0) + parse_quantity(quota_hard).as_int_ceiling()
+        if values.get("used") is None:
+            used = None
+        elif used is not None:
+            used += parse_quantity(values["used"].get(GUARANTEED_GPU_KEY) or "0").as_int_ceiling()
+    return GpuUsage(used=used if hard is not None else None, hard=hard)
 
 
 def _percent(used: str | None, hard: str) -> int | None:

@@ -299,10 +299,12 @@ def mark_applied(request_id: int, *, actor) -> Request:
     return _transition(request_id, actor, "request.applied", (State.APPLYING,), State.APPLIED, applied)
 
 
-def mark_failed(request_id: int, *, error: str, actor) -> Request:
+def mark_failed(request_id: int, *, error: str, actor, reason: str = Request.FailureReason.REFUSED) -> Request:
+    """Provisioning gives up on a request; `reason` (Request.FailureReason) is kept in the audit event."""
+
     def failed(request: Request) -> tuple[dict, dict]:
         request.last_error = error
-        return {}, {"error": error}
+        return {}, {"error": error, "reason": str(reason)}
 
     return _transition(request_id, actor, "request.failed", (State.APPLYING,), State.FAILED, failed)
 

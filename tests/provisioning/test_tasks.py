@@ -38,6 +38,12 @@ def verbs(request: Request) -> list[str]:
     return list(AuditEvent.objects.filter(request=request).order_by("pk").values_list("verb", flat=True))
 
 
+def failure_reasons(request: Request) -> list[str]:
+    """The reason of each failure, as the apply-failure metric counts it."""
+    events = AuditEvent.objects.filter(request=request, verb="request.failed").order_by("pk")
+    return [event.after["reason"] for event in events]
+
+
 def test_an_approved_new_namespace_is_applied_with_its_rendered_content(world, cluster, core, worker, unique_name):
     request = ask_for_namespace(world, unique_name("vision"))
 
@@ -108,6 +114,7 @@ def test_an_outage_beyond_the_retry_budget_fails_and_an_admin_retry_succeeds(wor
     assert failed.last_error.startswith("Gave up after 4 attempts; the cluster kept failing: The API server did not")
     assert applied.state == State.APPLIED
     assert verbs(applied)[-4:] == ["request.applying", "request.failed", "request.retried", "request.applied"]
+    assert failure_reasons(applied) == [Request.FailureReason.GAVE_UP]
 
 
 def test_a_permanent_error_fails_at_once_with_the_api_servers_text(world, cluster, core, unique_name):
@@ -125,6 +132,7 @@ def test_a_permanent_error_fails_at_once_with_the_api_servers_text(world, cluste
     assert request.state == State.FAILED
     assert "unsupported scope applied to resource" in request.last_error
     assert verbs(request).count("request.failed") == 1
+    assert failure_reasons(request) == [Request.FailureReason.REFUSED]
 
 
 def test_an_unmanaged_namespace_of_the_same_name_fails_the_request_and_stays_untouched(
