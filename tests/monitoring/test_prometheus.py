@@ -8,6 +8,7 @@ bearer token, with the example alert rules loaded.
 import json
 import shutil
 import subprocess
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -111,8 +112,14 @@ def test_prometheus_reads_what_an_approval_applied_and_a_sync_observed(
     capacity = Cluster.objects.get(pk=cluster.pk).gpu_capacity
     guaranteed = CapacityTotals().total
 
-    # When Prometheus has scraped the portal.
-    wait_until(lambda: prometheus.query('up{job="gpu-portal"} == 1'), timeout=60, what="a successful scrape")
+    set_up = time.time()
+
+    # When Prometheus has scraped the portal since all that happened.
+    wait_until(
+        lambda: prometheus.query(f'up{{job="gpu-portal"}} == 1 and timestamp(up{{job="gpu-portal"}}) > {set_up}'),
+        timeout=60,
+        what="a successful scrape after the set-up",
+    )
 
     # Then PromQL answers what was approved, applied, synced and asked for.
     namespace = f'namespace="{applied.namespace_name}"'
