@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from notifications import signing
 from notifications.models import Channel, Delivery, Notification, Preference, Topic, Webhook
-from notifications.routing import Message, message_for
+from notifications.routing import Message, audience, message_for
 from teams.models import AuditEvent
 
 
@@ -43,8 +43,9 @@ def fan_out(event_id: int) -> list[int]:
     message = message_for(event)
     if message is None:
         return []
-    wanted = _preferences(message)
-    readers = [user for user in message.audience if wanted.get((user.pk, Channel.PORTAL), True)]
+    people = audience(event, message)
+    wanted = _preferences(people, message.topic)
+    readers = [user for user in people if wanted.get((user.pk, Channel.PORTAL), True)]
     Notification.objects.bulk_create(
         [
             Notification(recipient=user, event=event, topic=message.topic, text=message.text, link=message.link)
@@ -54,7 +55,7 @@ def fan_out(event_id: int) -> list[int]:
     )
     addresses = {
         user.email.strip().lower()
-        for user in message.audience
+        for user in people
         if user.email.strip() and wanted.get((user.pk, Channel.EMAIL), True)
     }
     deliveries = [Delivery(event=event, channel=Channel.EMAIL, address=address) for address in sorted(addresses)]
@@ -66,21 +67,17 @@ def fan_out(event_id: int) -> list[int]:
     return list(Delivery.objects.filter(event=event, state=Delivery.State.PENDING).values_list("pk", flat=True))
 
 
-def _preferences(message: Message) -> dict[tuple[int, str], bool]:
-    """(user id, channel) -> enabled, for the topic of `message`; what is absent is on."""
-    rows = Preference.objects.filter(user__in=message.audience, topic=message.topic)
+def _preferences(people: set, topic: str) -> dict[tuple[int, str], bool]:
+    """(user id, channel) -> enabled, for `topic`; what is absent is on."""
+    rows = Preference.objects.filter(user__in=people, topic=topic)
     return {(user_id, channel): enabled for user_id, channel, enabled in rows.values_list("user", "channel", "enabled")}
 
 
 def _webhooks(message: Message) -> list[Webhook]:
     if message.topic in PERSONAL_TOPICS:
         return []
-    hooks = Webhook.objects.filter(is_active=True)
-    return list(
-        hooks.filter(Q(team__isnull=True) | Q(team_id=message.team_id))
-        if message.team_id
-        else hooks.filter(team__isnull=True)
-    )
+    heard_by = Q(team__isnull=True) | Q(team_id=message.team_id) if message.team_id else Q(team__isnull=True)
+    return list(Webhook.objects.filter(heard_by, is_active=True))
 
 
 def claim(delivery_id: int) -> Delivery | None:

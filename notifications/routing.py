@@ -28,7 +28,6 @@ class Message:
     text: str
     link: str
     team_id: int | None
-    audience: frozenset
 
 
 @dataclass(frozen=True)
@@ -43,9 +42,13 @@ def message_for(event: AuditEvent) -> Message | None:
     rule = RULES.get(event.verb)
     if rule is None:
         return None
-    team_id = _team_id(event)
-    audience = {user for user in rule.hears(event, team_id) if user.pk != event.actor_id and not is_system_actor(user)}
-    return Message(rule.topic, _clip(rule.text(event)), _link(event), team_id, frozenset(audience))
+    return Message(rule.topic, _clip(rule.text(event)), _link(event), _team_id(event))
+
+
+def audience(event: AuditEvent, message: Message) -> set:
+    """Who hears `event` by default; never the one who did it, nor the system."""
+    hears = RULES[event.verb].hears(event, message.team_id)
+    return {user for user in hears if user.pk != event.actor_id and not is_system_actor(user)}
 
 
 def _team_id(event: AuditEvent) -> int | None:
