@@ -99,7 +99,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "diff": item.changes,
             "can_cancel": item.state == State.PENDING and roles.can_cancel(request.user, item),
             "can_decide": item.state == State.PENDING and roles.can_decide(request.user),
-            "can_retry": item.state == State.FAILED and roles.can_decide(request.user),
+            "can_retry": item.can_be_retried() and roles.can_decide(request.user),
         },
     )
 
