@@ -1,7 +1,6 @@
 """Periodic chargeback work: roll raw samples up, and prune the raw samples past retention."""
 
 from dataclasses import asdict
-from datetime import timedelta
 
 from celery import shared_task
 
@@ -12,7 +11,7 @@ from provisioning.locks import task_lock
 @shared_task(name="chargeback.rollup_usage", acks_late=True, reject_on_worker_lost=True)
 def rollup_usage() -> dict:
     """Idempotent: every run continues from the watermark, so a redelivery repeats nothing."""
-    with task_lock("chargeback.rollup_usage", timedelta(minutes=30)) as held:
+    with task_lock("chargeback.rollup_usage") as held:
         if not held:
             return {"skipped": "another rollup holds the lock"}
         result = rollups.roll_up()
@@ -23,7 +22,7 @@ def rollup_usage() -> dict:
 
 @shared_task(name="chargeback.prune_samples", acks_late=True, reject_on_worker_lost=True)
 def prune_samples() -> dict:
-    with task_lock("chargeback.prune_samples", timedelta(minutes=30)) as held:
+    with task_lock("chargeback.prune_samples") as held:
         if not held:
             return {"skipped": "another prune holds the lock"}
         return {"deleted": rollups.prune_samples()}

@@ -52,6 +52,13 @@ def get_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
+def get_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    value = get_str(name, default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+    return value
+
+
 def get_list(name: str, default: list[str]) -> list[str]:
     """A comma-separated list; blanks are dropped."""
     value = os.environ.get(name)

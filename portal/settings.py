@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from portal import env
@@ -50,7 +51,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: the kubelet's probes and Prometheus reach pods by IP over plain HTTP (monitoring/middleware.py).
+    # First, so that every line logged while serving a request carries its id.
+    "portal.request_id.RequestIdMiddleware",
+    # Before the host and HTTPS checks: the kubelet's probes and Prometheus reach pods by IP over plain
+    # HTTP (monitoring/middleware.py).
     "monitoring.middleware.ProbeEndpoints",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -177,11 +181,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Log lines carry their context (request id, user; in tasks the task and the portal request it serves):
+# JSON lines for a log pipeline in production, readable `key=value` lines for people in the demo and DEBUG.
+LOG_FORMAT = env.get_choice("LOG_FORMAT", ("plain", "json"), "plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"()": "portal.logs.KeyValueFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "portal.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"()": "portal.logs.KeyValueFormatter"},
+        "json": {"()": "portal.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+    },
     "root": {"handlers": ["console"], "level": env.get_str("LOG_LEVEL", "INFO")},
     # django-axes logs every sign-in at INFO; its lockouts (WARNING) are the lines worth reading.
     "loggers": {"axes": {"level": "WARNING"}},
@@ -240,14 +253,26 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
-if CELERY_BROKER_URL.startswith(("redis", "rediss", "sqs")):
-    # These brokers redeliver an unacknowledged task after this long; acks_late tasks rely on it.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.get_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+# Celery keeps its hands off logging (portal/celery.py): the worker logs through LOGGING above.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-# Provisioning: how often usage is read back, and how hard a failing cluster is retried.
-PROVISIONING_SYNC_INTERVAL = env.get_int("SYNC_INTERVAL_SECONDS", 30)
-PROVISIONING_MAX_RETRIES = env.get_int("PROVISIONING_MAX_RETRIES", 8)
-PROVISIONING_RETRY_BACKOFF = env.get_int("PROVISIONING_RETRY_BACKOFF_SECONDS", 2)
+# Provisioning: how often usage is read back, and how long a failing cluster is retried. A transient
+# error is retried with capped exponential backoff until the deadline; a successful sync of the cluster
+# sends the waiting applies at once. An apply not heard of this long after it was due is re-sent.
+PROVISIONING_SYNC_INTERVAL = env.get_int("SYNC_INTERVAL_SECONDS", 30, minimum=1)
+PROVISIONING_RETRY_DEADLINE = env.get_int("PROVISIONING_RETRY_DEADLINE_SECONDS", 3600, minimum=1)
+PROVISIONING_RETRY_BACKOFF = env.get_int("PROVISIONING_RETRY_BACKOFF_SECONDS", 2, minimum=1)
+PROVISIONING_RETRY_BACKOFF_MAX = env.get_int("PROVISIONING_RETRY_BACKOFF_MAX_SECONDS", 60, minimum=1)
+PROVISIONING_STUCK_AFTER = env.get_int("PROVISIONING_STUCK_AFTER_SECONDS", 300, minimum=1)
+if CELERY_BROKER_URL.startswith(("redis", "rediss", "sqs")):
+    # These brokers redeliver an unacknowledged task after this long; acks_late tasks rely on it. A retry
+    # waits out its countdown in a worker, unacknowledged: a shorter timeout would deliver it twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.get_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= PROVISIONING_RETRY_BACKOFF_MAX:
+        raise ImproperlyConfigured(
+            "CELERY_VISIBILITY_TIMEOUT must be longer than the longest retry countdown, "
+            f"PROVISIONING_RETRY_BACKOFF_MAX_SECONDS ({PROVISIONING_RETRY_BACKOFF_MAX} s)."
+        )
 USAGE_HEARTBEAT_SECONDS = env.get_int("USAGE_HEARTBEAT_SECONDS", 3600)
 AUTO_RECONCILE = env.get_bool("AUTO_RECONCILE", False)
 CELERY_BEAT_SCHEDULE = {

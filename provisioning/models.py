@@ -106,9 +106,40 @@ class TaskLock(models.Model):
     name = models.CharField(max_length=100, unique=True)
     owner = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField()
+    #: When a holder last finished and released it: how long ago the work last ran to its end.
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} (held until {self.expires_at:%H:%M:%S})"
+
+
+class PendingApply(models.Model):
+    """An approved request on its way to the cluster: which task message may work on it, and until when.
+
+    One row per request being applied, from the approval (or an approver's retry) until it is
+    applied or failed. Only the message carrying `token` may run it, and running it moves the
+    token on, so re-sending a request (one lost with a killed worker, or one waiting out a backoff
+    when its cluster is healthy again) never runs it twice, however many old messages the broker
+    still delivers.
+    """
+
+    request = models.OneToOneField("teams.Request", on_delete=models.CASCADE, related_name="+")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=32)
+    #: The first attempt since the approval or retry: the retry deadline counts from here.
+    started_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    #: When the next attempt is due while the request waits out a transient error; else null.
+    retry_at = models.DateTimeField(null=True, blank=True)
+    #: Nothing heard of the request by then means its message was lost: it is sent again.
+    due_at = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at"]), models.Index(fields=["cluster", "retry_at"])]
+
+    def __str__(self) -> str:
+        return f"request #{self.request_id}, attempt {self.attempts}"
 
 
 class QuotaRefusalQuerySet(models.QuerySet):

@@ -22,7 +22,7 @@ def enqueue_apply_on_event(sender, event, **kwargs) -> None:
     try:
         enqueue_apply(event.request_id)
     except Exception:
-        logger.exception("request.enqueue_failed", extra={"request_id": event.request_id})
+        logger.exception("request.enqueue_failed", extra={"portal_request_id": event.request_id})
 
 
 def enqueue_reconcile_on_event(sender, event, **kwargs) -> None:

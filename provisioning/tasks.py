@@ -2,26 +2,30 @@
 
 Tasks take ids, re-read their rows and return early when there is nothing left to do,
 so a redelivered message (acks_late, reject_on_worker_lost) is harmless. Transient
-cluster errors are retried with exponential backoff and jitter, a bounded number of
-times (PROVISIONING_MAX_RETRIES); conflicts and permanent errors fail the request at
-once with the API server's message. A reconcile that fails is recorded on the namespace
-and not tried again automatically until its desired state changes or an approver retries.
+cluster errors are retried with capped exponential backoff until a deadline
+(PROVISIONING_RETRY_DEADLINE_SECONDS), however long the outage until then; a successful
+sync of the cluster sends the applies waiting out a backoff at once, and resume_requests
+sends again those not heard of for PROVISIONING_STUCK_AFTER_SECONDS (a killed worker's).
+Only one message at a time works on a request (provisioning.pending). Conflicts and
+permanent errors fail the request at once with the API server's message. A reconcile that
+fails is recorded on the namespace and not tried again automatically until its desired
+state changes or an approver retries.
 """
 
 import logging
+import random
+import time
 from collections.abc import Callable
-from datetime import timedelta
 
 from celery import shared_task
-from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from provisioning import applying
+from provisioning import applying, pending
 from provisioning.cluster import ClusterError, ConflictError, TransientError
 from provisioning.locks import task_lock
-from provisioning.models import Cluster
+from provisioning.models import Cluster, PendingApply
 from provisioning.sync import sync_capacity as sync_cluster_capacity
 from provisioning.sync import sync_usage as sync_cluster_usage
 from teams import events, workflow
@@ -32,42 +36,49 @@ logger = logging.getLogger(__name__)
 
 State = Request.State
 RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
-#: Tasks that talk to the cluster retry transient errors this many times at most (read again at each retry).
-RETRIED = {**RELIABLE, "bind": True, "max_retries": settings.PROVISIONING_MAX_RETRIES}
+#: Tasks that talk to the cluster retry transient errors until PROVISIONING_RETRY_DEADLINE_SECONDS, not a count.
+RETRIED = {**RELIABLE, "bind": True, "max_retries": None}
 #: Periodic tasks never retry: the next beat runs them again.
 PERIODIC = {**RELIABLE, "max_retries": 0}
 
 
 @shared_task(name="provisioning.apply_request", **RETRIED)
-def apply_request(self, request_id: int) -> str:
+def apply_request(self, request_id: int, token: str | None = None) -> str:
     """Apply an approved request's namespace: approved -> applying -> applied, or failed."""
-    return _run_request(self, request_id, lambda request: applying.apply_namespace(request.namespace))
+    return _run_request(self, request_id, token, lambda request: applying.apply_namespace(request.namespace))
 
 
 @shared_task(name="provisioning.delete_namespace", **RETRIED)
-def delete_namespace(self, request_id: int) -> str:
+def delete_namespace(self, request_id: int, token: str | None = None) -> str:
     """Delete a managed namespace; refused while pods run unless the request says force."""
 
     def delete(request: Request) -> None:
         applying.delete_namespace(request.namespace, force=bool(request.proposed_spec.get("force")))
 
-    return _run_request(self, request_id, delete)
+    return _run_request(self, request_id, token, delete)
 
 
 @shared_task(name="provisioning.reconcile_namespace", **RETRIED)
-def reconcile_namespace(self, namespace_id: int) -> str:
+def reconcile_namespace(self, namespace_id: int, started: float | None = None) -> str:
     """Restore a drifted namespace to its desired state, taking back fields others changed."""
     namespace = TeamNamespace.objects.live().select_related("team__cost_center", "tier").filter(pk=namespace_id).first()
     if namespace is None:
         return "gone"
+    started = started or time.time()
     before = namespace.drift
     try:
         applying.apply_namespace(namespace, force=True)
     except TransientError as error:
-        if self.request.retries >= _max_retries():
-            attempts = self.request.retries + 1
-            return _reconcile_failed(namespace, f"Gave up after {attempts} attempts; the cluster kept failing: {error}")
-        raise self.retry(exc=error, countdown=_backoff(self.request.retries), max_retries=_max_retries()) from None
+        attempts, waited = self.request.retries + 1, time.time() - started
+        if waited >= settings.PROVISIONING_RETRY_DEADLINE:
+            return _reconcile_failed(namespace, _gave_up(attempts, waited, error))
+        countdown = backoff(self.request.retries)
+        logger.warning(
+            "namespace.reconcile_retrying",
+            extra={"namespace": namespace.name, "error": str(error), "attempt": attempts, "countdown": countdown},
+        )
+        kwargs = {"namespace_id": namespace_id, "started": started}
+        raise self.retry(exc=error, countdown=countdown, args=(), kwargs=kwargs) from None
     except ClusterError as error:
         return _reconcile_failed(namespace, str(error))
     events.record(
@@ -99,16 +110,20 @@ def _reconcile_failed(namespace: TeamNamespace, message: str) -> str:
 
 @shared_task(name="provisioning.sync_usage", **PERIODIC)
 def sync_usage() -> dict:
-    """Every cluster's quota usage, once at a time however many beat processes run."""
+    """Every cluster's quota usage, once at a time however many beat processes run.
+
+    A cluster that answers is healthy again: the applies waiting out a backoff for it go now.
+    """
 
     def sync(cluster: Cluster) -> dict:
         result = sync_cluster_usage(cluster)
+        resumed = resume_waiting(cluster)
         if settings.AUTO_RECONCILE:
             for namespace_id in applying.due_for_reconcile(result.drifted):
                 reconcile_namespace.delay(namespace_id)
-        return {"namespaces": result.namespaces, "samples": result.samples}
+        return {"namespaces": result.namespaces, "samples": result.samples, "resumed": resumed}
 
-    return _each_cluster("provisioning.sync_usage", timedelta(seconds=settings.PROVISIONING_SYNC_INTERVAL * 4), sync)
+    return _each_cluster("provisioning.sync_usage", sync)
 
 
 @shared_task(name="provisioning.sync_capacity", **PERIODIC)
@@ -117,13 +132,13 @@ def sync_capacity() -> dict:
         cluster = sync_cluster_capacity(cluster)
         return {"gpus": cluster.gpu_capacity, "guaranteed": cluster.guaranteed_gpus}
 
-    return _each_cluster("provisioning.sync_capacity", timedelta(minutes=5), sync)
+    return _each_cluster("provisioning.sync_capacity", sync)
 
 
-def _each_cluster(lock: str, ttl: timedelta, sync: Callable[[Cluster], dict]) -> dict:
+def _each_cluster(lock: str, sync: Callable[[Cluster], dict]) -> dict:
     """Run `sync` for every cluster under the lease `lock`; one failing cluster does not stop the others."""
     results: dict = {}
-    with task_lock(lock, ttl) as held:
+    with task_lock(lock) as held:
         if not held:
             return {"skipped": "another sync holds the lock"}
         for cluster in Cluster.objects.all_or_default():
@@ -136,70 +151,121 @@ def _each_cluster(lock: str, ttl: timedelta, sync: Callable[[Cluster], dict]) ->
 
 @shared_task(name="provisioning.resume_requests", max_retries=0)
 def resume_requests() -> int:
-    """Re-enqueue approved requests whose task was never sent (a broker outage at approval)."""
-    stale = timezone.now() - timedelta(minutes=2)
-    request_ids = list(Request.objects.filter(state=State.APPROVED, decided_at__lt=stale).values_list("pk", flat=True))
-    for request_id in request_ids:
+    """Send again the applies not heard of for PROVISIONING_STUCK_AFTER_SECONDS.
+
+    Their message was lost: the worker running it was killed (a broker redelivers only after its
+    visibility timeout), or the broker could not be reached when it was sent.
+    """
+    now = timezone.now()
+    pending.prune()
+    sent = sum(_resend(attempt, "request.resent") for attempt in pending.overdue(now))
+    for request_id in pending.unsent(now):
         enqueue_apply(request_id)
-    return len(request_ids)
+        sent += 1
+    return sent
+
+
+def resume_waiting(cluster: Cluster) -> int:
+    """Send now the applies waiting out a backoff after an error of `cluster`, which has just answered."""
+    return sum(_resend(attempt, "request.resumed") for attempt in pending.waiting_on(cluster, timezone.now()))
 
 
 def enqueue_apply(request_id: int) -> None:
-    """Send a request to the task for its kind; after the event that approved or retried it."""
+    """Start provisioning a request, after the event that approved or retried it: a new chain, a fresh deadline."""
+    _send(request_id, pending.start(request_id))
+
+
+def _resend(attempt: PendingApply, verb: str) -> bool:
+    token = pending.resend(attempt)
+    if token is None:
+        return False  # another beat process sent it first
+    logger.info(verb, extra={"portal_request_id": attempt.request_id, "attempts": attempt.attempts})
+    _send(attempt.request_id, token)
+    return True
+
+
+def _send(request_id: int, token: str) -> None:
     kind = Request.objects.filter(pk=request_id).values_list("kind", flat=True).first()
     task = delete_namespace if kind == Request.Kind.DELETE_NAMESPACE else apply_request
-    task.delay(request_id)
+    task.apply_async(kwargs={"request_id": request_id, "token": token})
 
 
-def _run_request(task, request_id: int, action: Callable[[Request], object]) -> str:
+def _run_request(task, request_id: int, token: str | None, action: Callable[[Request], object]) -> str:
     request = Request.objects.select_related("namespace__team__cost_center", "namespace__tier").filter(pk=request_id)
     request = request.first()
     if request is None:
         return "gone"
+    if request.state not in pending.WAITING:
+        pending.discard(request_id)
+        return request.state  # applied, failed, cancelled...: a redelivery or a stale message
+    attempt = pending.claim(request_id, token)
+    if attempt is None:
+        logger.info("request.superseded", extra={"portal_request_id": request_id})
+        return "superseded"  # a newer message of this request runs it (or ran it)
     if request.state == State.APPROVED:
         workflow.mark_applying(request_id, actor=system_actor())
-    elif request.state != State.APPLYING:
-        return request.state  # applied, failed, cancelled...: a redelivery or a stale message
     try:
         action(request)
     except TransientError as error:
-        if task.request.retries >= _max_retries():
+        waited = (timezone.now() - attempt.started_at).total_seconds()
+        if pending.past_deadline(attempt):
             return _finish(
                 workflow.mark_failed,
-                request_id,
-                error=f"Gave up after {task.request.retries + 1} attempts; the cluster kept failing: {error}",
+                attempt,
+                error=_gave_up(attempt.attempts, waited, error),
                 reason=Request.FailureReason.GAVE_UP,
             )
-        logger.warning("request.retrying", extra={"request_id": request_id, "error": str(error)})
-        raise task.retry(exc=error, countdown=_backoff(task.request.retries), max_retries=_max_retries()) from None
+        countdown = backoff(attempt.attempts - 1)
+        next_token = pending.schedule_retry(attempt, countdown, str(error))
+        if next_token is None:
+            return "superseded"
+        logger.warning(
+            "request.retrying",
+            extra={
+                "portal_request_id": request_id,
+                "error": str(error),
+                "attempt": attempt.attempts,
+                "countdown": countdown,
+                "waited": round(waited),
+            },
+        )
+        kwargs = {"request_id": request_id, "token": next_token}
+        raise task.retry(exc=error, countdown=countdown, args=(), kwargs=kwargs) from None
     except ConflictError as error:
         managers = ", ".join(error.managers) or "another field manager"
         return _finish(
             workflow.mark_failed,
-            request_id,
+            attempt,
             error=f"Conflict: fields are owned by {managers}, and the portal never takes them silently. "
             f"Resolve it (or reconcile the namespace with force), then retry. The API server said: {error}",
             reason=Request.FailureReason.CONFLICT,
         )
     except ClusterError as error:
-        return _finish(workflow.mark_failed, request_id, error=str(error), reason=Request.FailureReason.REFUSED)
-    return _finish(workflow.mark_applied, request_id)
+        return _finish(workflow.mark_failed, attempt, error=str(error), reason=Request.FailureReason.REFUSED)
+    return _finish(workflow.mark_applied, attempt)
 
 
-def _finish(transition, request_id: int, **kwargs) -> str:
+def _finish(transition, attempt: PendingApply, **kwargs) -> str:
     try:
-        return transition(request_id, actor=system_actor(), **kwargs).state
+        with transaction.atomic():
+            state = transition(attempt.request_id, actor=system_actor(), **kwargs).state
+            pending.finish(attempt)
     except workflow.InvalidTransition as error:
         # A concurrent delivery of the same message finished first; its result stands.
-        logger.info("request.already_finished", extra={"request_id": request_id, "detail": str(error)})
+        logger.info("request.already_finished", extra={"portal_request_id": attempt.request_id, "detail": str(error)})
         return "duplicate"
+    return state
 
 
-def _backoff(retries: int) -> int:
-    return get_exponential_backoff_interval(
-        factor=settings.PROVISIONING_RETRY_BACKOFF, retries=retries, maximum=300, full_jitter=True
-    )
+def backoff(retries: int) -> int:
+    """Seconds before retry number `retries + 1`: doubling from PROVISIONING_RETRY_BACKOFF_SECONDS up to
+    PROVISIONING_RETRY_BACKOFF_MAX_SECONDS, each between half and all of that (jitter spreads a
+    crowd of retries, the half keeps a long backoff long)."""
+    ceiling = min(settings.PROVISIONING_RETRY_BACKOFF_MAX, settings.PROVISIONING_RETRY_BACKOFF * 2 ** min(retries, 32))
+    return random.randint((ceiling + 1) // 2, ceiling)
 
 
-def _max_retries() -> int:
-    return settings.PROVISIONING_MAX_RETRIES
+def _gave_up(attempts: int, waited: float, error: Exception) -> str:
+    minutes, seconds = divmod(round(waited), 60)
+    duration = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+    return f"Gave up after {attempts} attempts over {duration}; the cluster kept failing: {error}"

@@ -314,7 +314,7 @@ class RequestAdmin(LookOnlyAdmin):
         }
         return TemplateResponse(request, "admin/teams/request/reject_selected.html", context)
 
-    @admin.action(description="Retry selected failed requests", permissions=["decide"])
+    @admin.action(description="Retry selected failed (or stuck applying) requests", permissions=["decide"])
     def retry_selected(self, request, queryset) -> None:
         self._run(request, queryset, lambda pk: workflow.retry_request(pk, actor=request.user), "retried")
 

@@ -1,10 +1,13 @@
 """Teams, GPU tiers, namespaces' desired state, requests and their audit trail."""
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from teams import roles
 
@@ -366,6 +369,17 @@ class Request(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()} {self.namespace_name} ({self.state})"
+
+    def is_stuck(self, now: datetime | None = None) -> bool:
+        """Applying with no news for longer than PROVISIONING_STUCK_AFTER_SECONDS: an approver may send it again."""
+        return self.state == self.State.APPLYING and (now or timezone.now()) - self.updated_at > self.stuck_after()
+
+    def can_be_retried(self) -> bool:
+        return self.state == self.State.FAILED or self.is_stuck()
+
+    @staticmethod
+    def stuck_after() -> timedelta:
+        return timedelta(seconds=settings.PROVISIONING_STUCK_AFTER)
 
     @property
     def granted_less(self) -> bool:

@@ -114,7 +114,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_edit": item.state == State.CHANGES_REQUESTED and roles.can_resubmit(request.user, item),
             "can_decide": can_decide,
             "can_comment": roles.can_comment(request.user, item),
-            "can_retry": item.state == State.FAILED and roles.can_decide(request.user),
+            "can_retry": item.can_be_retried() and roles.can_decide(request.user),
         },
     )
 

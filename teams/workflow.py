@@ -14,6 +14,7 @@ keyword-only and always given: provisioning acts as the system actor.
     applying -> applied    (mark_applied, provisioning)
     applying -> failed     (mark_failed, provisioning)
     failed   -> applying   (retry_request, an approver)
+    applying -> applying   (retry_request, an approver, once stuck: Request.is_stuck)
 
 Desired state written from outside a team lead's request goes through here too: an
 adoption is a request submitted by an approver and approved by the system actor
@@ -91,7 +92,7 @@ def submit_request(
             requested_by=actor,
         )
         _audit(request, actor, "request.submitted", {}, {"state": State.PENDING, "proposed": report.proposed})
-    logger.info("request.submitted", extra={"request_id": request.pk, "kind": kind, "team": team.slug})
+    logger.info("request.submitted", extra={"portal_request_id": request.pk, "kind": kind, "team": team.slug})
     return request
 
 
@@ -310,9 +311,19 @@ def mark_failed(request_id: int, *, error: str, actor, reason: str = Request.Fai
 
 
 def retry_request(request_id: int, *, actor) -> Request:
-    """An approver sends a failed request back to provisioning."""
+    """An approver sends a failed request back to provisioning, or one stuck applying (Request.is_stuck)."""
     require_approver(actor)
-    return _transition(request_id, actor, "request.retried", (State.FAILED,), State.APPLYING)
+
+    def retry(request: Request) -> tuple[dict, dict]:
+        if request.state == State.APPLYING and not request.is_stuck():
+            waited = int((timezone.now() - request.updated_at).total_seconds())
+            raise InvalidTransition(
+                f"Request #{request.pk} has been applying for {waited} s; it can be retried once it has been "
+                f"applying for {int(request.stuck_after().total_seconds())} s."
+            )
+        return {}, {}
+
+    return _transition(request_id, actor, "request.retried", (State.FAILED, State.APPLYING), State.APPLYING, retry)
 
 
 def adopt_namespace(*, actor, team: Team, tier: GpuTier, name: str, observed: dict) -> Request:
@@ -439,7 +450,7 @@ def _transition(
         request.state = target
         request.save()
         _audit(request, actor, verb, {"state": previous, **before}, {"state": target, **after})
-    logger.info(verb, extra={"request_id": request.pk, "from": previous, "to": target})
+    logger.info(verb, extra={"portal_request_id": request.pk, "from": previous, "to": target})
     return request
 
 

@@ -145,8 +145,10 @@ def unique_name(core) -> Iterator[Callable[[str], str]]:
 
 @pytest.fixture
 def fast_retries(settings) -> None:
-    settings.PROVISIONING_MAX_RETRIES = 3
+    """Retries a second or two apart, for a minute at most: an outage test takes seconds, not an hour."""
     settings.PROVISIONING_RETRY_BACKOFF = 1
+    settings.PROVISIONING_RETRY_BACKOFF_MAX = 2
+    settings.PROVISIONING_RETRY_DEADLINE = 60
 
 
 @pytest.fixture

@@ -242,7 +242,8 @@ class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadO
     @extend_schema(
         request=None,
         responses={200: RequestSerializer},
-        description="Send a failed request back to provisioning (approvers).",
+        description="Send a failed request back to provisioning (approvers), or one stuck applying: applying for "
+        "longer than PROVISIONING_STUCK_AFTER_SECONDS.",
     )
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None) -> Response:

@@ -195,3 +195,26 @@ def test_with_a_redis_cache_url_every_process_counts_in_the_same_cache():
 
     assert run(f"print(cache.get({key!r}))", url) == "seen"
     assert run(f"print(cache.get({key!r}))", "locmem://") == "None"
+
+
+def test_logs_are_json_in_production_and_plain_under_debug_unless_told():
+    program = "import django; django.setup(); from django.conf import settings as s; print(s.LOG_FORMAT)"
+
+    assert _run(program, **_production()).stdout.strip() == "json"
+    assert _run(program, DEBUG="1").stdout.strip() == "plain"
+    refused = _start(DEBUG="1", LOG_FORMAT="xml")
+    assert "ImproperlyConfigured: LOG_FORMAT must be one of plain, json, not 'xml'." in refused.stderr
+
+
+def test_a_visibility_timeout_shorter_than_the_longest_retry_countdown_is_refused():
+    """A retry waits out its countdown in a worker, unacknowledged: Redis would deliver it a second time."""
+    redis = {"DEBUG": "1", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/7"}
+
+    refused = _start(**redis, CELERY_VISIBILITY_TIMEOUT="60", PROVISIONING_RETRY_BACKOFF_MAX_SECONDS="60")
+    accepted = _start(**redis, CELERY_VISIBILITY_TIMEOUT="61", PROVISIONING_RETRY_BACKOFF_MAX_SECONDS="60")
+
+    assert (
+        "ImproperlyConfigured: CELERY_VISIBILITY_TIMEOUT must be longer than the longest retry countdown, "
+        "PROVISIONING_RETRY_BACKOFF_MAX_SECONDS (60 s)." in refused.stderr
+    )
+    assert accepted.stdout.strip() == "True"

@@ -138,10 +138,10 @@ def test_an_unreachable_cluster_is_recorded_as_unhealthy(world, proxy):
 
 
 def test_the_periodic_sync_runs_once_at_a_time(world, cluster):
-    with task_lock("provisioning.sync_usage", timedelta(minutes=1)) as held:
+    with task_lock("provisioning.sync_usage") as held:
         assert held
         assert sync_usage_task.apply().get() == {"skipped": "another sync holds the lock"}
-        with task_lock("provisioning.sync_usage", timedelta(minutes=1)) as second:
+        with task_lock("provisioning.sync_usage") as second:
             assert not second
 
     assert "local" in sync_usage_task.apply().get()

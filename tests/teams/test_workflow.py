@@ -1,10 +1,13 @@
 """The request state machine: every legal and illegal transition, and concurrent approvals."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections
+from django.urls import reverse
+from django.utils import timezone
 
 from teams import workflow
 from teams.events import event_recorded, system_actor
@@ -77,7 +80,13 @@ VERBS = {
     "failed": "request.failed",
     "retry": "request.retried",
 }
-ILLEGAL = [(step, state) for step in TRANSITIONS for state in State if (step, state) not in LEGAL]
+#: Retrying an applying request is legal once it is stuck: test_a_stuck_applying_request_can_be_retried.
+ILLEGAL = [
+    (step, state)
+    for step in TRANSITIONS
+    for state in State
+    if (step, state) not in LEGAL and (step, state) != ("retry", State.APPLYING)
+]
 
 
 def test_submitting_stores_a_pending_request_with_its_warnings_and_one_audit_event(world):
@@ -290,6 +299,37 @@ def test_a_failure_keeps_the_api_servers_message_until_a_retry_succeeds(world):
 
     request.refresh_from_db()
     assert (request.state, request.last_error) == (State.APPLIED, "")
+
+
+def test_a_stuck_applying_request_can_be_retried_and_not_before(world, settings, client):
+    request = bring_to(world, State.APPLYING)
+    page = reverse("request-detail", args=[request.pk])
+    client.force_login(world.approver)
+
+    with pytest.raises(
+        workflow.InvalidTransition,
+        match=rf"Request #{request.pk} has been applying for \d+ s; it can be retried once it has been applying "
+        rf"for {settings.PROVISIONING_STUCK_AFTER} s\.",
+    ):
+        workflow.retry_request(request.pk, actor=world.approver)
+    before = client.get(page)
+    Request.objects.filter(pk=request.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=settings.PROVISIONING_STUCK_AFTER + 1)
+    )
+    stuck = client.get(page)
+    workflow.retry_request(request.pk, actor=world.approver)
+
+    event = AuditEvent.objects.latest("pk")
+    assert (event.verb, event.actor, event.before["state"], event.after["state"]) == (
+        "request.retried",
+        world.approver,
+        State.APPLYING,
+        State.APPLYING,
+    )
+    assert AuditEvent.objects.filter(request=request, verb="request.retried").count() == 1
+    assert b"Provisioning has not finished this request since" not in before.content
+    assert b"Provisioning has not finished this request since" in stuck.content
+    assert reverse("request-retry", args=[request.pk]).encode() in stuck.content
 
 
 def test_audit_events_cannot_be_changed_or_deleted(world):
