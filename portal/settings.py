@@ -219,8 +219,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    # validatorUrl: no badge fetched from validator.swagger.io; the portal works air-gapped.
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # validatorUrl: no badge fetched from validator.swagger.io, the portal works air-gapped. deepLinking off:
+    # it puts a link inside each operation's expand button, which screen readers cannot reach (nested-interactive).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": None},
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "COMPONENT_SPLIT_REQUEST": True,
 }
