@@ -41,3 +41,8 @@ def open_page(page: Page, base_url: str, path: str) -> None:
 
 def page_text(page: Page, path: str) -> str:
     return page.locator(CONTENT.get(path, "main")).first.inner_text()
+
+
+def scrolls_sideways(page: Page) -> bool:
+    """Whether the page is wider than the window: a phone user would have to scroll it sideways."""
+    return page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
