@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DEBUG ?= 1
 
-.PHONY: venv demo test browser prometheus bench lint migrate seed cluster cluster-stop cluster-reset clean
+.PHONY: venv demo test browser prometheus bench screenshots lint migrate seed cluster cluster-stop cluster-reset clean
 
 venv: $(STAMP)
 
@@ -51,6 +51,12 @@ prometheus:
 bench: venv
 	@if [ -z "$${KUBECONFIG:-}" ]; then bash cluster/up.sh; fi
 	$(PYTHON) -m tests.bench $(BENCH_ARGS)
+
+# The README's screenshots (docs/screenshots/), from a demo of their own that ran long enough to show real
+# usage: about 6 minutes. SCREENSHOT_ARGS="--url http://127.0.0.1:8000" takes them from a running demo instead.
+screenshots: venv browser
+	@if [ -z "$${KUBECONFIG:-}" ]; then bash cluster/up.sh; fi
+	$(PYTHON) docs/screenshots/take.py $(SCREENSHOT_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,10 +1,8 @@
 """The REST API under /api/v1/ with its browsable root, its OpenAPI schema, and the docs the portal serves itself."""
 
-from csp.constants import UNSAFE_INLINE
-from csp.decorators import csp_update
 from django.contrib.auth.views import redirect_to_login
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import APIRootView
 
 from provisioning.api.urls import router as provisioning_router
@@ -52,24 +50,15 @@ def signed_in_unless_public(view):
 urlpatterns = [
     path("v1/", include((v1, "api"), namespace="v1")),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[CanSeeApiSchema]), name="schema"),
-    # The split view serves Swagger UI's start-up script as a file of its own: no inline script.
+    # The split view serves Swagger UI's start-up script as a file of its own: no inline script. Swagger UI is
+    # the only docs page: ReDoc always fetches Redocly's logo from its CDN and needs inline styles and a blob:
+    # worker, where Swagger UI (drf-spectacular-sidecar) needs nothing from outside the portal.
     path(
         "schema/swagger/",
         signed_in_unless_public(
             SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html")
         ),
         name="swagger-ui",
-    ),
-    # Redoc styles itself with <style> elements it writes at run time and searches in a blob: worker;
-    # this page alone allows both.
-    path(
-        "schema/redoc/",
-        signed_in_unless_public(
-            csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]})(
-                SpectacularRedocView.as_view(url_name="schema", template_name="api/redoc.html")
-            )
-        ),
-        name="redoc",
     ),
     re_path(r"^", not_found, name="api-not-found"),
 ]

@@ -237,11 +237,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    # validatorUrl: no badge fetched from validator.swagger.io, the portal works air-gapped. deepLinking off:
+    # it puts a link inside each operation's expand button, which screen readers cannot reach (nested-interactive).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": None},
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "COMPONENT_SPLIT_REQUEST": True,
 }
-# The schema, Swagger UI and ReDoc need a signed-in user (teams.roles.can_see_api_schema) unless this is on.
+# The schema and Swagger UI need a signed-in user (teams.roles.can_see_api_schema) unless this is on.
 API_SCHEMA_PUBLIC = env.get_bool("API_SCHEMA_PUBLIC", DEBUG)
 
 # Celery: the embedded default is kombu's SQLAlchemy transport on an SQLite file.

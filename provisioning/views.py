@@ -136,9 +136,10 @@ def cluster_overview(request: HttpRequest) -> HttpResponse:
         rows.append({"namespace": namespace, "usage": usage_rows(namespace), "gpus_used": used})
     if request.GET.get("sort", "gpu") == "gpu":
         rows.sort(key=lambda row: (-row["gpus_used"], row["namespace"].name))
+    live = request.htmx and request.htmx.target == "cluster-live"  # the page polling for the latest sync
     return render(
         request,
-        "provisioning/cluster_overview.html",
+        "provisioning/partials/cluster_live.html" if live else "provisioning/cluster_overview.html",
         {
             "cluster": cluster,
             "totals": CapacityTotals(),

@@ -167,6 +167,25 @@ def gpu_words(tier: GpuTier) -> str:
     return "Guaranteed GPUs" if tier.allows_guaranteed_gpus else "Preemptible GPUs"
 
 
+def gpu_input_words(tier: GpuTier, quota: dict) -> tuple[str, str]:
+    """The label and help of the `requests.nvidia.com/gpu` input of one of a tier's quotas.
+
+    In a tier without guaranteed GPUs only the quota scoped to the tier's PriorityClass holds
+    GPUs; any other quota is the cap that keeps pods at other classes from taking any.
+    """
+    if tier.allows_guaranteed_gpus:
+        return gpu_words(tier), "Held for this namespace's pods: approvers count them against the cluster's capacity."
+    scope = scoped_priority_classes(quota)
+    if scope is not None and scope[0] == "In" and scope[1] == {tier.priority_class_name}:
+        return gpu_words(tier), (
+            f"The {tier.name} tier guarantees no GPUs: pods at {tier.priority_class_name} use up to this many "
+            "while the cluster has them free, and may be preempted."
+        )
+    return "GPUs of other PriorityClasses", (
+        f"Stays 0: in a {tier.name} namespace, pods at any PriorityClass but {tier.priority_class_name} get no GPUs."
+    )
+
+
 def tier_default_spec(tier: GpuTier, prefix: str) -> dict:
     """A new namespace's starting point: the tier's default quota and LimitRange, valid in the tier.
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from teams.catalog import tier_default_spec
-from teams.constants import QUOTA_KEYS
+from teams.catalog import gpu_input_words, tier_default_spec
+from teams.constants import GUARANTEED_GPU_KEY, QUOTA_KEYS
 from teams.models import GpuTier, Request, Team, TeamNamespace
 from teams.policy import Finding, PolicyReport
 from teams.roles import require_lead
@@ -40,6 +40,7 @@ class Input:
     label: str
     value: str
     policy_field: str
+    help: str = ""
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -237,6 +238,7 @@ def build_form(
     form = RequestForm(kind=kind, team=team, namespace=namespace)
     tier_slug = data.get("tier") or (namespace.tier.slug if namespace else team.default_tier.slug if team else "")
     if namespace is not None:
+        tier = namespace.tier
         base = namespace_spec(namespace)
     else:
         tier = GpuTier.objects.filter(slug=tier_slug).first()
@@ -256,7 +258,11 @@ def build_form(
             for key, label in QUOTA_KEYS:
                 name = f"quota|{index}|{key}"
                 value = data.get(name, "") if posted else data.get(name, quota["hard"].get(key, ""))
-                inputs.append(Input(name, f"{label} ({key})", value, f"quotas[{block_name}].hard[{key}]"))
+                item = Input(name, f"{label} ({key})", value, f"quotas[{block_name}].hard[{key}]")
+                if key == GUARANTEED_GPU_KEY and tier is not None:
+                    words, item.help = gpu_input_words(tier, quota)
+                    item.label = f"{words} ({key})"
+                inputs.append(item)
             form.quotas.append(QuotaBlock(block_name, bool(quota.get("scopeSelector")), inputs))
     if form.shows_limit_range:
         current = base.get("limitRange") or {}

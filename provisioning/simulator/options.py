@@ -26,6 +26,7 @@ class SimulatorOptions:
     workloads: bool
     workloads_only: bool
     workload_interval: float
+    workload_namespaces: frozenset[str]
     seed: int
     heartbeat_seconds: float
     log_level: str
@@ -57,6 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only generate workloads, beside a simulator that already plays the nodes (the demo's)",
     )
     parser.add_argument("--workload-interval", type=float, default=15.0, help="mean seconds between workloads")
+    parser.add_argument(
+        "--workload-namespace",
+        action="append",
+        default=[],
+        dest="workload_namespaces",
+        help="generate workloads only in this managed namespace (repeatable; default: every managed one), "
+        "so that a demo leaves namespaces others share the cluster with alone",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the workload stream (reproducible)")
     parser.add_argument("--heartbeat-seconds", type=float, default=20.0, help="node status heartbeat period")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -79,6 +88,7 @@ def options_from(values: dict[str, object]) -> SimulatorOptions:
         workloads=bool(values["workloads"]) or bool(values.get("workloads_only")),
         workloads_only=bool(values.get("workloads_only")),
         workload_interval=float(values["workload_interval"]),  # type: ignore[arg-type]
+        workload_namespaces=frozenset(values.get("workload_namespaces") or ()),  # type: ignore[arg-type]
         seed=int(values["seed"]),  # type: ignore[arg-type]
         heartbeat_seconds=float(values["heartbeat_seconds"]),  # type: ignore[arg-type]
         log_level=str(values["log_level"]),

@@ -15,7 +15,7 @@ import random
 import threading
 import time
 
-from kubernetes.client import ApiClient, AppsV1Api, BatchV1Api, CoreV1Api
+from kubernetes.client import ApiClient, AppsV1Api, BatchV1Api, CoreV1Api, V1Namespace
 from kubernetes.client.exceptions import ApiException
 
 from .connection import api_message, is_transient
@@ -76,10 +76,7 @@ class WorkloadGenerator:
     def step(self) -> None:
         """One tick: tidy up, create a workload, wait a seeded interval."""
         self.clean_up()
-        namespaces = sorted(
-            self._core.list_namespace(label_selector=MANAGED_SELECTOR).items, key=lambda ns: ns.metadata.name
-        )
-        namespaces = [ns for ns in namespaces if ns.status.phase == "Active"]
+        namespaces = self.eligible(self._core.list_namespace(label_selector=MANAGED_SELECTOR).items)
         if namespaces:
             namespace = self._random.choice(namespaces)
             self.create_one(namespace.metadata.name, (namespace.metadata.labels or {}).get("gpu-tier"))
@@ -87,6 +84,14 @@ class WorkloadGenerator:
             log_event(logger, "workload.idle", reason="no namespace labelled " + MANAGED_SELECTOR)
         interval = self._options.workload_interval * self._random.uniform(0.5, 1.5)
         self._stop.wait(interval)
+
+    def eligible(self, namespaces: list[V1Namespace]) -> list[V1Namespace]:
+        """The active managed namespaces a workload may land in, by name: only those named, when named."""
+        chosen = self._options.workload_namespaces
+        return sorted(
+            (ns for ns in namespaces if ns.status.phase == "Active" and (not chosen or ns.metadata.name in chosen)),
+            key=lambda ns: ns.metadata.name,
+        )
 
     def free_guaranteed_gpus(self, namespace: str) -> int | None:
         """What is left of the namespace's requests.nvidia.com/gpu quota (None: no quota)."""

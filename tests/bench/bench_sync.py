@@ -7,9 +7,11 @@ applied, `last_applied_at` set, so drift is computed): first `--small` of them (
 then the rest. At each count, from nothing observed, it runs the real `sync_usage`:
 a first cycle at once (most quotas have no status yet), a second once the statuses
 have settled, a steady one, and a heartbeat an hour later, counting SQL statements,
-UsageSample rows and namespaces checked in full. `sync_usage` builds its own gateway, so its
-API calls are counted twice from outside: by the API server's request counters, and
-by `gateway.api_calls` of a gateway making the same two lists. Last, alternating over
+UsageSample rows and namespaces checked in full. A sync makes three LISTs: the managed
+ResourceQuotas, the managed Namespaces and the `FailedCreate` Events (the pods the quota
+refused). `sync_usage` builds its own gateway, so its API calls are counted twice from
+outside: by the API server's request counters, and by `gateway.api_calls` of a gateway
+making the same three lists. Last, alternating over
 `--rounds` rounds, it times `sync_usage` against one bare
 `list_resource_quota_for_all_namespaces` plus `json.loads` of the same quotas.
 """
@@ -272,7 +274,7 @@ class SyncBenchmark:
         # sync_usage builds its own gateway, so its count is not observable from outside; the API server's
         # own counters are. Other clients may LIST in the same window: the least of three cycles is ours.
         observed = []
-        resources = ("resourcequotas", "namespaces")
+        resources = ("resourcequotas", "namespaces", "events")
         for _ in range(3):
             before = cluster_list_requests(self.admin, resources)
             sync_usage(self.cluster)
@@ -283,11 +285,11 @@ class SyncBenchmark:
         print(
             "\nAPI calls per sync cycle:\n\n"
             + table(
-                ["measured how", "calls", "quota LISTs", "namespace LISTs"],
+                ["measured how", "calls", "quota LISTs", "namespace LISTs", "event LISTs"],
                 [
                     ("API server's LIST counters around sync_usage, least of 3", sum(least.values()), *least.values()),
-                    (f"gateway.api_calls, same 2 lists, page {LIST_PAGE_SIZE}", sum(default_calls), *default_calls),
-                    ("gateway.api_calls, same 2 lists, unpaginated", sum(one_page_calls), *one_page_calls),
+                    (f"gateway.api_calls, same 3 lists, page {LIST_PAGE_SIZE}", sum(default_calls), *default_calls),
+                    ("gateway.api_calls, same 3 lists, unpaginated", sum(one_page_calls), *one_page_calls),
                 ],
             ),
             flush=True,
@@ -307,12 +309,13 @@ class SyncBenchmark:
             with ClusterGateway(self.cluster, page_size=page_size) as gateway:
                 gateway.list_quota_usage()
                 gateway.list_managed_namespaces()
+                gateway.list_quota_refusals()
 
         variants = {
             "bare LIST + json.loads": bare,
             "the same, resourceVersion=0 (API server's watch cache)": lambda: bare(resource_version="0"),
-            f"gateway's 2 LISTs, page_size {LIST_PAGE_SIZE} (sync_usage's)": lambda: gateway_lists(LIST_PAGE_SIZE),
-            "gateway's 2 LISTs, unpaginated (page_size=0)": lambda: gateway_lists(UNPAGINATED),
+            f"gateway's 3 LISTs, page_size {LIST_PAGE_SIZE} (sync_usage's)": lambda: gateway_lists(LIST_PAGE_SIZE),
+            "gateway's 3 LISTs, unpaginated (page_size=0)": lambda: gateway_lists(UNPAGINATED),
             "sync_usage (steady state)": lambda: sync_usage(self.cluster),
         }
         names = list(variants)
@@ -331,6 +334,8 @@ class SyncBenchmark:
             core.list_resource_quota_for_all_namespaces(label_selector=MANAGED_SELECTOR, _preload_content=False).data
         )
         api.close()
+        with ClusterGateway(self.cluster) as gateway:
+            refusals = len(gateway.list_quota_refusals())
         reference = names[0]
         rows = []
         for name in names:
@@ -340,19 +345,22 @@ class SyncBenchmark:
         self.summary[count].update(ratio=rows[-1][2], steady_time=rows[-1][1])
         headers = ["what", "median time", "ratio to bare: median of rounds", "ratio of medians"]
         print(
-            f"\nwall time, {self.options.rounds} alternating rounds (the quota LIST is {size / 1e6:.1f} MB of JSON):"
+            f"\nwall time, {self.options.rounds} alternating rounds (the quota LIST is {size / 1e6:.1f} MB of JSON; "
+            f"the event LIST found {refusals} quota refusals in the cluster):"
             f"\n\n{table(headers, rows)}",
             flush=True,
         )
 
 
-def gateway_calls(cluster: Cluster, page_size: int) -> tuple[int, int]:
-    """Requests the gateway sends for sync_usage's two lists: (quota LIST pages, namespace LIST pages)."""
+def gateway_calls(cluster: Cluster, page_size: int) -> tuple[int, int, int]:
+    """Requests the gateway sends for sync_usage's three lists: pages of the quota, namespace and event LISTs."""
     with ClusterGateway(cluster, page_size=page_size) as gateway:
         gateway.list_quota_usage()
         quota_calls = gateway.api_calls
         gateway.list_managed_namespaces()
-        return quota_calls, gateway.api_calls - quota_calls
+        namespace_calls = gateway.api_calls - quota_calls
+        gateway.list_quota_refusals()
+        return quota_calls, namespace_calls, gateway.api_calls - quota_calls - namespace_calls
 
 
 def cycle(cluster: Cluster, now=None) -> dict:

@@ -1,12 +1,48 @@
-"""The pages of the lead's, approver's and finance's journeys, for the tests that visit every page."""
+"""Every page of the portal, as the user of each journey opens it, for the tests that visit them all."""
 
-#: (who, path, text the page must show): each page of the journeys, as its user opens it.
+from django.test import RequestFactory
+from django.views.defaults import server_error
+from playwright.sync_api import Page
+
+#: (who, path, text the page must show): who is None for a visitor who has not signed in; `{pending}` is
+#: a pending request of research-lead's; `/500/` is the portal's 500 page as the server sends it.
 PAGES = [
     ("research-lead", "/teams/", "ml-research"),
     ("research-lead", "/namespaces/ml-research/", "ml-research-quota"),
     ("research-lead", "/requests/new/change_quota/?namespace=ml-research", "Justification"),
+    ("research-lead", "/requests/new/create_namespace/", "Namespace name"),
     ("research-lead", "/requests/", "ml-research"),
+    ("research-lead", "/requests/{pending}/", "Request"),
+    ("research-lead", "/requests/{pending}/cancel/", "Cancel request"),
     ("approver", "/queue/", "Guaranteed GPUs"),
     ("approver", "/cluster/", "guaranteed"),
     ("finance", "/chargeback/", "Chargeback"),
+    ("finance", "/profile/", "Create token"),
+    ("research-member", "/teams/", "ml-research"),
+    ("research-member", "/queue/", "Not allowed"),
+    ("research-member", "/namespaces/ml-production/", "Not found"),
+    ("research-member", "/500/", "Something went wrong"),
+    ("approver", "/api/schema/swagger/", "GPU Quota Portal API"),
+    (None, "/accounts/login/", "Sign in"),
 ]
+
+#: Where a page's own text is: the portal's <main>, or the whole page for Swagger UI's.
+CONTENT = {"/api/schema/swagger/": ".swagger-ui .info"}
+
+
+def open_page(page: Page, base_url: str, path: str) -> None:
+    """Open `path`; `/500/` shows the bytes the portal's 500 handler sends, at the portal's origin."""
+    if path == "/500/":
+        body = server_error(RequestFactory().get("/teams/")).content
+        page.route(f"{base_url}/500/", lambda route: route.fulfill(status=500, body=body, content_type="text/html"))
+    page.goto(f"{base_url}{path}")
+    page.wait_for_load_state("networkidle")
+
+
+def page_text(page: Page, path: str) -> str:
+    return page.locator(CONTENT.get(path, "main")).first.inner_text()
+
+
+def scrolls_sideways(page: Page) -> bool:
+    """Whether the page is wider than the window: a phone user would have to scroll it sideways."""
+    return page.evaluate("document.documentElement.scrollWidth > window.innerWidth")

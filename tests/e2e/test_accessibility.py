@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.e2e.pages import PAGES
+from tests.e2e.pages import PAGES, open_page, page_text
+from tests.e2e.test_phone_width import DESKTOP, PHONE
 from tests.requests import ask_for_gpus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
@@ -20,10 +21,13 @@ def axe_page(browser, live_server):
         pytest.fail(f"no {AXE}: `make browser` installs axe-core from tests/e2e/node/package-lock.json")
     contexts = []
 
-    def open_as(username: str):
+    def open_as(username: str | None):
+        """Signed in as `username`, or a visitor who has not signed in (None)."""
         context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
         contexts.append(context)
         page = context.new_page()
+        if username is None:
+            return page
         page.goto(f"{live_server.url}/accounts/login/")
         page.get_by_label("User name").fill(username)
         page.get_by_label("Password").fill(settings.DEMO_PASSWORD)
@@ -46,18 +50,19 @@ def serious_violations(page) -> list[str]:
     ]
 
 
-def test_no_page_has_a_serious_or_critical_axe_violation(world, cluster, axe_page, live_server):
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "desktop"])
+def test_no_page_has_a_serious_or_critical_axe_violation(world, cluster, axe_page, live_server, viewport):
     pending = ask_for_gpus(world, world.namespace("ml-research"), "12")
     pages = {}
     found = {}
-    visits = [*PAGES, ("research-lead", f"/requests/{pending.pk}/", "Request"), ("approver", "/profile/", "")]
-    for username, path, text in visits:
+    for username, template, text in PAGES:
+        path = template.format(pending=pending.pk)
         page = pages.get(username) or pages.setdefault(username, axe_page(username))
-        page.goto(f"{live_server.url}{path}")
-        page.wait_for_load_state("networkidle")
-        assert text in page.locator("main").inner_text(), path
+        page.set_viewport_size(viewport)
+        open_page(page, live_server.url, path)
+        assert text in page_text(page, path), path
         if problems := serious_violations(page):
-            found[path] = problems
+            found[f"{username} {path}"] = problems
 
     assert found == {}
 

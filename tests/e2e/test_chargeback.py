@@ -9,6 +9,8 @@ import pytest
 from django.utils import timezone
 
 from provisioning.models import Cluster, UsageSample
+from tests.e2e.pages import scrolls_sideways
+from tests.e2e.test_phone_width import DESKTOP, PHONE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -34,11 +36,15 @@ def first_hour(world):
     return world
 
 
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "desktop"])
 def test_finance_sees_this_month_provisional_groups_by_namespace_and_downloads_the_csv(
-    first_hour, sign_in, live_server, screenshots
+    first_hour, sign_in, live_server, screenshots, viewport
 ):
     finance = sign_in("finance")
-    finance.goto(f"{live_server.url}/chargeback/")
+    finance.set_viewport_size(viewport)
+    finance.goto(f"{live_server.url}/")
+    finance.wait_for_url("**/chargeback/")  # finance in no team lands on chargeback
+    assert not scrolls_sideways(finance)
 
     today = timezone.now().date()
     assert finance.get_by_label("From").input_value() == today.replace(day=1).isoformat()
@@ -48,9 +54,12 @@ def test_finance_sees_this_month_provisional_groups_by_namespace_and_downloads_t
     finance.get_by_label("Group by").select_option("namespace")
     finance.get_by_role("button", name="Show").click()
     finance.wait_for_url("**group_by=namespace**")
-    assert finance.locator("tbody th[scope=row]").all_inner_texts() == ["ml-research (research) ml-research"]
+    assert [" ".join(row.split()) for row in finance.locator("tbody th[scope=row]").all_inner_texts()] == [
+        "ml-research (research) ml-research"
+    ]
+    assert not scrolls_sideways(finance)
     finance.locator(".chargeback-chart rect.reserved").first.focus()
-    finance.screenshot(path=screenshots / "chargeback-finance.png", full_page=True)
+    finance.screenshot(path=screenshots / f"chargeback-finance-{viewport['width']}.png", full_page=True)
 
     with finance.expect_download() as download:
         finance.get_by_role("link", name="Download all as CSV").click()

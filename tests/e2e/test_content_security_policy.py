@@ -46,17 +46,6 @@ def test_approver_and_finance_pages_the_browsable_api_and_swagger_load_under_the
     finance.get_by_role("heading", name="Chargeback").wait_for()
 
 
-def test_redoc_works_and_reaches_nothing_outside_the_portal(world, browser, live_server, csp_violations):
-    """Redoc always shows Redocly's logo from its CDN: the policy refuses it, and that is the only refusal."""
-    page = browser.new_context().new_page()
-    watch_csp(page, csp_violations, expected="https://cdn.redoc.ly/redoc/logo-mini.svg")
-
-    visit(page, f"{live_server.url}/api/schema/redoc/")
-
-    page.get_by_role("heading", name="GPU Quota Portal API").first.wait_for()
-    page.context.close()
-
-
 def test_the_lockout_page_is_in_the_portal_s_layout(world, browser, live_server, csp_violations):
     page = browser.new_context().new_page()
     watch_csp(page, csp_violations)

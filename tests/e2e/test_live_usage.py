@@ -42,3 +42,25 @@ def test_usage_and_the_queue_header_refresh_without_reload_and_keep_typed_input(
 
     expect(approver.locator("#capacity")).to_contain_text("Guaranteed GPUs: 28", timeout=10_000)
     assert approver.evaluate("window.notReloaded") is True
+
+
+def test_the_cluster_page_follows_a_sync_without_reload(world, sign_in, live_server, settings):
+    settings.PROVISIONING_SYNC_INTERVAL = 1
+    cluster = Cluster.objects.create(name="local", is_default=True, gpu_capacity=64)
+    approver = sign_in("approver")
+    approver.goto(f"{live_server.url}/cluster/?sort=name")
+    research = approver.locator("table.overview tr", has_text="ml-research")
+    assert f"{GPU}: ?/8" in research.inner_text()
+    approver.evaluate("window.notReloaded = true")
+
+    # What a sync writes: the namespace's observed quota (6 of 8 GPUs used) and the nodes' capacity.
+    namespace = world.namespace("ml-research")
+    namespace.observed_quotas = {"ml-research-quota": {"hard": {GPU: "8"}, "used": {GPU: "6"}}}
+    namespace.save()
+    cluster.gpu_capacity = 56
+    cluster.save()
+
+    expect(research).to_contain_text(f"{GPU}: 6/8", timeout=10_000)
+    expect(approver.locator(".stats")).to_contain_text("56 GPUs allocatable")
+    expect(approver.locator(".stats")).to_contain_text("6 GPUs in use")
+    assert approver.evaluate("window.notReloaded") is True

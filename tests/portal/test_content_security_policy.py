@@ -102,18 +102,6 @@ def test_swagger_ui_loads_its_start_up_script_as_a_file(db, client):
     assert "SwaggerUIBundle" in script.content.decode()
 
 
-def test_redoc_alone_may_write_styles_and_loads_no_web_fonts(db, client):
-    response = client.get("/api/schema/redoc/")
-
-    page = response.content.decode()
-    assert INLINE_SCRIPT.findall(page) == []
-    assert "fonts.googleapis.com" not in page
-    assert directives(response["Content-Security-Policy"]) == directives(POLICY) - {"style-src 'self'"} | {
-        "style-src 'self' 'unsafe-inline'",
-        "worker-src blob:",
-    }
-
-
 def test_the_browsable_api_alone_may_use_inline_style_attributes_and_json_keeps_the_strict_policy(world, client):
     client.force_login(world.approver)
 

@@ -90,7 +90,6 @@ NO_OBJECT = {
     "v1:chargeback",
     "schema",
     "swagger-ui",
-    "redoc",
     "api-not-found",
     "favicon.ico",
 }

@@ -316,6 +316,57 @@ def test_guaranteed_gpus_in_a_best_effort_namespace_are_refused_on_the_form_and_
     assert "Best effort namespaces get 0 guaranteed GPUs, but this quota holds 2 GPUs" in html
 
 
+def gpu_inputs(response) -> list[tuple[str, str]]:
+    """(label, help) of each requests.nvidia.com/gpu input the form shows."""
+    return [
+        (item.label, item.help)
+        for block in response.context["form"].quotas
+        for item in block.inputs
+        if item.name.endswith("|requests.nvidia.com/gpu")
+    ]
+
+
+def test_the_gpu_input_is_named_after_the_tier_chosen_on_the_form(world, client):
+    client.force_login(get_user_model().objects.get(username="data-science-lead"))
+    url = reverse("request-new", args=["create_namespace"])
+
+    guaranteed = client.get(url, {"tier": "high-priority"}, headers={"HX-Request": "true"})
+    best_effort = client.get(url, {"tier": "best-effort"}, headers={"HX-Request": "true"})
+
+    assert gpu_inputs(guaranteed) == [
+        (
+            "Guaranteed GPUs (requests.nvidia.com/gpu)",
+            "Held for this namespace's pods: approvers count them against the cluster's capacity.",
+        )
+    ]
+    assert gpu_inputs(best_effort) == [
+        (
+            "Preemptible GPUs (requests.nvidia.com/gpu)",
+            "The Best effort tier guarantees no GPUs: pods at ml-low use up to this many while the cluster has "
+            "them free, and may be preempted.",
+        ),
+        (
+            "GPUs of other PriorityClasses (requests.nvidia.com/gpu)",
+            "Stays 0: in a Best effort namespace, pods at any PriorityClass but ml-low get no GPUs.",
+        ),
+    ]
+    html = best_effort.content.decode()
+    assert "Guaranteed GPUs" not in html
+    assert 'aria-describedby="f-quota-0-requests-nvidia-com-gpu-help f-quota-0-requests-nvidia-com-gpu-error"' in html
+
+
+def test_a_best_effort_namespace_s_quota_form_never_says_guaranteed_gpus(world, client):
+    client.force_login(get_user_model().objects.get(username="data-science-lead"))
+
+    response = client.get(reverse("request-new", args=["change_quota"]), {"namespace": "ml-experiments"})
+
+    assert [label for label, _ in gpu_inputs(response)] == [
+        "Preemptible GPUs (requests.nvidia.com/gpu)",
+        "GPUs of other PriorityClasses (requests.nvidia.com/gpu)",
+    ]
+    assert "Guaranteed GPUs" not in response.content.decode()
+
+
 def test_the_preview_shows_the_yaml_provisioning_would_apply(as_role):
     response = as_role("lead_a").post(
         reverse("request-preview", args=["change_quota"]), quota_form(**{"quota|0|requests.nvidia.com/gpu": "12"})
