@@ -4,8 +4,14 @@ from django.test import RequestFactory
 from django.views.defaults import server_error
 from playwright.sync_api import Page
 
+from notifications import delivery
+from teams import conversation, workflow
+from teams.models import AuditEvent
+from tests.requests import ask_for_gpus
+
 #: (who, path, text the page must show): who is None for a visitor who has not signed in; `{pending}` is
-#: a pending request of research-lead's; `/500/` is the portal's 500 page as the server sends it.
+#: a pending request of research-lead's, `{sent_back}` one an approver asked changes to (journey_requests);
+#: `/500/` is the portal's 500 page as the server sends it.
 PAGES = [
     ("research-lead", "/teams/", "ml-research"),
     ("research-lead", "/namespaces/ml-research/", "ml-research-quota"),
@@ -14,8 +20,14 @@ PAGES = [
     ("research-lead", "/requests/", "ml-research"),
     ("research-lead", "/requests/{pending}/", "Request"),
     ("research-lead", "/requests/{pending}/cancel/", "Cancel request"),
+    ("research-lead", "/requests/{sent_back}/", "Changes requested"),
+    ("research-lead", "/requests/{sent_back}/edit/", "Justification"),
+    ("research-lead", "/notifications/", "asked for changes"),
+    ("research-lead", "/notifications/settings/", "What reaches you"),
     ("approver", "/queue/", "Guaranteed GPUs"),
     ("approver", "/cluster/", "guaranteed"),
+    ("approver", "/requests/{pending}/", "Grant part of it"),
+    ("approver", "/notifications/webhooks/", "Add a webhook"),
     ("finance", "/chargeback/", "Chargeback"),
     ("finance", "/profile/", "Create token"),
     ("research-member", "/teams/", "ml-research"),
@@ -28,6 +40,17 @@ PAGES = [
 
 #: Where a page's own text is: the portal's <main>, or the whole page for Swagger UI's.
 CONTENT = {"/api/schema/swagger/": ".swagger-ui .info"}
+
+
+def journey_requests(world) -> dict[str, int]:
+    """The requests the pages show: one pending, one sent back for changes with a conversation."""
+    pending = ask_for_gpus(world, world.namespace("ml-research"), "12")
+    sent_back = ask_for_gpus(world, world.namespace("ml-research"), "10")
+    workflow.request_changes(sent_back.pk, actor=world.approver, note="Would 9 do until March?")
+    conversation.add_comment(sent_back, actor=world.research_member, body="We run 10 jobs at once.")
+    for event in AuditEvent.objects.filter(verb__in=["request.changes_requested", "request.commented"]):
+        delivery.fan_out(event.pk)
+    return {"pending": pending.pk, "sent_back": sent_back.pk}
 
 
 def open_page(page: Page, base_url: str, path: str) -> None:

@@ -5,9 +5,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.e2e.pages import PAGES, open_page, page_text
+from tests.e2e.pages import PAGES, journey_requests, open_page, page_text
 from tests.e2e.test_phone_width import DESKTOP, PHONE
-from tests.requests import ask_for_gpus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
@@ -52,11 +51,11 @@ def serious_violations(page) -> list[str]:
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "desktop"])
 def test_no_page_has_a_serious_or_critical_axe_violation(world, cluster, axe_page, live_server, viewport):
-    pending = ask_for_gpus(world, world.namespace("ml-research"), "12")
+    requests = journey_requests(world)
     pages = {}
     found = {}
     for username, template, text in PAGES:
-        path = template.format(pending=pending.pk)
+        path = template.format(**requests)
         page = pages.get(username) or pages.setdefault(username, axe_page(username))
         page.set_viewport_size(viewport)
         open_page(page, live_server.url, path)

@@ -3,8 +3,7 @@
 import pytest
 
 from tests.e2e.conftest import watch_csp
-from tests.e2e.pages import PAGES, open_page, page_text
-from tests.requests import ask_for_gpus
+from tests.e2e.pages import PAGES, journey_requests, open_page, page_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
@@ -21,11 +20,11 @@ IN_VIEW = {
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "desktop"])
 def test_no_page_scrolls_sideways(world, cluster, browser, sign_in, live_server, screenshots, csp_violations, viewport):
-    pending = ask_for_gpus(world, world.namespace("ml-research"), "12")
+    requests = journey_requests(world)
     pages = {}
     overflowing = {}
     for username, template, text in PAGES:
-        path = template.format(pending=pending.pk)
+        path = template.format(**requests)
         if username not in pages:
             pages[username] = sign_in(username) if username else browser.new_context().new_page()
             if username is None:  # sign_in watches its own pages
@@ -35,7 +34,7 @@ def test_no_page_scrolls_sideways(world, cluster, browser, sign_in, live_server,
         open_page(page, live_server.url, path)
         assert text in page_text(page, path), path
         if path == "/queue/" and username == "approver":
-            assert "12" in page.locator(f"#request-{pending.pk}").inner_text()
+            assert "12" in page.locator(f"#request-{requests['pending']}").inner_text()
         if path in IN_VIEW and username != "research-member":
             box = page.locator(IN_VIEW[path]).first.bounding_box()
             assert box["x"] >= 0, (path, box)
