@@ -9,10 +9,11 @@ from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from teams import workflow
 from teams.constants import QUOTA_KEYS
 from teams.models import Request
 from tests.hostile import HOSTILE, assert_no_500_and_nothing_stored_when_refused, form_texts, quantity_texts, row_counts
-from tests.requests import ask_for_namespace
+from tests.requests import ask_for_gpus, ask_for_namespace
 
 form_values = st.one_of(form_texts, quantity_texts, st.integers(-(10**60), 10**60).map(str))
 QUOTA_INPUTS = [f"quota|0|{key}" for key, _ in QUOTA_KEYS]
@@ -58,12 +59,24 @@ def test_the_request_forms(world, sign_in, drawn, page):
     assert_no_500_and_nothing_stored_when_refused(response, before)
 
 
+GRANT = "grant|quotas[ml-research-quota].hard[requests.nvidia.com/gpu]"
+
+
 @HOSTILE
 @given(
-    action=st.sampled_from(["request-approve", "request-reject", "request-cancel", "request-retry"]),
-    data=st.dictionaries(st.sampled_from(["note", "override_capacity", "next"]), form_values, max_size=3),
+    action=st.sampled_from(
+        ["request-approve", "request-reject", "request-changes", "request-cancel", "request-retry", "request-comment"]
+    ),
+    data=st.dictionaries(
+        st.one_of(
+            st.sampled_from(["note", "override_capacity", "next", "body", GRANT, "grant|tier"]),
+            st.text(max_size=12).map("grant|".__add__),
+        ),
+        form_values,
+        max_size=4,
+    ),
 )
-def test_the_decisions(world, sign_in, action, data):
+def test_the_decisions_and_the_conversation(world, sign_in, action, data):
     pending = Request.objects.filter(state=Request.State.PENDING).last() or ask_for_namespace(
         world, f"ml-hostile-{Request.objects.count()}"
     )
@@ -115,5 +128,35 @@ def test_the_chargeback_query(world, sign_in, query):
     before = row_counts()
 
     response = sign_in("finance").get(reverse("chargeback:report"), query)
+
+    assert_no_500_and_nothing_stored_when_refused(response, before)
+
+
+@HOSTILE
+@given(drawn=request_forms)
+def test_the_change_form_of_a_request_sent_back(world, sign_in, drawn):
+    """The next version of a request goes through the same form and policy as the first."""
+    asked = ask_for_gpus(world, world.namespace("ml-research"), "16")
+    workflow.request_changes(asked.pk, actor=world.approver, note="12?")
+    data = {**form_data(drawn), "namespace": "ml-research"}
+    before = row_counts()
+
+    response = sign_in("research-lead").post(reverse("request-edit", args=[asked.pk]), data)
+
+    assert_no_500_and_nothing_stored_when_refused(response, before)
+
+
+@HOSTILE
+@given(
+    data=st.dictionaries(
+        st.sampled_from(["name", "url", "team"]),
+        st.one_of(form_values, st.sampled_from(["https://hooks.example/x", "http://[::1]:80/", "1", "99999"])),
+        max_size=3,
+    )
+)
+def test_the_webhook_form(world, sign_in, data):
+    before = row_counts()
+
+    response = sign_in("approver").post(reverse("webhooks"), data)
 
     assert_no_500_and_nothing_stored_when_refused(response, before)
