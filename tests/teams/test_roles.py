@@ -189,9 +189,11 @@ def test_what_each_role_sees(world, shown, model):
     assert len(everything) > max(len(rows) for rows in seen if rows != everything)
 
 
-#: Models no page or endpoint shows as rows: bookkeeping of the sync and the rollup, and rates, which reach
-#: users only as the tier catalogue's prices (teams.catalog.PriceList), on the tiers every signed-in user sees.
+#: Models no page or endpoint shows as rows: bookkeeping of the sync and the rollup, rates, which reach
+#: users only as the tier catalogue's prices (teams.catalog.PriceList), on the tiers every signed-in user sees,
+#: and single sign-on's group mappings, edited in the Django admin only.
 NOT_SHOWN = {
+    "accounts.GroupMapping",
     "provisioning.TaskLock",
     "teams.Rate",
     "chargeback.SeriesCheckpoint",
