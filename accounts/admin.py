@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 
 from accounts.actions import revoke_api_token
-from accounts.models import ApiToken
+from accounts.models import ApiToken, GroupMapping, ProviderIdentity
+from teams.admin import AuditedModelAdmin
 
 
 @admin.register(ApiToken)
@@ -45,3 +46,35 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset.filter(revoked_at__isnull=True):
             revoke_api_token(token, actor=request.user)
         messages.success(request, "Tokens revoked.")
+
+
+@admin.register(GroupMapping)
+class GroupMappingAdmin(AuditedModelAdmin):
+    """Which identity-provider group makes whom lead, member, approver or finance; applied at each sign-in."""
+
+    list_display = ["provider_group", "role", "team"]
+    list_filter = ["role", "team"]
+    list_select_related = ["team"]
+    search_fields = ["provider_group", "team__slug"]
+    audit_noun = "group_mapping"
+
+
+@admin.register(ProviderIdentity)
+class ProviderIdentityAdmin(admin.ModelAdmin):
+    """Who signed in through the provider: written only by sign-ins (accounts.identities), for looking."""
+
+    list_display = ["user", "subject", "issuer", "email", "confirmed_at", "refused_at"]
+    list_filter = ["issuer"]
+    list_select_related = ["user"]
+    search_fields = ["subject", "email", "user__username"]
+    readonly_fields = ["user", "issuer", "subject", "email", "groups", "confirmed_at", "refused_at", "created_at"]
+    exclude = ["refresh_token", "granted_groups", "granted_staff"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

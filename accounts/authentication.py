@@ -6,6 +6,7 @@ from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
+from accounts.identities import api_token_refusal
 from accounts.models import ApiToken, prefix_of
 
 #: last_used_at is written at most this often per token, not on every request.
@@ -13,7 +14,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class ApiTokenAuthentication(BaseAuthentication):
-    """A token that is unknown, revoked or expired is refused with 401, never ignored."""
+    """A token that is unknown, revoked or expired is refused with 401, never ignored; so is the token of someone the
+    identity provider no longer vouches for (accounts.identities)."""
 
     keyword = b"bearer"
 
@@ -28,7 +30,8 @@ class ApiTokenAuthentication(BaseAuthentication):
         except UnicodeDecodeError:
             raise AuthenticationFailed("The token is not valid.") from None
         prefix = prefix_of(key)
-        token = ApiToken.objects.select_related("user").filter(prefix=prefix).first() if prefix else None
+        tokens = ApiToken.objects.select_related("user", "user__provider_identity")
+        token = tokens.filter(prefix=prefix).first() if prefix else None
         if token is None or not token.matches(key):
             raise AuthenticationFailed("The token is not valid.")
         if token.revoked_at is not None:
@@ -37,6 +40,9 @@ class ApiTokenAuthentication(BaseAuthentication):
             raise AuthenticationFailed("The token has expired.")
         if not token.user.is_active:
             raise AuthenticationFailed("The token's user is inactive.")
+        refusal = api_token_refusal(token.user)  # someone who signs in through the identity provider
+        if refusal:
+            raise AuthenticationFailed(refusal)
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -6,12 +6,16 @@ API tokens are not signed in with a password and keep their own throttle (accoun
 from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_client_username, get_cool_off
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts.provider import password_signin_allowed
+
 
 class SignInThrottleBackend(AxesStandaloneBackend):
-    """Refuses a sign-in while its user name or address is locked; lets the next backend check the password.
+    """Refuses a sign-in while its user name or address is locked, or any password once single sign-on turned
+    passwords off (OIDC_LOCAL_SIGNIN); lets the next backend check the password.
 
     A sign-in without a request (a script or a test calling `authenticate()` directly) comes from no address
     on the network, so there is nothing to throttle: it goes on to the password check, where axes would
@@ -23,6 +27,8 @@ class SignInThrottleBackend(AxesStandaloneBackend):
     ):
         if request is None:
             return None
+        if password is not None and not password_signin_allowed():
+            raise PermissionDenied("Password sign-in is turned off: sign in through the identity provider.")
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 

@@ -7,6 +7,7 @@ CELERY_BROKER_URL, SECRET_KEY and ALLOWED_HOSTS.
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -184,6 +185,52 @@ LOGOUT_REDIRECT_URL = "login"
 # Log lines carry their context (request id, user; in tasks the task and the portal request it serves):
 # JSON lines for a log pipeline in production, readable `key=value` lines for people in the demo and DEBUG.
 LOG_FORMAT = env.get_choice("LOG_FORMAT", ("plain", "json"), "plain" if DEBUG else "json")
+# --- Single sign-on (OpenID Connect, mozilla-django-oidc; docs/operations.md "Single sign-on") -------------------
+# Off by default: the demo keeps local accounts. The pieces below are always installed and look at OIDC_ENABLED on
+# each request, so that turning it on needs nothing but the environment. The provider's endpoints are not settings:
+# they come from its discovery document, fetched when first needed and cached (accounts/provider.py).
+OIDC_ENABLED = env.get_bool("OIDC_ENABLED", False)
+OIDC_ISSUER = env.get_str("OIDC_ISSUER", "").rstrip("/")
+OIDC_DISCOVERY_URL = env.get_str(
+    "OIDC_DISCOVERY_URL", f"{OIDC_ISSUER}/.well-known/openid-configuration" if OIDC_ISSUER else ""
+)
+OIDC_DISCOVERY_CACHE_SECONDS = env.get_int("OIDC_DISCOVERY_CACHE_SECONDS", 3600, minimum=0)
+OIDC_RP_CLIENT_ID = env.get_str("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env.get_str("OIDC_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = env.get_str("OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = env.get_str("OIDC_SIGN_ALGORITHM", "RS256")
+# Pick the provider's signing key by the ID token's key id; turn off only for a provider whose tokens name none.
+OIDC_VERIFY_KID = env.get_bool("OIDC_VERIFY_KID", True)
+OIDC_PROVIDER_NAME = env.get_str("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_GROUPS_CLAIM = env.get_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_USERNAME_CLAIM = env.get_str("OIDC_USERNAME_CLAIM", "preferred_username")
+# A provider that sends this claim as false has deactivated the person: the sign-in is refused and their API tokens
+# stop. A provider that never sends it changes nothing.
+OIDC_ACTIVE_CLAIM = env.get_str("OIDC_ACTIVE_CLAIM", "active")
+OIDC_LOCAL_SIGNIN = env.get_bool("OIDC_LOCAL_SIGNIN", True)
+# The API tokens of a person who signs in through the provider work while the provider confirmed them (a sign-in, a
+# session renewal or a refresh of their tokens) at most this long ago; past it a token check asks the provider again.
+OIDC_PROVIDER_CHECK_SECONDS = env.get_int("OIDC_PROVIDER_CHECK_SECONDS", 3600, minimum=60)
+# A browser session is renewed at the provider when its ID token expires, or after this long if that comes first.
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env.get_int("OIDC_SESSION_RENEW_SECONDS", 900, minimum=60)
+OIDC_TIMEOUT = env.get_int("OIDC_TIMEOUT_SECONDS", 10, minimum=1)
+OIDC_USE_PKCE = env.get_bool("OIDC_USE_PKCE", True)
+OIDC_STORE_ID_TOKEN = True  # the logout's id_token_hint, and the session's lifetime (accounts/sso_views.py)
+OIDC_CALLBACK_CLASS = "accounts.sso_views.CallbackView"
+OIDC_AUTHENTICATE_CLASS = "accounts.sso_views.SignInView"
+if OIDC_ENABLED:
+    for _name in ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+        env.get_str(_name)  # required once single sign-on is on: names the missing variable at start-up
+    # The sign-out form posts to the portal, which redirects to the provider's end-session page: browsers hold that
+    # redirect to the form's form-action.
+    _provider = urlsplit(OIDC_DISCOVERY_URL)
+    if _provider.scheme not in ("http", "https") or not _provider.netloc:
+        raise ImproperlyConfigured(f"OIDC_ISSUER or OIDC_DISCOVERY_URL must be an http(s) URL: {OIDC_DISCOVERY_URL!r}")
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(f"{_provider.scheme}://{_provider.netloc}")
+AUTHENTICATION_BACKENDS.append("accounts.backends.ProviderBackend")
+MIDDLEWARE.insert(MIDDLEWARE.index("axes.middleware.AxesMiddleware"), "accounts.middleware.ProviderSessionRefresh")
+# --- end of single sign-on ----------------------------------------------------------------------------------------
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -173,6 +173,7 @@ class MembershipInline(admin.TabularInline):  # audited by TeamAdmin.save_formse
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
+    readonly_fields = ["source"]  # an admin's membership is the admin's; the provider's are kept by sign-ins
 
 
 @admin.register(Team)
@@ -188,11 +189,12 @@ class TeamAdmin(AuditedModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(AuditedModelAdmin):
-    list_display = ["user", "team", "role"]
-    list_filter = ["role", "team"]
+    list_display = ["user", "team", "role", "source"]
+    list_filter = ["role", "source", "team"]
     list_select_related = ["user", "team"]
     search_fields = ["user__username", "team__slug"]
     autocomplete_fields = ["user"]
+    readonly_fields = ["source"]  # an admin's membership is the admin's; the provider's are kept by sign-ins
 
 
 @admin.register(TeamNamespace)

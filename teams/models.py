@@ -177,6 +177,13 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=roles.TEAM_ROLE_CHOICES, default=roles.Role.MEMBER)
+    source = models.CharField(
+        max_length=16,
+        choices=roles.Source.choices,
+        default=roles.Source.ADMIN,
+        help_text="Sign-ins through the identity provider change only its own memberships; to keep one whatever the "
+        "provider's groups say, delete it and add it again by hand.",
+    )
 
     objects = MembershipQuerySet.as_manager()
 

@@ -5,7 +5,9 @@ The one home of these rules. Pages, the API, the workflow and every queryset's
 
 - A team role (lead, member) is held in one team: a `Membership` row.
 - A platform role (approver, finance) is held across the portal: a Django group, mapped
-  in GROUP_ROLES. Single sign-on maps identity-provider groups onto the same roles here.
+  in GROUP_ROLES. Single sign-on maps identity-provider groups onto the same roles here
+  (accounts.group_mapping), through the grant and revoke functions at the end; each grant
+  has a Source, so that a sign-in takes back only what the provider gave.
 
 Seeing is separate from doing: a user who may not see an object is told it does not
 exist (404); one who sees it but may not act on it is refused (403).
@@ -13,6 +15,7 @@ exist (404); one who sees it but may not act on it is refused (403).
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
@@ -31,8 +34,18 @@ class Role(models.TextChoices):
 TEAM_ROLES = (Role.LEAD, Role.MEMBER)
 TEAM_ROLE_CHOICES = [(role.value, role.label) for role in TEAM_ROLES]
 
+
+class Source(models.TextChoices):
+    """Who granted a role: a sign-in through the identity provider changes only what it granted itself."""
+
+    ADMIN = "admin", "Granted by an admin"
+    PROVIDER = "provider", "From the identity provider's groups"
+
+
 #: Django group -> the platform role it grants.
 GROUP_ROLES = {APPROVERS_GROUP: Role.APPROVER, FINANCE_GROUP: Role.FINANCE}
+#: Platform role -> the Django group that holds it.
+PLATFORM_ROLE_GROUPS = {role: name for name, role in GROUP_ROLES.items()}
 
 APPROVERS_ONLY = "Only platform admins in the approvers group can do this."
 CHARGEBACK_READERS_ONLY = "Chargeback is for members of a team, the finance group and approvers."
@@ -172,3 +185,50 @@ def require_lead(user, team) -> None:
 def require_chargeback_reader(user) -> None:
     if not can_read_chargeback(user):
         raise PermissionDenied(CHARGEBACK_READERS_ONLY)
+
+
+def holds_any_role(user) -> bool:
+    """A team role anywhere or a platform role: someone who holds none sees nothing and is told whom to ask."""
+    return bool(platform_roles(user)) or (user.is_authenticated and user.memberships.exists())
+
+
+def platform_admins() -> models.QuerySet:
+    """Whom to ask for access: the active approvers and superusers."""
+    approvers = models.Q(groups__name=APPROVERS_GROUP, is_staff=True) | models.Q(is_superuser=True)
+    return get_user_model().objects.filter(approvers, is_active=True).distinct()
+
+
+# Granting and revoking, for single sign-on's group mapping (accounts.group_mapping), which audits each change.
+
+
+def memberships_by_team(user) -> dict:
+    """{team id: the user's Membership in it}."""
+    return {membership.team_id: membership for membership in user.memberships.select_related("team", "user")}
+
+
+def grant_team_role(user, team_id: int, role: Role, *, source: Source):
+    return user.memberships.create(team_id=team_id, role=role, source=source)
+
+
+def held_platform_groups(user) -> set[str]:
+    return set(user.groups.values_list("name", flat=True))
+
+
+def grant_platform_role(user, role: Role) -> None:
+    user.groups.add(Group.objects.get_or_create(name=PLATFORM_ROLE_GROUPS[role])[0])
+    user.__dict__.pop("_portal_roles", None)
+
+
+def revoke_platform_role(user, role: Role) -> None:
+    user.groups.remove(*Group.objects.filter(name=PLATFORM_ROLE_GROUPS[role]))
+    user.__dict__.pop("_portal_roles", None)
+
+
+def set_staff(user, staff: bool) -> bool:
+    """An approver counts only if staff (platform_roles). Whether this changed anything."""
+    if user.is_staff == staff:
+        return False
+    user.is_staff = staff
+    user.save(update_fields=["is_staff"])
+    user.__dict__.pop("_portal_roles", None)
+    return True

@@ -10,6 +10,8 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.oidc_provider import oidc_provider, sso  # noqa: F401  (fixtures: a real OpenID provider)
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 #: Flags for a sandbox without network: no sandboxing as root, and nothing that calls home.
 CHROMIUM_ARGS = [

@@ -189,9 +189,12 @@ def test_what_each_role_sees(world, shown, model):
     assert len(everything) > max(len(rows) for rows in seen if rows != everything)
 
 
-#: Models no page or endpoint shows as rows: bookkeeping of the sync, the applies and the rollup, and rates, which
-#: reach users only as the tier catalogue's prices (teams.catalog.PriceList), on the tiers every signed-in user sees.
+#: Models no page or endpoint shows as rows: bookkeeping of the sync, the applies, the rollup and the
+#: notifications' deliveries, rates, which reach users only as the tier catalogue's prices
+#: (teams.catalog.PriceList), on the tiers every signed-in user sees, and single sign-on's group mappings,
+#: edited in the Django admin only.
 NOT_SHOWN = {
+    "accounts.GroupMapping",
     "provisioning.TaskLock",
     "provisioning.PendingApply",
     "teams.Rate",
