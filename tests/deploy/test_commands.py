@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -289,3 +290,16 @@ def test_production_settings_pass_djangos_deployment_checks(pod_environment: dic
 
     assert check.returncode == 0, check.stderr
     assert check.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+def test_make_serve_runs_what_the_pods_run(production: Workloads) -> None:
+    """`make serve` (Procfile.serve) starts the same commands from the virtualenv."""
+    lines = (REPO_ROOT / "Procfile.serve").read_text().splitlines()
+    processes = {name: shlex.split(command) for name, command in (line.split(": ", 1) for line in lines)}
+
+    assert {name: [Path(argv[0]).name, *argv[1:]] for name, argv in processes.items()} == {
+        "web": dockerfile_cmd(),
+        "worker": production.containers["gpu-portal-worker/worker"]["command"],
+        "beat": production.containers["gpu-portal-beat/beat"]["command"],
+    }
+    assert {Path(argv[0]).parent for argv in processes.values()} == {Path(".venv/bin")}

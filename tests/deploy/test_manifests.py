@@ -22,6 +22,7 @@ from tests.kube import ADMIN_CONTEXT, REPO_ROOT
 
 SECRET = "gpu-portal"
 SERVICE_ACCOUNT = "gpu-portal-worker"
+CLUSTER_ROLE = "gpu-portal"
 FIELD_MANAGER = "gpu-portal-deploy-test"
 RUN_AS = 10001
 
@@ -109,7 +110,7 @@ def test_the_worker_role_is_the_one_the_local_cluster_proves(render: Render) -> 
     ]
 
     for overlay in OVERLAYS:
-        assert one(render(overlay), "ClusterRole", SERVICE_ACCOUNT)["rules"] == local_role["rules"]
+        assert one(render(overlay), "ClusterRole", CLUSTER_ROLE)["rules"] == local_role["rules"]
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +149,7 @@ def install_target(core: CoreV1Api, admin_api: ApiClient) -> Iterator[tuple[str,
     yield namespace, suffix
     rbac = RbacAuthorizationV1Api(admin_api)
     for delete in (rbac.delete_cluster_role_binding, rbac.delete_cluster_role, core.delete_namespace):
-        name = namespace if delete == core.delete_namespace else f"{SERVICE_ACCOUNT}-{suffix}"
+        name = namespace if delete == core.delete_namespace else f"{CLUSTER_ROLE}-{suffix}"
         try:
             delete(name)
         except ApiException as error:
@@ -179,9 +180,7 @@ def test_the_api_server_accepts_every_object_of_the_overlay(
     assert result.returncode == 0, result.stderr
     applied = [line for line in result.stdout.splitlines() if line.endswith("serverside-applied (server dry run)")]
     assert len(applied) == len(documents), result.stdout
-    assert f"clusterrolebinding.rbac.authorization.k8s.io/{SERVICE_ACCOUNT}-{suffix} serverside-applied" in (
-        result.stdout
-    )
+    assert f"clusterrolebinding.rbac.authorization.k8s.io/{CLUSTER_ROLE}-{suffix} serverside-applied" in (result.stdout)
 
 
 #: What the worker does (DESIGN.md "The data that flows"): server-side apply creates and patches.
