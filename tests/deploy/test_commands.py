@@ -113,11 +113,12 @@ def pod_environment(
 ) -> dict[str, str]:
     """What a container of the production overlay sees, on this machine."""
     scratch = tmp_path_factory.mktemp("pod")
-    # The test run's own settings and DEBUG must not leak in; the venv's tools come first, as in the image.
+    # The test run's own settings and DEBUG must not leak in (but its cluster, which /readyz checks); the
+    # venv's tools come first, as in the image.
     inherited = {
         key: value
         for key, value in os.environ.items()
-        if key in ("HOME", "LANG", "PATH", "SYSTEMROOT", "TMPDIR") or key.startswith("LC_")
+        if key in ("HOME", "KUBECONFIG", "LANG", "PATH", "TMPDIR") or key.startswith("LC_")
     }
     return {
         **inherited,
@@ -221,29 +222,32 @@ def test_the_images_default_command_serves_the_portal_and_logs_json(
     production: Workloads, pod_environment: dict[str, str], release: Release, tmp_path: Path
 ) -> None:
     port = free_port()
-    # The probes' headers, from the manifest: they pass the host check and HTTPS redirect of production.
-    probe = production.containers["gpu-portal-web/web"]["readinessProbe"]["httpGet"]
-    probe_headers = {header["name"]: header["value"] for header in probe["httpHeaders"]}
+    container = production.containers["gpu-portal-web/web"]
+    probe_paths = {container[probe]["httpGet"]["path"] for probe in ("startupProbe", "livenessProbe", "readinessProbe")}
+    # What the Ingress sends: the portal's host name, and that the client used HTTPS.
+    ingress = {"Host": production.settings["ALLOWED_HOSTS"].split(",")[0], "X-Forwarded-Proto": "https"}
     web = Started(dockerfile_cmd(), {**pod_environment, "WEB_BIND": f"127.0.0.1:{port}"}, tmp_path / "web.log")
     try:
         wait_until(lambda: answers(port), timeout=90, what="gunicorn to listen")
-        sign_in = get(port, "/accounts/login/", {**probe_headers, "User-Agent": AWKWARD_AGENT})
-        stylesheet = get(port, "/static/portal/portal.css", probe_headers)
-        pod_address = get(port, "/accounts/login/", {})
+        # The kubelet asks by the pod's address, over plain HTTP.
+        probes = {path: get(port, path, {}).status for path in sorted(probe_paths)}
+        sign_in = get(port, "/accounts/login/", {**ingress, "User-Agent": AWKWARD_AGENT})
+        stylesheet = get(port, "/static/portal/portal.css", ingress)
+        by_pod_address = get(port, "/accounts/login/", {})
     finally:
         exit_code = web.stop()
 
+    assert probes == {"/healthz": 200, "/readyz": 200}
     assert (sign_in.status, stylesheet.status) == (200, 200)
     assert stylesheet.getheader("Content-Type").startswith("text/css")
-    # Without them the pod's own address is not an allowed host: the reason the probes carry them.
-    assert pod_address.status == 400
+    assert by_pod_address.status == 400  # production's host check holds for everything but the probes
     assert exit_code == 0, web.text()[-3000:]
     access = [json.loads(line) for line in web.text().splitlines() if line.startswith("{")]
-    (line,) = [entry for entry in access if entry["path"] == "/accounts/login/" and entry["status"] == 200]
-    assert line["user_agent"] == AWKWARD_AGENT
-    assert (line["method"], line["logger"], line["remote_addr"]) == ("GET", "gunicorn.access", "127.0.0.1")
+    (line,) = [entry for entry in access if entry["user_agent"] == AWKWARD_AGENT]
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/accounts/login/", 200)
+    assert (line["logger"], line["remote_addr"]) == ("gunicorn.access", "127.0.0.1")
     assert line["bytes"] > 0
-    assert [entry["status"] for entry in access] == [200, 200, 400]
+    assert len(access) == len(probe_paths) + 3
 
 
 @pytest.mark.worker
