@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DEBUG ?= 1
 
-.PHONY: venv demo test browser prometheus bench screenshots lint migrate seed cluster cluster-stop cluster-reset clean
+.PHONY: venv demo serve test browser prometheus bench screenshots lint migrate seed cluster cluster-stop cluster-reset clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,27 @@ seed: migrate
 demo: seed cluster
 	$(PYTHON) manage.py apply_namespace --all
 	$(VENV)/bin/honcho start -f Procfile -p $${PORT:-8000}
+
+# The production settings on this machine: DEBUG off, gunicorn, worker and beat as the image runs them
+# (Procfile.serve), against PostgreSQL and Redis; plain HTTP, so no HTTPS redirect, secure cookies or HSTS.
+# The secret key is made once into var/serve-secret-key unless SECRET_KEY is set.
+SERVE_DATABASE_URL := postgres://postgres@127.0.0.1:5432/gpu_portal
+serve: export DEBUG = 0
+serve: export DATABASE_URL ?= $(SERVE_DATABASE_URL)
+serve: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
+serve: export CACHE_URL ?= redis://127.0.0.1:6379/1
+serve: export SECURE_SSL_REDIRECT ?= 0
+serve: export SECURE_COOKIES ?= 0
+serve: export SECURE_HSTS_SECONDS ?= 0
+serve: export WEB_BIND ?= 127.0.0.1:$(or $(PORT),8000)
+serve: export SECRET_KEY ?= $(shell mkdir -p var && { test -s var/serve-secret-key || \
+	$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > var/serve-secret-key; } && cat var/serve-secret-key)
+serve: venv
+	@if [ "$${DATABASE_URL}" = "$(SERVE_DATABASE_URL)" ] && ! psql "$(SERVE_DATABASE_URL)" -tAc "SELECT 1" >/dev/null 2>&1; then \
+		createdb -h 127.0.0.1 -U postgres gpu_portal; fi
+	$(PYTHON) manage.py migrate --no-input
+	$(PYTHON) manage.py collectstatic --no-input --verbosity 0
+	$(VENV)/bin/honcho start -f Procfile.serve
 
 # Without a KUBECONFIG of the user's own, the tests run against the local control plane;
 # without a broker of the user's own, on a broker file of their own, apart from the demo's.

@@ -324,6 +324,8 @@ if CELERY_BROKER_URL.startswith(("redis", "rediss", "sqs")):
         )
 USAGE_HEARTBEAT_SECONDS = env.get_int("USAGE_HEARTBEAT_SECONDS", 3600)
 AUTO_RECONCILE = env.get_bool("AUTO_RECONCILE", False)
+# Beat's record of when each task last ran; in a pod it goes to /tmp, the one writable directory.
+CELERY_BEAT_SCHEDULE_FILENAME = env.get_str("CELERY_BEAT_SCHEDULE_FILE", str(DATA_DIR / "celerybeat-schedule"))
 CELERY_BEAT_SCHEDULE = {
     "sync-usage": {"task": "provisioning.sync_usage", "schedule": PROVISIONING_SYNC_INTERVAL},
     "sync-capacity": {"task": "provisioning.sync_capacity", "schedule": 60},
@@ -338,9 +340,13 @@ READINESS_TIMEOUT_SECONDS = env.get_int("READINESS_TIMEOUT_SECONDS", 2, minimum=
 METRICS_TOKEN = env.get_str("METRICS_TOKEN", "")
 METRICS_PUBLIC = env.get_bool("METRICS_PUBLIC", DEBUG)
 
-# The cluster the worker provisions: any kubeconfig; the local control plane's by default.
-KUBECONFIG = env.get_str("KUBECONFIG", str(BASE_DIR / ".cluster" / "kubeconfig"))
-KUBE_CONTEXT = env.get_str("KUBE_CONTEXT", "gpu-portal-worker")
+# The cluster the worker provisions: any kubeconfig; the local control plane's by default. In a pod (the
+# kubelet sets KUBERNETES_SERVICE_HOST) there is no default kubeconfig: a cluster without one connects as the
+# pod's ServiceAccount, whose token and CA the kubelet mounts in KUBE_SERVICE_ACCOUNT_DIR (provisioning.cluster).
+KUBE_IN_POD = bool(env.get_str("KUBERNETES_SERVICE_HOST", ""))
+KUBE_SERVICE_ACCOUNT_DIR = env.get_str("KUBE_SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount")
+KUBECONFIG = env.get_str("KUBECONFIG", "" if KUBE_IN_POD else str(BASE_DIR / ".cluster" / "kubeconfig"))
+KUBE_CONTEXT = env.get_str("KUBE_CONTEXT", "" if KUBE_IN_POD else "gpu-portal-worker")
 
 # seed_demo's password for every demo user, so a demo can be scripted.
 DEMO_PASSWORD = env.get_str("DEMO_PASSWORD", "gpu-portal-demo")

@@ -12,11 +12,14 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import urllib3
+from django.conf import settings
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.incluster_config import InClusterConfigLoader
 
 from provisioning.manifests import MANAGED_SELECTOR
 from provisioning.models import Cluster
@@ -136,7 +139,7 @@ PRUNED_KINDS = ("ResourceQuota", "LimitRange", "RoleBinding")
 
 
 class ClusterGateway:
-    """One connection to one cluster, as the identity its kubeconfig context names."""
+    """One connection to one cluster, as the identity its kubeconfig context names (or the pod's ServiceAccount)."""
 
     def __init__(self, cluster: Cluster, *, page_size: int = LIST_PAGE_SIZE) -> None:
         self.cluster = cluster
@@ -385,11 +388,24 @@ class ClusterGateway:
         return _call(method, *args, **kwargs)
 
 
+def uses_pod_service_account(cluster: Cluster) -> bool:
+    """In-cluster config when the cluster asks for it, or when it names no kubeconfig and the portal runs in a pod.
+
+    The second case is the default cluster of an installation from deploy/ (settings.KUBECONFIG is empty in a
+    pod); a cluster with a kubeconfig keeps using it in a pod too, to reach a cluster other than its own.
+    """
+    return cluster.in_cluster or (not cluster.kubeconfig_path and settings.KUBE_IN_POD)
+
+
 def _connect(cluster: Cluster) -> client.ApiClient:
     configuration = client.Configuration()
     try:
-        if cluster.in_cluster:
-            config.load_incluster_config(client_configuration=configuration)
+        if uses_pod_service_account(cluster):
+            # The loader load_incluster_config uses, with the token and CA where settings say the kubelet put them.
+            account = Path(settings.KUBE_SERVICE_ACCOUNT_DIR)
+            InClusterConfigLoader(
+                token_filename=str(account / "token"), cert_filename=str(account / "ca.crt")
+            ).load_and_set(configuration)
         else:
             config.load_kube_config(
                 config_file=cluster.kubeconfig_path or None,

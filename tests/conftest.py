@@ -20,7 +20,7 @@ from portal.celery import app as celery_app
 from provisioning.models import Cluster
 from teams.demo import seed_demo
 from teams.models import Team, TeamNamespace
-from tests.kube import ADMIN_CONTEXT, LOCAL_KUBECONFIG, WORKER_CONTEXT
+from tests.kube import ADMIN_CONTEXT, LOCAL_KUBECONFIG, WORKER_CONTEXT, local_kubectl
 from tests.worker import running_worker
 
 
@@ -77,6 +77,15 @@ def kubeconfig_path() -> Path:
     path = Path(os.environ.get("KUBECONFIG") or LOCAL_KUBECONFIG)
     if not path.is_file():
         pytest.fail(f"no kubeconfig at {path}: run `make cluster` (or set KUBECONFIG to another cluster's)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> Path:
+    """The kubectl built with the local cluster (same version as the server)."""
+    path = local_kubectl()
+    if not path.is_file():
+        pytest.fail(f"no kubectl at {path}: run `make cluster` (or set KUBECTL)")
     return path
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,12 @@ LOCAL_KUBECONFIG = REPO_ROOT / ".cluster" / "kubeconfig"
 K8S_VERSION = "v1.20.2"
 ADMIN_CONTEXT = "gpu-portal-admin"
 WORKER_CONTEXT = "gpu-portal-worker"
+
+
+def local_kubectl() -> Path:
+    """The kubectl built with the local cluster (same version as the server), or $KUBECTL."""
+    cache = Path(os.environ.get("GPU_PORTAL_CACHE") or Path.home() / ".cache" / "gpu-portal")
+    return Path(os.environ.get("KUBECTL") or cache / f"kubernetes-{K8S_VERSION}" / "bin" / "kubectl")
 
 
 def wait_until(condition: Callable[[], T], *, timeout: float, what: str, interval: float = 0.5) -> T:

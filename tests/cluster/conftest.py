@@ -7,7 +7,6 @@ test works in throwaway namespaces that are deleted afterwards.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from kubernetes.client import ApiClient, CoreV1Api, SchedulingV1Api
 from kubernetes.client.exceptions import ApiException
 
-from tests.kube import K8S_VERSION, LOCAL_KUBECONFIG, wait_pods_allowed
+from tests.kube import LOCAL_KUBECONFIG, wait_pods_allowed
 from tests.seed import seed_manifest
 
 THROWAWAY_LABEL = "gpu-portal.test/throwaway"
@@ -26,16 +25,6 @@ THROWAWAY_LABEL = "gpu-portal.test/throwaway"
 def is_local_cluster(kubeconfig_path: Path) -> bool:
     """True when the tests run against this repo's own control plane (cluster/up.sh)."""
     return kubeconfig_path.resolve() == LOCAL_KUBECONFIG.resolve()
-
-
-@pytest.fixture(scope="session")
-def kubectl() -> Path:
-    """The kubectl built with the local cluster (same version as the server)."""
-    cache = Path(os.environ.get("GPU_PORTAL_CACHE") or Path.home() / ".cache" / "gpu-portal")
-    path = Path(os.environ.get("KUBECTL") or cache / f"kubernetes-{K8S_VERSION}" / "bin" / "kubectl")
-    if not path.is_file():
-        pytest.fail(f"no kubectl at {path}: run `make cluster` (or set KUBECTL)")
-    return path
 
 
 @pytest.fixture
