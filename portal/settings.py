@@ -10,10 +10,12 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from portal import env
 from teams.limits import MAX_BODY_BYTES
+from teams.thresholds import parse_thresholds
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env.get_str("PORTAL_DATA_DIR", str(BASE_DIR / "var")))
@@ -245,6 +247,13 @@ PROVISIONING_MAX_RETRIES = env.get_int("PROVISIONING_MAX_RETRIES", 8)
 PROVISIONING_RETRY_BACKOFF = env.get_int("PROVISIONING_RETRY_BACKOFF_SECONDS", 2)
 USAGE_HEARTBEAT_SECONDS = env.get_int("USAGE_HEARTBEAT_SECONDS", 3600)
 AUTO_RECONCILE = env.get_bool("AUTO_RECONCILE", False)
+# Warnings before a team hits its quota (provisioning.quota_warnings): percents of hard, overridable per
+# tier and per team; once warned, a threshold warns again only after usage fell below it by the margin.
+try:
+    QUOTA_WARNING_THRESHOLDS = parse_thresholds(env.get_str("QUOTA_WARNING_THRESHOLDS", "80,95"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"QUOTA_WARNING_THRESHOLDS: {error}") from None
+QUOTA_WARNING_MARGIN = env.get_int("QUOTA_WARNING_MARGIN", 5, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "sync-usage": {"task": "provisioning.sync_usage", "schedule": PROVISIONING_SYNC_INTERVAL},
     "sync-capacity": {"task": "provisioning.sync_capacity", "schedule": 60},
