@@ -16,6 +16,7 @@ from django.core.management.utils import get_random_secret_key
 
 from portal import env
 from teams.limits import MAX_BODY_BYTES
+from teams.thresholds import parse_thresholds
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env.get_str("PORTAL_DATA_DIR", str(BASE_DIR / "var")))
@@ -326,6 +327,13 @@ USAGE_HEARTBEAT_SECONDS = env.get_int("USAGE_HEARTBEAT_SECONDS", 3600)
 AUTO_RECONCILE = env.get_bool("AUTO_RECONCILE", False)
 # Beat's record of when each task last ran; in a pod it goes to /tmp, the one writable directory.
 CELERY_BEAT_SCHEDULE_FILENAME = env.get_str("CELERY_BEAT_SCHEDULE_FILE", str(DATA_DIR / "celerybeat-schedule"))
+# Warnings before a team hits its quota (provisioning.quota_warnings): percents of hard, overridable per
+# tier and per team; once warned, a threshold warns again only after usage fell below it by the margin.
+try:
+    QUOTA_WARNING_THRESHOLDS = parse_thresholds(env.get_str("QUOTA_WARNING_THRESHOLDS", "80,95"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"QUOTA_WARNING_THRESHOLDS: {error}") from None
+QUOTA_WARNING_MARGIN = env.get_int("QUOTA_WARNING_MARGIN", 5, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "sync-usage": {"task": "provisioning.sync_usage", "schedule": PROVISIONING_SYNC_INTERVAL},
     "sync-capacity": {"task": "provisioning.sync_capacity", "schedule": 60},

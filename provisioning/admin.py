@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import Cluster, QuotaWarning, UsageSample
 
 
 @admin.register(Cluster)
@@ -31,4 +31,23 @@ class UsageSampleAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(QuotaWarning)
+class QuotaWarningAdmin(admin.ModelAdmin):
+    """Read-only: the usage sync writes these (provisioning.quota_warnings); thresholds are set on tiers and teams."""
+
+    list_display = ["namespace", "quota_name", "resource", "percent", "level", "used", "hard", "warned_at"]
+    list_filter = ["resource", "level"]
+    list_select_related = ["namespace"]
+    search_fields = ["namespace__name", "quota_name"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -213,3 +213,40 @@ class QuotaRefusal(models.Model):
             ).canonical()
         except QuantityError:
             return self.limited.get(self.resource, "")
+
+
+class QuotaWarningQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "QuotaWarningQuerySet":
+        return roles.restrict_to_teams(self, user, "namespace__team")
+
+
+class QuotaWarning(models.Model):
+    """A quota key of a namespace that crossed a warning threshold and has not fallen back below it.
+
+    Observed state, written only by the usage sync (provisioning.quota_warnings). `level` is the
+    highest threshold that holds: reached, and not since fallen below it by the margin. A key with
+    no row holds none, so the table grows with the namespaces near their quota, not with all of them.
+    """
+
+    namespace = models.ForeignKey(TeamNamespace, on_delete=models.CASCADE, related_name="quota_warnings")
+    quota_name = models.CharField(max_length=253)
+    resource = models.CharField(max_length=253)
+    level = models.PositiveSmallIntegerField(help_text="The threshold (percent of hard) that holds.")
+    used = models.CharField(max_length=64, help_text="As the last sync saw it, canonical.")
+    hard = models.CharField(max_length=64)
+    percent = models.PositiveIntegerField(help_text="Used as a share of hard, rounded down; may pass 100.")
+    warned_at = models.DateTimeField(help_text="When the level last rose, which is when the team was warned.")
+    link = models.TextField(blank=True, help_text="The pre-filled quota-increase request the warning offered.")
+
+    objects = QuotaWarningQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["namespace", "quota_name", "resource"], name="one_quota_warning_per_namespace_key"
+            )
+        ]
+        ordering = ["namespace", "quota_name", "resource"]
+
+    def __str__(self) -> str:
+        return f"{self.namespace_id} {self.quota_name} {self.resource} at {self.percent}% (level {self.level})"

@@ -10,6 +10,10 @@ A steady cycle is cheap: each namespace's fingerprint (the resourceVersions of i
 quotas and Namespace, and everything its drift is computed from) is compared with the
 one stored at its last full sync, from a few columns of every row. Only namespaces whose
 fingerprint moved or whose heartbeat is due are loaded and checked in full.
+
+What people must hear of is recorded as events (teams.events) in the sync's transaction: a
+namespace that becomes drifted (once, not at every cycle it stays so), and the quota warnings
+of the namespaces whose usage moved (provisioning.quota_warnings).
 """
 
 import hashlib
@@ -28,7 +32,9 @@ from django.utils import timezone
 from provisioning.cluster import ClusterError, ClusterGateway, QuotaReading, RefusalEvent, TransientError
 from provisioning.manifests import OWNERSHIP, render_quotas
 from provisioning.models import Cluster, UsageSample
+from provisioning.quota_warnings import check_quota_warnings
 from provisioning.refusals import store_refusals
+from teams import events
 from teams.capacity import guaranteed_gpus_by_namespace
 from teams.catalog import TierCatalog
 from teams.models import GpuTier, TeamNamespace
@@ -66,6 +72,8 @@ class SyncResult:
     samples: int = 0
     #: Quota refusals (one per involved object) written this cycle.
     refusals: int = 0
+    #: Quota warnings recorded this cycle (provisioning.quota_warnings).
+    warnings: int = 0
     api_calls: int = 0
     drifted: list[str] = field(default_factory=list)
 
@@ -105,6 +113,8 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
 
     samples: list[UsageSample] = []
     checked: list[TeamNamespace] = []
+    usage_moved: list[TeamNamespace] = []
+    newly_drifted: list[TeamNamespace] = []
     for namespace in _load(due):
         result.checked += 1
         check = due[namespace.pk]
@@ -115,6 +125,10 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
         phase = _phase(namespace, seen.get(namespace.name))
         drift = _drift(namespace, observed, seen.get(namespace.name), catalog) if namespace.last_applied_at else {}
         samples.extend(_samples(cluster, namespace, observed, now, every_key=check.heartbeat))
+        if observed != namespace.observed_quotas:
+            usage_moved.append(namespace)
+        if drift and not namespace.is_drifted:
+            newly_drifted.append(namespace)
         # Checked means its fingerprint moved or its heartbeat is due: the row is written either way.
         namespace.observed_quotas, namespace.phase = observed, phase
         namespace.is_drifted, namespace.drift = bool(drift), drift
@@ -129,6 +143,8 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
         UsageSample.objects.bulk_create(samples, batch_size=2000)
         TeamNamespace.objects.bulk_update(checked, OBSERVED_FIELDS, batch_size=1000)
         result.refusals = store_refusals(cluster, refused, namespace_ids, now)
+        result.warnings = check_quota_warnings(usage_moved, now)
+        _record_drift(newly_drifted)
         Cluster.objects.filter(pk=cluster.pk).update(health=Cluster.Health.OK, last_error="", last_synced_at=now)
     result.samples = len(samples)
     logger.info(
@@ -139,11 +155,26 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
             "checked": result.checked,
             "samples": result.samples,
             "refusals": result.refusals,
+            "warnings": result.warnings,
             "api_calls": result.api_calls,
             "drifted": len(result.drifted),
         },
     )
     return result
+
+
+def _record_drift(namespaces: list[TeamNamespace]) -> None:
+    """One event per namespace that became drifted in this sync; none while it stays drifted."""
+    if not namespaces:
+        return
+    actor = events.system_actor()
+    for namespace in namespaces:
+        events.record(
+            "namespace.drift_detected",
+            actor=actor,
+            target=f"namespace:{namespace.name}",
+            after={"namespace": namespace.name, "team": namespace.team.slug, "drift": namespace.drift},
+        )
 
 
 def _read_cluster(cluster: Cluster) -> tuple[list[QuotaReading], dict[str, dict], list[RefusalEvent], int]:

@@ -14,6 +14,7 @@ from provisioning.charts import RANGES, gpu_chart
 from provisioning.fit import check_fit, parse_ask
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
 from provisioning.models import Cluster
+from provisioning.quota_warnings import current_warnings
 from provisioning.refusals import recent_refusals
 from teams import roles, workflow
 from teams.capacity import CapacityTotals
@@ -42,6 +43,7 @@ def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
             "can_reapply": roles.can_decide(request.user),
             "can_request": roles.can_request_for(request.user, namespace.team),
             "refusals": recent_refusals(namespace, request.user),
+            "quota_warnings": current_warnings(namespace),
         },
     )
 

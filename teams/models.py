@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from teams import roles
+from teams.thresholds import validate_thresholds
 
 dns_label_validator = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
@@ -75,6 +76,13 @@ class GpuTier(models.Model):
     default_quota_hard = models.JSONField(default=dict, blank=True, help_text="ResourceQuota hard for new namespaces.")
     default_limit_range = models.JSONField(
         default=list, blank=True, help_text="LimitRange spec.limits for new namespaces."
+    )
+    quota_warning_thresholds = models.CharField(
+        max_length=40,
+        blank=True,
+        validators=[validate_thresholds],
+        help_text="Percents of hard at which a namespace in this tier warns its team, e.g. 80,95; "
+        "empty: the portal's default (QUOTA_WARNING_THRESHOLDS). A team's own thresholds win.",
     )
 
     objects = GpuTierQuerySet.as_manager()
@@ -153,6 +161,12 @@ class Team(models.Model):
     cost_center = models.ForeignKey(CostCenter, on_delete=models.PROTECT, related_name="teams")
     default_tier = models.ForeignKey(GpuTier, on_delete=models.PROTECT, related_name="+")
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+    quota_warning_thresholds = models.CharField(
+        max_length=40,
+        blank=True,
+        validators=[validate_thresholds],
+        help_text="Percents of hard at which the team's namespaces warn it, e.g. 80,95; empty: their tier's.",
+    )
 
     objects = TeamQuerySet.as_manager()
 

@@ -5,12 +5,11 @@ The one source of usage rows: the pages and the API (`GET /api/v1/namespaces/{id
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from teams.constants import GUARANTEED_GPU_KEY, QUOTA_KEY_ORDER
 from teams.models import TeamNamespace
 from teams.quantities import QuantityError, parse_quantity
-
-#: Share of hard at which a bar turns amber, then red.
-WARNING_SHARE, CRITICAL_SHARE = 0.8, 0.95
 
 
 @dataclass(frozen=True)
@@ -23,11 +22,13 @@ class UsageRow:
 
     @property
     def level(self) -> str:
+        """A bar turns amber at the lowest warning threshold and red at the highest (the portal's defaults)."""
         if self.percent is None:
             return "unknown"
-        if self.percent >= CRITICAL_SHARE * 100:
+        thresholds = settings.QUOTA_WARNING_THRESHOLDS
+        if self.percent >= thresholds[-1]:
             return "critical"
-        return "warning" if self.percent >= WARNING_SHARE * 100 else "ok"
+        return "warning" if self.percent >= thresholds[0] else "ok"
 
 
 def usage_rows(namespace: TeamNamespace) -> list[UsageRow]:

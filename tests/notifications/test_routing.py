@@ -4,7 +4,8 @@ import pytest
 
 from notifications import delivery
 from notifications.models import Channel, Delivery, Notification, Preference, Topic, Webhook
-from teams import conversation, workflow
+from teams import conversation, events, workflow
+from teams.events import system_actor
 from teams.models import AuditEvent
 from tests.requests import ask_for_gpus
 
@@ -88,3 +89,30 @@ def test_events_nobody_needs_to_hear_of_are_not_fanned_out(world, asked):
 
     assert delivery.fan_out(event.pk) == []
     assert not Notification.objects.filter(event=event).exists()
+
+
+def test_a_quota_warning_reaches_the_whole_team_with_its_link_to_ask_for_more(world):
+    link = "/requests/new/change_quota/?namespace=ml-research&quota|0|requests.nvidia.com/gpu=10"
+    events.record(
+        "namespace.quota_warning",
+        actor=system_actor(),
+        target="namespace:ml-research",
+        after={
+            "namespace": "ml-research",
+            "team": "research",
+            "resource": "requests.nvidia.com/gpu",
+            "quota": "ml-research-quota",
+            "level": 95,
+            "used": "8",
+            "hard": "8",
+            "percent": 100,
+            "link": link,
+        },
+    )
+
+    readers, _ = told("namespace.quota_warning")
+
+    assert readers == {"research-lead", "research-member"}
+    note = Notification.objects.get(recipient=world.research_member)
+    assert note.text == "ml-research: requests.nvidia.com/gpu at 100% of hard (8 of 8 in ml-research-quota)"
+    assert note.link == link
