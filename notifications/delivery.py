@@ -20,7 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from notifications import signing
-from notifications.models import Channel, Delivery, Notification, Preference, Topic, Webhook
+from notifications.models import OFF_BY_DEFAULT, Channel, Delivery, Notification, Preference, Topic, Webhook, chosen
 from notifications.routing import Message, audience, message_for
 from teams.models import AuditEvent
 
@@ -33,7 +33,8 @@ class PermanentFailure(Exception):
     """Another attempt would fail the same way: a refused address, a 4xx from the receiver."""
 
 
-#: Topics that speak to one person about their own things; they are not posted to team channels.
+#: Topics that speak to one person about their own things; they are not posted to team channels (nor are
+#: the topics off by default, which only those who chose them hear).
 PERSONAL_TOPICS = {Topic.TOKENS}
 
 
@@ -45,7 +46,7 @@ def fan_out(event_id: int) -> list[int]:
         return []
     people = audience(event, message)
     wanted = _preferences(people, message.topic)
-    readers = [user for user in people if wanted.get((user.pk, Channel.PORTAL), True)]
+    readers = [user for user in people if chosen(message.topic, wanted, (user.pk, Channel.PORTAL))]
     Notification.objects.bulk_create(
         [
             Notification(recipient=user, event=event, topic=message.topic, text=message.text, link=message.link)
@@ -56,7 +57,7 @@ def fan_out(event_id: int) -> list[int]:
     addresses = {
         user.email.strip().lower()
         for user in people
-        if user.email.strip() and wanted.get((user.pk, Channel.EMAIL), True)
+        if user.email.strip() and chosen(message.topic, wanted, (user.pk, Channel.EMAIL))
     }
     deliveries = [Delivery(event=event, channel=Channel.EMAIL, address=address) for address in sorted(addresses)]
     deliveries += [
@@ -68,13 +69,13 @@ def fan_out(event_id: int) -> list[int]:
 
 
 def _preferences(people: set, topic: str) -> dict[tuple[int, str], bool]:
-    """(user id, channel) -> enabled, for `topic`; what is absent is on."""
+    """(user id, channel) -> enabled, for `topic`; what is absent takes the topic's default."""
     rows = Preference.objects.filter(user__in=people, topic=topic)
     return {(user_id, channel): enabled for user_id, channel, enabled in rows.values_list("user", "channel", "enabled")}
 
 
 def _webhooks(message: Message) -> list[Webhook]:
-    if message.topic in PERSONAL_TOPICS:
+    if message.topic in PERSONAL_TOPICS or message.topic in OFF_BY_DEFAULT:
         return []
     heard_by = Q(team__isnull=True) | Q(team_id=message.team_id) if message.team_id else Q(team__isnull=True)
     return list(Webhook.objects.filter(heard_by, is_active=True))

@@ -1,6 +1,6 @@
 from django import forms
 
-from notifications.models import Channel, Topic, Webhook
+from notifications.models import Channel, Topic, Webhook, chosen
 from teams.limits import MAX_TOKEN_NAME_LENGTH
 from teams.models import Team
 
@@ -38,14 +38,18 @@ def preference_key(topic: str, channel: str) -> str:
     return f"{topic}|{channel}"
 
 
-def preference_grid(chosen: dict[tuple[str, str], bool]) -> list[dict]:
-    """One row per topic, one checkbox per channel, as the person chose (on where they did not)."""
+def preference_grid(choices: dict[tuple[str, str], bool]) -> list[dict]:
+    """One row per topic, one checkbox per channel, as the person chose (the topic's default where they did not)."""
     return [
         {
             "topic": topic,
             "label": label,
             "cells": [
-                {"channel": channel, "name": preference_key(topic, channel), "on": chosen.get((topic, channel), True)}
+                {
+                    "channel": channel,
+                    "name": preference_key(topic, channel),
+                    "on": chosen(topic, choices, (topic, channel)),
+                }
                 for channel in PERSONAL_CHANNELS
             ],
         }

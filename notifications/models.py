@@ -18,10 +18,20 @@ class Topic(models.TextChoices):
     """What an event is about, as people choose what reaches them."""
 
     REQUESTS = "requests", "Requests: new, decided, applied, failed"
+    PROGRESS = "progress", "Requests being applied (off unless chosen: applied follows within seconds)"
     COMMENTS = "comments", "Comments on requests"
     QUOTA = "quota", "Quota warnings: usage near a namespace's hard limit"
     NAMESPACES = "namespaces", "Namespaces: drift and failed re-applies"
     TOKENS = "tokens", "API tokens about to expire"
+
+
+#: Topics nobody hears until they choose to; every other topic is on until unticked.
+OFF_BY_DEFAULT = {Topic.PROGRESS}
+
+
+def chosen(topic: str, choices: dict, key: tuple) -> bool:
+    """A person's choice for `key` ((user or topic, channel)), else the topic's default."""
+    return choices.get(key, topic not in OFF_BY_DEFAULT)
 
 
 class Channel(models.TextChoices):

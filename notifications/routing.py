@@ -140,6 +140,9 @@ RULES: dict[str, _Rule] = {
     "request.changes_requested": _Rule(
         Topic.REQUESTS, lambda e: f"{e.actor} asked for changes to {_request(e)}{_note(e)}", _requester_and_leads
     ),
+    "request.applying": _Rule(
+        Topic.PROGRESS, lambda e: f"{_request(e).capitalize()} is being applied on the cluster", _requester_and_leads
+    ),
     "request.approved": _Rule(
         Topic.REQUESTS,
         lambda e: f"{e.actor} approved {_request(e)}{' in part' if e.after.get('granted') else ''}{_note(e)}",

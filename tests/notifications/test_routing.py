@@ -82,13 +82,23 @@ def test_a_teams_webhook_hears_its_team_and_the_global_one_hears_every_team(worl
     assert hooks == {team_hook.pk, global_hook.pk}
 
 
-def test_events_nobody_needs_to_hear_of_are_not_fanned_out(world, asked):
+def test_progress_is_heard_only_by_those_who_chose_it_and_other_events_by_nobody(world, asked):
+    Webhook.objects.create(name="all", url="http://h/2", created_by=world.approver)
     workflow.approve_request(asked.pk, actor=world.approver)
-    workflow.mark_applying(asked.pk, actor=world.approver)
-    event = AuditEvent.objects.get(verb="request.applying")
+    workflow.mark_applying(asked.pk, actor=system_actor())
+    quiet = AuditEvent.objects.get(verb="request.applying")
+    assert delivery.fan_out(quiet.pk) == []
+    assert not Notification.objects.filter(event=quiet).exists()
 
-    assert delivery.fan_out(event.pk) == []
-    assert not Notification.objects.filter(event=event).exists()
+    Preference.objects.create(user=world.research_lead, topic=Topic.PROGRESS, channel=Channel.PORTAL, enabled=True)
+    workflow.mark_failed(asked.pk, actor=system_actor(), error="403")
+    workflow.retry_request(asked.pk, actor=world.approver)
+    chosen, _ = told("request.applying")
+    retried = AuditEvent.objects.get(verb="request.retried")
+
+    assert chosen == {"research-lead"}
+    assert delivery.fan_out(retried.pk) == []
+    assert not Delivery.objects.filter(channel=Channel.WEBHOOK, event__verb="request.applying").exists()
 
 
 def test_a_quota_warning_reaches_the_whole_team_with_its_link_to_ask_for_more(world):
