@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from accounts.actions import revoke_api_token
 from accounts.models import ApiToken, GroupMapping, ProviderIdentity
-from teams.admin import AuditedModelAdmin
+from teams.admin import AuditedModelAdmin, LookOnlyAdmin
 
 
 @admin.register(ApiToken)
@@ -60,7 +60,7 @@ class GroupMappingAdmin(AuditedModelAdmin):
 
 
 @admin.register(ProviderIdentity)
-class ProviderIdentityAdmin(admin.ModelAdmin):
+class ProviderIdentityAdmin(LookOnlyAdmin):
     """Who signed in through the provider: written only by sign-ins (accounts.identities), for looking."""
 
     list_display = ["user", "subject", "issuer", "email", "confirmed_at", "refused_at"]
@@ -69,12 +69,3 @@ class ProviderIdentityAdmin(admin.ModelAdmin):
     search_fields = ["subject", "email", "user__username"]
     readonly_fields = ["user", "issuer", "subject", "email", "groups", "confirmed_at", "refused_at", "created_at"]
     exclude = ["refresh_token", "granted_groups", "granted_staff"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

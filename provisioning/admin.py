@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from provisioning.models import Cluster, QuotaWarning, UsageSample
+from teams.admin import LookOnlyAdmin
 
 
 @admin.register(Cluster)
@@ -35,19 +36,10 @@ class UsageSampleAdmin(admin.ModelAdmin):
 
 
 @admin.register(QuotaWarning)
-class QuotaWarningAdmin(admin.ModelAdmin):
+class QuotaWarningAdmin(LookOnlyAdmin):
     """Read-only: the usage sync writes these (provisioning.quota_warnings); thresholds are set on tiers and teams."""
 
     list_display = ["namespace", "quota_name", "resource", "percent", "level", "used", "hard", "warned_at"]
     list_filter = ["resource", "level"]
     list_select_related = ["namespace"]
     search_fields = ["namespace__name", "quota_name"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

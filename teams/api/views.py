@@ -167,11 +167,7 @@ class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadO
     )
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None) -> Response:
-        item = self.get_object()
-        body = NoteSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        rejected = workflow.reject_request(item.pk, actor=request.user, note=body.validated_data["note"])
-        return Response(self._show(rejected))
+        return self._with_note(workflow.reject_request)
 
     @extend_schema(
         request=NoteSerializer,
@@ -181,11 +177,7 @@ class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadO
     )
     @action(detail=True, methods=["post"], url_path="request-changes")
     def request_changes(self, request, pk=None) -> Response:
-        item = self.get_object()
-        body = NoteSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        changed = workflow.request_changes(item.pk, actor=request.user, note=body.validated_data["note"])
-        return Response(self._show(changed))
+        return self._with_note(workflow.request_changes)
 
     @extend_schema(
         request=ResubmitSerializer,
@@ -249,6 +241,13 @@ class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadO
     def retry(self, request, pk=None) -> Response:
         item = self.get_object()
         return Response(self._show(workflow.retry_request(item.pk, actor=request.user)))
+
+    def _with_note(self, transition) -> Response:
+        """A transition an approver explains in a `note` the requester reads."""
+        item = self.get_object()
+        body = NoteSerializer(data=self.request.data)
+        body.is_valid(raise_exception=True)
+        return Response(self._show(transition(item.pk, actor=self.request.user, note=body.validated_data["note"])))
 
     def _show(self, item: Request) -> dict:
         return RequestSerializer(self.get_queryset().get(pk=item.pk), context=self.get_serializer_context()).data
