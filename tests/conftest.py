@@ -153,6 +153,15 @@ def unique_name(core) -> Iterator[Callable[[str], str]]:
 
 
 @pytest.fixture
+def research(world, unique_name) -> TeamNamespace:
+    """The seed's ml-research under a name of its own, for tests whose approvals really reach the shared cluster."""
+    namespace = world.namespace("ml-research")
+    namespace.name = unique_name("ml-research")
+    namespace.save()
+    return namespace
+
+
+@pytest.fixture
 def fast_retries(settings) -> None:
     """Retries a second or two apart, for a minute at most: an outage test takes seconds, not an hour."""
     settings.PROVISIONING_RETRY_BACKOFF = 1

@@ -2,19 +2,11 @@
 
 import pytest
 
-from teams.models import Request, TeamNamespace
+from teams.models import Request
 from tests.e2e.test_quota_request import GPU_INPUT, ask_for_more_gpus
 from tests.kube import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def research(world, unique_name) -> TeamNamespace:
-    namespace = world.namespace("ml-research")
-    namespace.name = unique_name("ml-research")
-    namespace.save()
-    return namespace
 
 
 def test_an_approver_asks_for_changes_the_lead_resubmits_and_gets_part_of_it_on_the_cluster(

@@ -11,15 +11,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.worker, pytest.m
 GPU_INPUT = "Guaranteed GPUs (requests.nvidia.com/gpu)"
 
 
-@pytest.fixture
-def research(world, unique_name) -> TeamNamespace:
-    """The seed's ml-research under a name of its own, so a demo on the same cluster is left alone."""
-    namespace = world.namespace("ml-research")
-    namespace.name = unique_name("ml-research")
-    namespace.save()
-    return namespace
-
-
 def ask_for_more_gpus(page, live_server, namespace: TeamNamespace, gpus: str, why: str) -> int:
     page.goto(f"{live_server.url}/requests/new/change_quota/?namespace={namespace.name}")
     page.get_by_label(GPU_INPUT).fill(gpus)

@@ -8,16 +8,12 @@ from teams.models import AuditEvent
 from tests.kube import wait_until
 from tests.requests import ask_for_gpus
 
-pytestmark = [pytest.mark.cluster, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def research(world, cluster, unique_name):
-    """The seed's ml-research under a name of its own: the worker really applies the approval."""
-    namespace = world.namespace("ml-research")
-    namespace.name = unique_name("ml-research")
-    namespace.save()
-    return namespace
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("cluster"),
+]
 
 
 def approve_sixteen(world, namespace) -> AuditEvent:
