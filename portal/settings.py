@@ -1,4 +1,4 @@
-"""Django settings, read from the environment (see the table in README.md).
+"""Django settings, read from the environment (every variable: docs/operations.md, "Settings reference").
 
 The embedded defaults run the whole portal on one machine with no servers: an SQLite
 file and a Celery broker on SQLite, both under `var/`. Production sets DATABASE_URL,
@@ -79,8 +79,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 ROOT_URLCONF = "portal.urls"
 
 # HTTPS. Production defaults pass `manage.py check --deploy`; a plain-HTTP lab turns off SECURE_SSL_REDIRECT,
-# SECURE_COOKIES and SECURE_HSTS_SECONDS (README). Behind a proxy that ends TLS, TRUST_PROXY_HEADERS lets its
-# X-Forwarded-Proto say the request was HTTPS and its X-Forwarded-For name the client; never set it without
+# SECURE_COOKIES and SECURE_HSTS_SECONDS (docs/operations.md). Behind a proxy that ends TLS, TRUST_PROXY_HEADERS lets
+# its X-Forwarded-Proto say the request was HTTPS and its X-Forwarded-For name the client; never set it without
 # such a proxy, or any client could claim either.
 TRUST_PROXY_HEADERS = env.get_bool("TRUST_PROXY_HEADERS", False)
 if TRUST_PROXY_HEADERS:
