@@ -651,8 +651,8 @@ def print_results(result: LoadResult, costs: dict[int, Costs], options) -> None:
     )
     print(
         f"\napproval queue alone: {large.alone['approval queue']:.0f} ms at {options.namespaces:,} namespaces "
-        f"({small.alone['approval queue']:.0f} ms at {options.small:,}), of which CapacityTotals(): "
-        f"{large.capacity:.0f} ms ({small.capacity:.0f} ms)",
+        f"({small.alone['approval queue']:.0f} ms at {options.small:,}); CapacityTotals() alone, which it "
+        f"computes first: {large.capacity:.0f} ms ({small.capacity:.0f} ms)",
         flush=True,
     )
     for page, messages in result.failures.items():
