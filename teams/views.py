@@ -7,11 +7,12 @@ request is a 404, as if it did not exist; one the user sees but may not act on i
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from teams import conversation, roles, workflow
@@ -25,6 +26,8 @@ from teams.usage import usage_rows
 Kind = Request.Kind
 State = Request.State
 RECENT_REQUESTS = 10
+#: Pending requests per queue page: rendering 200 at once took half a second (BENCHMARKS.md, Load).
+QUEUE_PAGE_SIZE = 50
 #: The prefix of the approve form's inputs for amounts granted in part: `grant|<field of a changes row>`.
 GRANT = "grant|"
 
@@ -308,7 +311,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         Request.objects.visible_to(request.user)
         .filter(state=State.PENDING)
         .select_related("team__cost_center", "namespace__tier", "requested_by")
-        .order_by("created_at")
+        .order_by("created_at", "pk")  # pk: pages never share or skip a request submitted in the same instant
     )
     filters = {key: request.GET.get(key, "") for key in ("team", "tier", "kind")}
     if filters["team"]:
@@ -320,8 +323,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     totals = CapacityTotals()
     if request.htmx and request.htmx.target == "capacity":  # the header polling for the latest total
         return render(request, "teams/partials/capacity.html", {"totals": totals})
+    page = Paginator(pending, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = []
-    for item in pending[:500]:
+    for item in page.object_list:
         rows.append(
             {
                 "item": item,
@@ -337,6 +341,8 @@ def queue(request: HttpRequest) -> HttpResponse:
         "teams/queue.html",
         {
             "rows": rows,
+            "page": page,
+            "page_query": urlencode({key: value for key, value in filters.items() if value}),
             "totals": totals,
             "filters": filters,
             "teams": Team.objects.visible_to(request.user),

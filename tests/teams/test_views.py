@@ -1,5 +1,7 @@
 """Every page and action for every role, the request form's behaviour, and constant query counts."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
@@ -492,6 +494,27 @@ def test_pages_run_a_constant_number_of_queries(as_role, world, django_assert_ma
         response = client.get(reverse(name, args=args))
 
     assert response.status_code == 200
+
+
+def test_the_queue_shows_fifty_requests_a_page_oldest_first_and_keeps_its_filters(as_role, world):
+    grow(world, 60)
+    client = as_role("approver")
+
+    first = client.get(reverse("queue"), {"kind": "create_namespace"}).content.decode()
+    second = client.get(reverse("queue"), {"kind": "create_namespace", "page": "2"}).content.decode()
+    not_a_page = client.get(reverse("queue"), {"page": "abc"})
+
+    shown = [set(re.findall(r'<li class="card queue-row" id="request-(\d+)"', html)) for html in (first, second)]
+    assert [len(ids) for ids in shown] == [50, 10]
+    assert shown[0] | shown[1] == {
+        str(pk) for pk in Request.objects.filter(state=State.PENDING).values_list("pk", flat=True)
+    }
+    assert max(map(int, shown[0])) < min(map(int, shown[1]))
+    assert "Requests 1 to 50 of 60, oldest first." in first
+    assert '<a href="?kind=create_namespace&amp;page=2">Newer</a>' in first
+    assert '<a href="?kind=create_namespace&amp;page=1">Older</a>' in second
+    assert not_a_page.status_code == 200
+    assert "Requests 1 to 50 of 60, oldest first." in not_a_page.content.decode()
 
 
 def test_deciding_a_request_that_does_not_exist_is_404_not_500(as_role):
