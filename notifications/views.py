@@ -90,8 +90,7 @@ def webhooks(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def turn_off_webhook(request: HttpRequest, pk: int) -> HttpResponse:
-    """A GET asks to confirm; the POST from that page deletes."""
-    roles.require_approver(request.user)
+    """A GET asks to confirm; the POST from that page turns it off."""
     hook = get_object_or_404(Webhook.objects.visible_to(request.user), pk=pk)
     if request.method != "POST":
         return render(request, "notifications/webhook_turn_off.html", {"hook": hook})

@@ -35,7 +35,7 @@ from provisioning.models import Cluster, UsageSample
 from provisioning.quota_warnings import check_quota_warnings
 from provisioning.refusals import store_refusals
 from teams import events
-from teams.capacity import guaranteed_gpus_by_namespace
+from teams.capacity import guaranteed_total
 from teams.catalog import TierCatalog
 from teams.models import GpuTier, TeamNamespace
 from teams.quantities import QuantityError, parse_quantity
@@ -214,7 +214,7 @@ def sync_capacity(cluster: Cluster) -> Cluster:
     except ClusterError as error:
         Cluster.objects.filter(pk=cluster.pk).update(health=_health_of(error), last_error=str(error))
         raise
-    guaranteed = sum(guaranteed_gpus_by_namespace(TierCatalog.load()).values())
+    guaranteed = guaranteed_total()
     Cluster.objects.filter(pk=cluster.pk).update(
         gpu_capacity=capacity.gpus,
         ready_nodes=capacity.ready_nodes,

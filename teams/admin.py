@@ -19,6 +19,7 @@ from django.db import models, transaction
 from django.template.response import TemplateResponse
 
 from teams import events, workflow
+from teams.capacity import recount_guaranteed
 from teams.catalog import check_rate_day, is_billed
 from teams.models import (
     AuditEvent,
@@ -130,6 +131,12 @@ class GpuTierAdmin(AuditedModelAdmin):
     list_filter = ["preemption_policy", "allows_guaranteed_gpus"]
     search_fields = ["slug", "name", "priority_class_name"]
     audit_noun = "tier"
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Whether a tier guarantees GPUs decides which quotas count as guaranteed: count them all again."""
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            recount_guaranteed()
 
 
 class RateForm(forms.ModelForm):

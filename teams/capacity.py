@@ -7,6 +7,8 @@ registers a provider here in its AppConfig.ready().
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db.models import Sum
+
 from teams.catalog import TierCatalog
 from teams.models import Request, TeamNamespace
 from teams.specs import merge_spec, namespace_spec
@@ -47,37 +49,50 @@ class CapacityImpact:
         }
 
 
-def guaranteed_gpus_by_namespace(catalog: TierCatalog) -> dict[int, int]:
-    """Guaranteed GPUs of every live namespace, by id: the sum is what approvers weigh against capacity.
+def count_guaranteed(namespace: TeamNamespace, catalog: TierCatalog | None = None) -> None:
+    """Keep `namespace.guaranteed_gpus` with its quotas and tier; every writer of either calls this."""
+    catalog = catalog or TierCatalog.load()
+    namespace.guaranteed_gpus = catalog.gpu_allocation(namespace.quotas, catalog.by_id[namespace.tier_id]).guaranteed
 
-    Reads only each row's tier and quotas: at 10,000 namespaces, loading whole rows cost
-    an approval over a second under its row lock.
-    """
-    return {
-        pk: catalog.gpu_allocation(quotas, catalog.by_id[tier_id]).guaranteed
-        for pk, tier_id, quotas in TeamNamespace.objects.live().values_list("pk", "tier_id", "quotas")
-    }
+
+def recount_guaranteed() -> int:
+    """Count every live namespace again: a tier's edit may move quotas between guaranteed and burst."""
+    catalog = TierCatalog.load()
+    namespaces = list(TeamNamespace.objects.live().only("pk", "tier_id", "quotas", "guaranteed_gpus"))
+    changed = []
+    for namespace in namespaces:
+        before = namespace.guaranteed_gpus
+        count_guaranteed(namespace, catalog)
+        if namespace.guaranteed_gpus != before:
+            changed.append(namespace)
+    TeamNamespace.objects.bulk_update(changed, ["guaranteed_gpus"], batch_size=2000)
+    return len(changed)
+
+
+def guaranteed_total() -> int:
+    """The guaranteed GPUs of every live namespace: what approvers weigh against capacity."""
+    return TeamNamespace.objects.live().aggregate(total=Sum("guaranteed_gpus"))["total"] or 0
 
 
 class CapacityTotals:
-    """Guaranteed GPUs per live namespace, read once and reused for every row of a queue.
+    """The cluster's guaranteed GPUs, read once and reused for every row of a queue.
 
     The one source of the guaranteed total: the queue and the cluster page both show `total`,
-    so they cannot disagree between syncs.
+    so they cannot disagree between syncs. One SUM at any number of namespaces.
     """
 
     def __init__(self) -> None:
         self.catalog = TierCatalog.load()
-        self.by_namespace = guaranteed_gpus_by_namespace(self.catalog)
-        self.total = sum(self.by_namespace.values())
+        self.total = guaranteed_total()
         self.capacity = gpu_capacity()
 
     def impact(self, request: Request) -> CapacityImpact:
-        current = self.by_namespace.get(request.namespace_id, 0)
+        namespace = request.namespace if request.namespace_id else None
+        current = namespace.guaranteed_gpus if namespace is not None and namespace.deleted_at is None else 0
         if request.kind == Request.Kind.DELETE_NAMESPACE:
             after = 0
         else:
-            base = namespace_spec(request.namespace) if request.namespace_id else {}
+            base = namespace_spec(namespace) if namespace is not None else {}
             spec = merge_spec(base, request.approved_spec)
             tier = self.catalog.by_slug.get(spec.get("tier"))
             after = self.catalog.gpu_allocation(spec.get("quotas") or [], tier).guaranteed if tier else current

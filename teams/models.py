@@ -242,6 +242,12 @@ class TeamNamespace(models.Model):
         default=list, blank=True, help_text="ResourceQuotas: [{name, hard, scopeSelector?}], quantities canonical."
     )
     limit_range = models.JSONField(default=dict, blank=True, help_text="LimitRange: {name, limits: [...]}, or {}.")
+    guaranteed_gpus = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="What the quotas guarantee under the tier catalog's rules, kept with them (teams.capacity), so "
+        "the cluster's total is one SUM, not a reading of every namespace's quotas.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     deletion_requested_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)

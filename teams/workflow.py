@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from teams import events
-from teams.capacity import CapacityImpact, capacity_impact
+from teams.capacity import CapacityImpact, capacity_impact, count_guaranteed
 from teams.events import system_actor
 from teams.limits import MAX_JUSTIFICATION_LENGTH, MAX_NOTE_LENGTH, check_text, text_problem
 from teams.models import Comment, GpuTier, Request, Team, TeamNamespace
@@ -344,14 +344,16 @@ def adopt_namespace(*, actor, team: Team, tier: GpuTier, name: str, observed: di
 
     def adopt(request: Request) -> tuple[dict, dict]:
         impact = capacity_impact(request)
-        namespace = TeamNamespace.objects.create(
-            name=name,
-            team=team,
-            tier=tier,
-            labels=report.proposed.get("labels") or {},
-            quotas=report.proposed["quotas"],
-            limit_range=report.proposed.get("limitRange") or {},
-            adopted_at=timezone.now(),
+        namespace = _save_desired(
+            TeamNamespace(
+                name=name,
+                team=team,
+                tier=tier,
+                labels=report.proposed.get("labels") or {},
+                quotas=report.proposed["quotas"],
+                limit_range=report.proposed.get("limitRange") or {},
+                adopted_at=timezone.now(),
+            )
         )
         request.namespace = namespace
         request.reviewed_by = system
@@ -389,12 +391,12 @@ def seed_namespace(name: str, *, team: Team, spec: dict) -> str:
     with transaction.atomic():
         namespace = TeamNamespace.objects.live().select_for_update().select_related("tier").filter(name=name).first()
         if namespace is None:
-            namespace, before, outcome = TeamNamespace.objects.create(name=name, **desired), {}, "created"
+            namespace, before, outcome = _save_desired(TeamNamespace(name=name, **desired)), {}, "created"
         elif any(getattr(namespace, key) != value for key, value in desired.items()):
             before, outcome = {"team": namespace.team.slug, **namespace_spec(namespace)}, "reset"
             for key, value in desired.items():
                 setattr(namespace, key, value)
-            namespace.save()
+            _save_desired(namespace)
         else:
             return "unchanged"
         events.record(
@@ -457,13 +459,15 @@ def _transition(
 def _set_desired_state(request: Request, proposed: dict) -> tuple[dict, dict]:
     """Write the approved proposal into the namespace; return its spec before and after."""
     if request.kind == Kind.CREATE_NAMESPACE:
-        namespace = TeamNamespace.objects.create(
-            name=request.namespace_name,
-            team=request.team,
-            tier=GpuTier.objects.get(slug=proposed["tier"]),
-            labels=proposed.get("labels") or {},
-            quotas=proposed["quotas"],
-            limit_range=proposed.get("limitRange") or {},
+        namespace = _save_desired(
+            TeamNamespace(
+                name=request.namespace_name,
+                team=request.team,
+                tier=GpuTier.objects.get(slug=proposed["tier"]),
+                labels=proposed.get("labels") or {},
+                quotas=proposed["quotas"],
+                limit_range=proposed.get("limitRange") or {},
+            )
         )
         request.namespace = namespace
         return {"spec": {}}, {"spec": namespace_spec(namespace)}
@@ -477,8 +481,15 @@ def _set_desired_state(request: Request, proposed: dict) -> tuple[dict, dict]:
         namespace.quotas = proposed["quotas"]
     if "limitRange" in proposed:
         namespace.limit_range = proposed["limitRange"]
-    namespace.save()
+    _save_desired(namespace)
     return {"spec": before}, {"spec": namespace_spec(namespace)}
+
+
+def _save_desired(namespace: TeamNamespace) -> TeamNamespace:
+    """Save a namespace's desired state with the guaranteed GPUs its quotas now hold."""
+    count_guaranteed(namespace)
+    namespace.save()
+    return namespace
 
 
 def _audit(request: Request, actor, verb: str, before: dict, after: dict) -> None:

@@ -81,6 +81,7 @@ def grow_to(size: int, shapes: list[TeamNamespace]) -> None:
                 labels=copy.deepcopy(shape.labels),
                 quotas=copy.deepcopy(shape.quotas),
                 limit_range=copy.deepcopy(shape.limit_range),
+                guaranteed_gpus=shape.guaranteed_gpus,
                 phase=TeamNamespace.Phase.ACTIVE,
                 observed_quotas=observed,
             )

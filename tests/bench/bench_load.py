@@ -254,6 +254,7 @@ class World:
                     labels=dict(shape.labels),
                     quotas=shape.quotas,
                     limit_range=shape.limit_range,
+                    guaranteed_gpus=shape.guaranteed_gpus,
                     phase=TeamNamespace.Phase.ACTIVE,
                     observed_quotas=observed,
                     last_applied_at=now,

@@ -1,11 +1,11 @@
 """Pages that agree: one guaranteed total on the queue and the cluster page, GPUs named per tier."""
 
-import copy
-
 from django.urls import reverse
 from django.utils import timezone
 
 from provisioning.models import Cluster
+from teams import workflow
+from tests.requests import ask_for_gpus
 
 
 def guaranteed_on_pages(client) -> tuple[str, str]:
@@ -19,11 +19,8 @@ def test_the_queue_and_the_cluster_page_show_the_same_guaranteed_total_between_s
     Cluster.objects.create(
         name="local", is_default=True, gpu_capacity=30, guaranteed_gpus=24, capacity_synced_at=timezone.now()
     )
-    namespace = world.namespace("ml-research")
-    quotas = copy.deepcopy(namespace.quotas)
-    quotas[0]["hard"]["requests.nvidia.com/gpu"] = "12"
-    namespace.quotas = quotas
-    namespace.save()
+    asked = ask_for_gpus(world, world.namespace("ml-research"), "12")
+    workflow.approve_request(asked.pk, actor=world.approver)
     client = sign_in("approver")
 
     queue, overview = guaranteed_on_pages(client)

@@ -21,10 +21,12 @@ import chargeback.views
 import provisioning.views
 import teams.views
 from accounts.actions import create_api_token
+from notifications.models import Notification, Topic, Webhook
 from provisioning.models import Cluster, UsageSample
 from teams import workflow
 from teams.api.mixins import VisibleToUserMixin
 from teams.events import system_actor
+from teams.models import AuditEvent
 from tests.requests import ask_for_gpus
 
 #: What the API answers for an object that does not exist at all.
@@ -36,6 +38,10 @@ TEAM_OBJECTS: dict[str, Target] = {
     # Pages
     "request-detail": ("get", lambda o: ([o["pending"]], "", None), 200),
     "request-cancel": ("post", lambda o: ([o["pending"]], "", {}), 403),
+    "request-edit": ("get", lambda o: ([o["sent_back"]], "", None), 403),
+    "request-changes": ("post", lambda o: ([o["pending"]], "", {"note": "12?"}), 403),
+    # The request's team takes part in its conversation.
+    "request-comment": ("post", lambda o: ([o["pending"]], "", {"body": "We need 16."}), 302),
     "request-approve": ("post", lambda o: ([o["pending"]], "", {"note": "ok"}), 403),
     "request-reject": ("post", lambda o: ([o["pending"]], "", {"note": "no"}), 403),
     "request-retry": ("post", lambda o: ([o["failed"]], "", {}), 403),
@@ -53,6 +59,10 @@ TEAM_OBJECTS: dict[str, Target] = {
     "namespace-reapply": ("post", lambda o: (["ml-research"], "", {}), 403),
     # A token is its owner's alone: the member revokes their own, nobody else sees it.
     "token-revoke": ("post", lambda o: ([o["token"]], "", {}), 302),
+    # So is a notification: the member opens their own.
+    "notification-open": ("get", lambda o: ([o["notification"]], "", None), 302),
+    # Webhooks are the approvers': to a team's own members they do not exist either.
+    "webhook-turn-off": ("post", lambda o: ([o["webhook"]], "", {}), 404),
     # API
     "v1:cost-center-detail": ("get", lambda o: (["rd-001"], "", None), 200),
     "v1:team-detail": ("get", lambda o: (["research"], "", None), 200),
@@ -62,6 +72,13 @@ TEAM_OBJECTS: dict[str, Target] = {
     "v1:request-reject": ("post", lambda o: ([o["pending"]], "", {"note": "no"}), 403),
     "v1:request-cancel": ("post", lambda o: ([o["pending"]], "", {}), 403),
     "v1:request-retry": ("post", lambda o: ([o["failed"]], "", {}), 403),
+    "v1:request-request-changes": ("post", lambda o: ([o["pending"]], "", {"note": "12?"}), 403),
+    "v1:request-resubmit": (
+        "post",
+        lambda o: ([o["sent_back"]], "", {"proposed_spec": {"quotas": []}, "justification": "Again."}),
+        403,
+    ),
+    "v1:request-comments": ("get", lambda o: ([o["pending"]], "", None), 200),
     "v1:request-dry-run": ("post", lambda o: ([o["pending"]], "", {}), 403),
     "v1:usage-sample-detail": ("get", lambda o: ([o["sample"]], "", None), 200),
 }
@@ -92,6 +109,13 @@ NO_OBJECT = {
     "swagger-ui",
     "api-not-found",
     "favicon.ico",
+    "notifications",
+    "notification-preferences",
+    "webhooks",
+    "no-access",
+    "oidc_authentication_init",
+    "oidc_authentication_callback",
+    "oidc_logout",
 }
 
 
@@ -155,7 +179,22 @@ def objects(world) -> dict:
     workflow.mark_applying(failed.pk, actor=system_actor())
     workflow.mark_failed(failed.pk, actor=system_actor(), error="403 Forbidden")
     token, _ = create_api_token(user=world.research_member, name="laptop", read_only=True, expires_at=None)
+    sent_back = ask_for_gpus(world, world.namespace("ml-research"), "10")
+    workflow.request_changes(sent_back.pk, actor=world.approver, note="9?")
+    notification = Notification.objects.create(
+        recipient=world.research_member,
+        event=AuditEvent.objects.filter(request=sent_back).latest("pk"),
+        topic=Topic.REQUESTS,
+        text="approver asked for changes",
+        link=f"/requests/{sent_back.pk}/",
+    )
+    webhook = Webhook.objects.create(
+        name="research", url="https://hooks.example/r", team=world.research, created_by=world.approver
+    )
     return {
+        "sent_back": sent_back.pk,
+        "notification": notification.pk,
+        "webhook": webhook.pk,
         "namespace": namespace.pk,
         "sample": sample.pk,
         "pending": pending.pk,

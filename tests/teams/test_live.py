@@ -1,7 +1,5 @@
 """Live fragments: usage, the queue's guaranteed total and a request's state follow the database without a reload."""
 
-import copy
-
 from django.urls import reverse
 
 from teams import workflow
@@ -39,11 +37,7 @@ def test_the_queue_header_fragment_follows_an_applied_change(world, sign_in, set
     settings.PROVISIONING_SYNC_INTERVAL = 5
     client = sign_in("approver")
     assert 'hx-trigger="every 5s, capacity-changed from:body"' in client.get(reverse("queue")).content.decode()
-    namespace = world.namespace("ml-research")
-    quotas = copy.deepcopy(namespace.quotas)
-    quotas[0]["hard"]["requests.nvidia.com/gpu"] = "12"
-    namespace.quotas = quotas
-    namespace.save()
+    workflow.approve_request(ask_for_gpus(world, world.namespace("ml-research"), "12").pk, actor=world.approver)
 
     fragment = client.get(reverse("queue"), HTTP_HX_TARGET="capacity", **HTMX).content.decode()
 
