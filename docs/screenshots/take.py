@@ -94,6 +94,20 @@ def demo(port: int) -> Iterator[str]:
         os.killpg(honcho.pid, signal.SIGTERM)
         honcho.wait(timeout=60)
         log.close()
+        remove_workloads()
+
+
+def remove_workloads() -> None:
+    """Delete what the demo's workload stream started, so the GPUs it held are free for whatever runs next."""
+    kubeconfig = os.environ.get("KUBECONFIG") or str(ROOT / ".cluster" / "kubeconfig")
+    kubectl = [str(ROOT / ".venv" / "bin" / "kubectl"), "--kubeconfig", kubeconfig, "--context", "gpu-portal-admin"]
+    for namespace in SEED_NAMESPACES:
+        subprocess.run(
+            [*kubectl, "delete", "deployments,jobs,pods", "-n", namespace, "-l", "sim.gpu-portal/generated=true"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            timeout=120,
+        )
 
 
 def answers(url: str) -> bool:
