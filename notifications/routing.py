@@ -46,9 +46,9 @@ def message_for(event: AuditEvent) -> Message | None:
 
 
 def audience(event: AuditEvent, message: Message) -> set:
-    """Who hears `event` by default; never the one who did it, nor the system."""
+    """Who hears `event` by default; never the one who did it, the system, or an account no longer active."""
     hears = RULES[event.verb].hears(event, message.team_id)
-    return {user for user in hears if user.pk != event.actor_id and not is_system_actor(user)}
+    return {user for user in hears if user.pk != event.actor_id and user.is_active and not is_system_actor(user)}
 
 
 def _team_id(event: AuditEvent) -> int | None:

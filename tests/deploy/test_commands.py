@@ -242,7 +242,8 @@ def test_the_images_default_command_serves_the_portal_and_logs_json(
     assert stylesheet.getheader("Content-Type").startswith("text/css")
     assert by_pod_address.status == 400  # production's host check holds for everything but the probes
     assert exit_code == 0, web.text()[-3000:]
-    access = [json.loads(line) for line in web.text().splitlines() if line.startswith("{")]
+    logged = [json.loads(line) for line in web.text().splitlines() if line.startswith("{")]
+    access = [entry for entry in logged if entry.get("logger") == "gunicorn.access"]  # beside the portal's own lines
     (line,) = [entry for entry in access if entry["user_agent"] == AWKWARD_AGENT]
     assert (line["method"], line["path"], line["status"]) == ("GET", "/accounts/login/", 200)
     assert (line["logger"], line["remote_addr"]) == ("gunicorn.access", "127.0.0.1")

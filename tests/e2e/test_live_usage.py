@@ -4,6 +4,8 @@ import pytest
 from playwright.sync_api import expect
 
 from provisioning.models import Cluster
+from teams import workflow
+from tests.requests import ask_for_gpus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -37,8 +39,7 @@ def test_usage_and_the_queue_header_refresh_without_reload_and_keep_typed_input(
     approver.goto(f"{live_server.url}/queue/")
     assert "Guaranteed GPUs: 24" in approver.locator("#capacity").inner_text()
     approver.evaluate("window.notReloaded = true")
-    namespace.quotas[0]["hard"][GPU] = "12"
-    namespace.save()
+    workflow.approve_request(ask_for_gpus(world, world.namespace("ml-research"), "12").pk, actor=world.approver)
 
     expect(approver.locator("#capacity")).to_contain_text("Guaranteed GPUs: 28", timeout=10_000)
     assert approver.evaluate("window.notReloaded") is True

@@ -49,6 +49,16 @@ def test_a_comment_reaches_the_requester_and_the_approvers_who_took_part(world, 
     assert readers == {"research-lead", "approver"}  # not the second approver, who took no part
 
 
+def test_an_account_no_longer_active_hears_nothing(world, asked):
+    workflow.approve_request(asked.pk, actor=world.approver)
+    world.research_lead.is_active = False
+    world.research_lead.save()
+
+    readers, addresses = told("request.approved")
+
+    assert (readers, addresses) == (set(), set())
+
+
 def test_a_choice_per_topic_and_channel_is_honoured(world, asked):
     Preference.objects.create(user=world.approver, topic=Topic.REQUESTS, channel=Channel.EMAIL, enabled=False)
 
