@@ -90,6 +90,15 @@ class Person(FastHttpUser):
             if trigger == "load" or index < in_view:
                 self.page(path, name, headers={"HX-Request": "true"})
 
+    def look_at_dashboard(self) -> None:
+        html = self.page("/teams/", "dashboard", expect=self.me["namespaces"][0])
+        self.fragments(html, CHART, "usage chart (htmx)", CARDS_IN_VIEW)
+
+    def look_at_a_namespace(self) -> None:
+        name = random.choice(self.me["namespaces"])
+        html = self.page(f"/namespaces/{name}/", "namespace page", expect=name)
+        self.fragments(html, CHART, "usage chart (htmx)", 1)
+
     @task(1)
     def static_file(self) -> None:
         """The floor: a file WhiteNoise serves from memory, through the same gunicorn."""
@@ -104,14 +113,11 @@ class TeamLead(Person):
 
     @task(3)
     def dashboard(self) -> None:
-        html = self.page("/teams/", "dashboard", expect=self.me["namespaces"][0])
-        self.fragments(html, CHART, "usage chart (htmx)", CARDS_IN_VIEW)
+        self.look_at_dashboard()
 
     @task(3)
     def namespace_page(self) -> None:
-        name = random.choice(self.me["namespaces"])
-        html = self.page(f"/namespaces/{name}/", "namespace page", expect=name)
-        self.fragments(html, CHART, "usage chart (htmx)", 1)
+        self.look_at_a_namespace()
 
     @task(2)
     def ask_for_more_gpus(self) -> None:
@@ -143,14 +149,11 @@ class TeamMember(Person):
 
     @task(2)
     def dashboard(self) -> None:
-        html = self.page("/teams/", "dashboard", expect=self.me["namespaces"][0])
-        self.fragments(html, CHART, "usage chart (htmx)", CARDS_IN_VIEW)
+        self.look_at_dashboard()
 
     @task(3)
     def namespace_page(self) -> None:
-        name = random.choice(self.me["namespaces"])
-        html = self.page(f"/namespaces/{name}/", "namespace page", expect=name)
-        self.fragments(html, CHART, "usage chart (htmx)", 1)
+        self.look_at_a_namespace()
 
 
 class Approver(Person):
