@@ -53,6 +53,14 @@ def check_text(field_name: str, value: str, max_length: int) -> None:
         raise ValidationError({field_name: [problem]})
 
 
+def required_text(field_name: str, value: str, max_length: int, missing: str) -> str:
+    """`value` stripped, or a ValidationError naming `field_name`: `missing` when blank, else why it cannot be kept."""
+    if not (value or "").strip():
+        raise ValidationError({field_name: missing})
+    check_text(field_name, value, max_length)
+    return value.strip()
+
+
 def count_problem(what: str, count: int, maximum: int) -> str | None:
     """The message for a list or map of `count` items where at most `maximum` are allowed, or None."""
     if count > maximum:

@@ -33,7 +33,7 @@ from django.utils import timezone
 from teams import events
 from teams.capacity import CapacityImpact, capacity_impact, count_guaranteed
 from teams.events import system_actor
-from teams.limits import MAX_JUSTIFICATION_LENGTH, MAX_NOTE_LENGTH, check_text, text_problem
+from teams.limits import MAX_JUSTIFICATION_LENGTH, MAX_NOTE_LENGTH, check_text, required_text, text_problem
 from teams.models import Comment, GpuTier, Request, Team, TeamNamespace
 from teams.policy import PolicyReport, check_namespace_spec, check_request, is_reserved_namespace
 from teams.roles import can_resubmit, is_lead, require_approver
@@ -103,7 +103,7 @@ def request_changes(request_id: int, *, actor, note: str) -> Request:
     request's conversation, and the requester answers with a new version (resubmit_request).
     """
     require_approver(actor)
-    note = _required_note(note, "Say what to change; the requester reads it.")
+    note = required_text("note", note, MAX_NOTE_LENGTH, "Say what to change; the requester reads it.")
 
     def send_back(request: Request) -> tuple[dict, dict]:
         if request.requested_by_id == actor.pk:
@@ -255,7 +255,7 @@ UNDECIDED = (State.PENDING, State.CHANGES_REQUESTED)
 
 def reject_request(request_id: int, *, actor, note: str) -> Request:
     require_approver(actor)
-    note = _required_note(note, "Say why the request is rejected; the requester reads it.")
+    note = required_text("note", note, MAX_NOTE_LENGTH, "Say why the request is rejected; the requester reads it.")
 
     def reject(request: Request) -> tuple[dict, dict]:
         request.reviewed_by = actor
@@ -264,13 +264,6 @@ def reject_request(request_id: int, *, actor, note: str) -> Request:
         return {}, {"note": request.decision_note}
 
     return _transition(request_id, actor, "request.rejected", UNDECIDED, State.REJECTED, reject)
-
-
-def _required_note(note: str, missing: str) -> str:
-    if not (note or "").strip():
-        raise ValidationError({"note": missing})
-    check_text("note", note, MAX_NOTE_LENGTH)
-    return note.strip()
 
 
 def cancel_request(request_id: int, *, actor) -> Request:
