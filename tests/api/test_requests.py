@@ -5,10 +5,10 @@ import copy
 import pytest
 from django.utils import timezone
 
-from provisioning.models import Cluster
 from teams import workflow
 from teams.events import system_actor
-from teams.models import AuditEvent, Request
+from teams.models import AuditEvent, Cluster, Request
+from tests.clusters import connect
 from tests.requests import ask_for_namespace
 
 State = Request.State
@@ -134,7 +134,7 @@ def test_an_approver_approves_with_a_note_and_approving_twice_is_a_conflict(worl
 
 @pytest.fixture
 def small_cluster(db) -> Cluster:
-    return Cluster.objects.create(name="default", is_default=True, gpu_capacity=30, capacity_synced_at=timezone.now())
+    return connect("default", is_default=True, gpu_capacity=30, capacity_synced_at=timezone.now())
 
 
 def test_an_approval_beyond_capacity_is_a_409_with_the_numbers_unless_overridden(world, clients, small_cluster):

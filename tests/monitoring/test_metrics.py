@@ -9,10 +9,11 @@ from django.utils import timezone
 from kombu import Connection
 from prometheus_client.parser import text_string_to_metric_families
 
-from provisioning.models import Cluster
+from provisioning.models import ClusterConnection
 from teams import workflow
 from teams.events import system_actor
 from teams.models import Request, TeamNamespace
+from tests.clusters import connect
 from tests.requests import ask_for_gpus, ask_for_namespace
 
 pytestmark = pytest.mark.django_db
@@ -158,10 +159,10 @@ def test_namespace_gpus_carry_team_cost_center_and_tier_and_unknown_usage_is_abs
 
 def test_clusters_report_sync_age_capacity_and_the_guaranteed_total_the_queue_shows(client, world, cluster):
     now = timezone.now()
-    Cluster.objects.filter(pk=cluster.pk).update(
+    ClusterConnection.objects.filter(cluster=cluster).update(
         last_synced_at=now - timedelta(seconds=90), gpu_capacity=20, capacity_synced_at=now
     )
-    never = Cluster.objects.create(name="never-synced", kubeconfig_path="/nowhere")
+    never = connect("never-synced", kubeconfig_path="/nowhere")
 
     metrics = scrape(client)
 

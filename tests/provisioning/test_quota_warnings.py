@@ -17,11 +17,11 @@ from django.utils import timezone
 
 from provisioning import applying
 from provisioning.cluster import RefusalEvent
-from provisioning.models import Cluster, QuotaRefusal, QuotaWarning, UsageSample
+from provisioning.models import QuotaRefusal, QuotaWarning, UsageSample
 from provisioning.quota_warnings import check_quota_warnings, next_level, suggested_hard, usage_history
 from provisioning.refusals import store_refusals
 from provisioning.sync import sync_usage
-from teams.models import AuditEvent, TeamNamespace
+from teams.models import AuditEvent, Cluster, TeamNamespace
 from teams.thresholds import parse_thresholds, warning_thresholds
 from teams.usage import UsageRow
 from tests.kube import pod_manifest, quota_used, wait_pods_allowed, wait_quota_synced, wait_until
@@ -33,7 +33,7 @@ QUOTA = "ml-research-quota"
 
 
 def warnings_of(namespace: TeamNamespace) -> list[dict]:
-    events = AuditEvent.objects.filter(verb="namespace.quota_warning", target=f"namespace:{namespace.name}")
+    events = AuditEvent.objects.filter(verb="namespace.quota_warning", target=namespace.audit_target)
     return [event.after for event in events.order_by("pk")]
 
 
@@ -167,7 +167,7 @@ def test_drift_is_recorded_once_while_the_namespace_stays_drifted(applied, clust
     sync_usage(cluster, now=later)  # the heartbeat checks it in full once more
     applied.refresh_from_db()
 
-    events = AuditEvent.objects.filter(verb="namespace.drift_detected", target=f"namespace:{applied.name}")
+    events = AuditEvent.objects.filter(verb="namespace.drift_detected", target=applied.audit_target)
     assert seen_again == ("1", True)
     assert (applied.last_synced_at, applied.is_drifted) == (later, True)
     assert [(event.actor.username, event.after) for event in events] == [

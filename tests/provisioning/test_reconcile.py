@@ -32,7 +32,7 @@ def applied_copy(world, cluster, name: str) -> TeamNamespace:
 
 
 def events_of(verb: str, namespace: TeamNamespace) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(verb=verb, target=f"namespace:{namespace.name}").order_by("pk"))
+    return list(AuditEvent.objects.filter(verb=verb, target=namespace.audit_target).order_by("pk"))
 
 
 def wait_for_events(verb: str, namespace: TeamNamespace, count: int) -> None:

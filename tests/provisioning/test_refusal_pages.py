@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 
 from provisioning.cluster import RefusalEvent
-from provisioning.models import Cluster, QuotaRefusal, UsageSample
+from provisioning.models import QuotaRefusal, UsageSample
 from provisioning.refusals import store_refusals
-from teams.models import Request
+from teams.models import Cluster, Request
 from tests.requests import ask_for_gpus, ask_for_namespace
 
 pytestmark = pytest.mark.django_db

@@ -132,7 +132,7 @@ def test_seeding_writes_desired_state_as_the_system_and_enqueues_no_apply(world,
     assert not any("reset" in line or "created" in line for line in again)
     assert heard == ["namespace.seeded"]
     event = AuditEvent.objects.filter(verb="namespace.seeded").latest("pk")
-    assert (event.actor.username, event.target) == (SYSTEM_USERNAME, "namespace:ml-research")
+    assert (event.actor.username, event.target) == (SYSTEM_USERNAME, "namespace:default/ml-research")
     assert event.before["spec"]["quotas"] == []
     assert event.after["spec"]["quotas"] == world.namespace("ml-research").quotas
     assert not Request.objects.exists()

@@ -3,8 +3,8 @@
 from django.urls import reverse
 from django.utils import timezone
 
-from provisioning.models import Cluster
 from teams import workflow
+from tests.clusters import connect
 from tests.requests import ask_for_gpus
 
 
@@ -16,9 +16,7 @@ def guaranteed_on_pages(client) -> tuple[str, str]:
 
 def test_the_queue_and_the_cluster_page_show_the_same_guaranteed_total_between_syncs(world, sign_in):
     # The last capacity sync stored 24; an apply since then raised ml-research from 8 to 12.
-    Cluster.objects.create(
-        name="local", is_default=True, gpu_capacity=30, guaranteed_gpus=24, capacity_synced_at=timezone.now()
-    )
+    connect("local", is_default=True, gpu_capacity=30, guaranteed_gpus=24, capacity_synced_at=timezone.now())
     asked = ask_for_gpus(world, world.namespace("ml-research"), "12")
     workflow.approve_request(asked.pk, actor=world.approver)
     client = sign_in("approver")
@@ -31,9 +29,7 @@ def test_the_queue_and_the_cluster_page_show_the_same_guaranteed_total_between_s
 
 
 def test_the_cluster_page_flags_a_guarantee_beyond_capacity_like_the_queue(world, sign_in):
-    Cluster.objects.create(
-        name="local", is_default=True, gpu_capacity=20, guaranteed_gpus=0, capacity_synced_at=timezone.now()
-    )
+    connect("local", is_default=True, gpu_capacity=20, guaranteed_gpus=0, capacity_synced_at=timezone.now())
 
     _, overview = guaranteed_on_pages(sign_in("approver"))
 

@@ -22,11 +22,12 @@ import provisioning.views
 import teams.views
 from accounts.actions import create_api_token
 from notifications.models import Notification, Topic, Webhook
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import UsageSample
 from teams import workflow
 from teams.api.mixins import VisibleToUserMixin
 from teams.events import system_actor
 from teams.models import AuditEvent
+from tests.clusters import connect
 from tests.requests import ask_for_gpus
 
 #: What the API answers for an object that does not exist at all.
@@ -162,7 +163,7 @@ def test_every_api_view_with_a_queryset_is_scoped_by_visible_to():
 
 @pytest.fixture
 def objects(world) -> dict:
-    cluster = Cluster.objects.create(name="default", is_default=True)
+    cluster = connect("default", is_default=True)
     namespace = world.namespace("ml-research")
     sample = UsageSample.objects.create(
         cluster=cluster,

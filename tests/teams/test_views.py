@@ -9,6 +9,7 @@ from django.urls import reverse
 from teams import workflow
 from teams.events import system_actor
 from teams.models import Request, Team, TeamNamespace
+from tests.clusters import connect
 from tests.requests import ask_for_gpus
 
 Kind = Request.Kind
@@ -385,9 +386,7 @@ def test_the_preview_shows_the_yaml_provisioning_would_apply(as_role):
 def test_the_queue_shows_capacity_impact_and_refuses_overcommit_without_override(as_role, pending):
     from django.utils import timezone
 
-    from provisioning.models import Cluster
-
-    Cluster.objects.create(name="small", is_default=True, gpu_capacity=30, capacity_synced_at=timezone.now())
+    connect("small", is_default=True, gpu_capacity=30, capacity_synced_at=timezone.now())
     client = as_role("approver")
 
     page = client.get(reverse("queue")).content.decode()
@@ -455,6 +454,7 @@ def grow(world, rows: int) -> None:
     TeamNamespace.objects.bulk_create(
         TeamNamespace(
             name=f"research-{index}",
+            cluster=template.cluster,
             team=world.research,
             tier=template.tier,
             quotas=template.quotas,
@@ -465,6 +465,7 @@ def grow(world, rows: int) -> None:
     Request.objects.bulk_create(
         Request(
             kind=Kind.CREATE_NAMESPACE,
+            cluster=template.cluster,
             team=world.research,
             namespace_name=f"new-{index}",
             justification="x",
