@@ -20,7 +20,6 @@ from prometheus_client.utils import floatToGoString
 
 from monitoring import tallies
 from monitoring.broker import BrokerUnreachable, queue_length
-from provisioning.models import ClusterConnection
 from teams.capacity import CapacityTotals
 from teams.models import Cluster, Request, TeamNamespace
 from teams.usage import gpu_usage
@@ -86,10 +85,6 @@ def event_totals() -> Iterator[Metric]:
 
 
 def clusters(now: datetime) -> Iterator[Metric]:
-    synced = {
-        connection.cluster_id: connection
-        for connection in ClusterConnection.objects.only("cluster_id", "capacity_synced_at", "last_synced_at")
-    }
     totals = CapacityTotals()
     age = GaugeMetricFamily(
         "gpu_portal_cluster_usage_sync_age_seconds",
@@ -107,8 +102,7 @@ def clusters(now: datetime) -> Iterator[Metric]:
         labels=["cluster"],
     )
     for row in totals.rows:
-        name, connection = row.cluster.name, synced.get(row.cluster.pk)
-        last_synced_at = connection.last_synced_at if connection else None
+        name, last_synced_at = row.cluster.name, row.status.last_synced_at
         age.add_metric([name], (now - last_synced_at).total_seconds() if last_synced_at else float("inf"))
         if row.capacity is not None:
             capacity.add_metric([name], row.capacity)

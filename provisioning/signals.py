@@ -50,6 +50,7 @@ def cluster_statuses() -> dict[int, ClusterStatus]:
     return {
         connection.cluster_id: ClusterStatus(
             capacity=connection.gpu_capacity if connection.capacity_synced_at else None,
+            ready_nodes=connection.ready_nodes,
             health=connection.health,
             health_label=connection.get_health_display(),
             last_synced_at=connection.last_synced_at,

@@ -13,7 +13,6 @@ from provisioning import applying
 from provisioning.charts import RANGES, gpu_chart
 from provisioning.fit import check_fit, parse_ask
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
-from provisioning.models import ClusterConnection
 from provisioning.quota_warnings import current_warnings
 from provisioning.refusals import recent_refusals
 from teams import roles, workflow
@@ -127,7 +126,6 @@ def cluster_overview(request: HttpRequest) -> HttpResponse:
     """Every cluster's health and capacity, and every managed namespace, like `kubectl get resourcequota -A`
     across clusters; `?cluster=` narrows the table to one."""
     roles.require_approver(request.user)
-    connections = {connection.cluster_id: connection for connection in ClusterConnection.objects.every()}
     totals = CapacityTotals()
     chosen = request.GET.get("cluster", "")
     # Deliberately across clusters unless one is chosen: this is the page that compares them.
@@ -145,7 +143,7 @@ def cluster_overview(request: HttpRequest) -> HttpResponse:
         request,
         "provisioning/partials/cluster_live.html" if live else "provisioning/cluster_overview.html",
         {
-            "clusters": [(row, connections.get(row.cluster.pk)) for row in totals.rows],
+            "clusters": totals.rows,
             "chosen": chosen,
             "rows": rows,
             "gpus_used": sum(row["gpus_used"] for row in rows),

@@ -7,6 +7,7 @@ provisioning registers a provider of them here in its AppConfig.ready().
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from django.db.models import Count, Sum
 
@@ -20,6 +21,7 @@ class ClusterStatus:
     """What provisioning last saw of a cluster, in the ground floor's words."""
 
     capacity: int | None
+    ready_nodes: int
     health: str
     health_label: str
     last_synced_at: datetime | None
@@ -30,7 +32,7 @@ class ClusterStatus:
         return self.health == "ok"
 
 
-UNKNOWN = ClusterStatus(None, "unknown", "Not yet synced", None, "")
+UNKNOWN = ClusterStatus(None, 0, "unknown", "Not yet synced", None, "")
 
 _status_provider: Callable[[], dict[int, ClusterStatus]] | None = None
 
@@ -135,7 +137,6 @@ class CapacityTotals:
     """
 
     def __init__(self) -> None:
-        self.catalog = TierCatalog.load()
         sums = {
             row["cluster_id"]: row
             for row in TeamNamespace.objects.live()
@@ -154,6 +155,11 @@ class CapacityTotals:
             for cluster in Cluster.objects.all()
         ]
         self.by_cluster = {row.cluster.pk: row for row in self.rows}
+
+    @cached_property
+    def catalog(self) -> TierCatalog:
+        """Read only when an impact is asked for: pages that show totals alone need no tiers."""
+        return TierCatalog.load()
 
     def of(self, cluster_id: int) -> ClusterCapacity:
         return self.by_cluster[cluster_id]

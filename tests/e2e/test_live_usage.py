@@ -62,6 +62,6 @@ def test_the_cluster_page_follows_a_sync_without_reload(world, sign_in, live_ser
     cluster.connection.save()
 
     expect(research).to_contain_text(f"{GPU}: 6/8", timeout=10_000)
-    expect(approver.locator(".stats")).to_contain_text("56 GPUs allocatable")
+    expect(approver.locator("table.clusters .capacity")).to_contain_text("56 on")
     expect(approver.locator(".stats")).to_contain_text("6 GPUs in use")
     assert approver.evaluate("window.notReloaded") is True

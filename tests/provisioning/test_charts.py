@@ -64,7 +64,7 @@ def test_a_24h_chart_of_half_an_hour_of_data_shows_that_half_hour(first_half_hou
 def test_the_partial_gives_each_stretch_a_focusable_title_and_the_same_data_as_a_table(first_half_hour, client):
     client.force_login(first_half_hour.team.memberships.get(role="lead").user)
 
-    page = client.get(reverse("usage-chart", args=["ml-research"]), {"range": "24h"}).content.decode()
+    page = client.get(reverse("usage-chart", args=["default", "ml-research"]), {"range": "24h"}).content.decode()
 
     assert len(re.findall(r'<rect class="hit"[^>]* tabindex="0"><title>', page)) == 2
     assert re.findall(r"<title>([^<]+)</title>", page)[1].endswith(": 6 used of 8")

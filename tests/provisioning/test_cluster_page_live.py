@@ -26,7 +26,7 @@ def test_the_cluster_fragment_shows_the_latest_sync_and_polls_at_the_sync_interv
     ).content.decode()
 
     assert fragment.startswith('<div id="cluster-live"')
-    assert '<span class="stat">56</span> GPUs allocatable' in fragment
+    assert '<td class="num capacity">56 on 0 nodes</td>' in fragment
     assert '<span class="stat">6</span> GPUs in use' in fragment
     assert f"{GPU}: 6/8" in fragment
     assert "<html" not in fragment

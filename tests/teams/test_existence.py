@@ -52,12 +52,12 @@ TEAM_OBJECTS: dict[str, Target] = {
     "request-new": ("get", lambda o: (["change_quota"], "?namespace=ml-research", None), 403),
     "request-validate": ("post", lambda o: (["change_quota"], "", {"namespace": "ml-research"}), 403),
     "request-preview": ("post", lambda o: (["change_quota"], "", {"namespace": "ml-research"}), 403),
-    "namespace-detail": ("get", lambda o: (["ml-research"], "", None), 200),
-    "namespace-manifests": ("get", lambda o: (["ml-research"], "", None), 200),
-    "namespace-fit": ("post", lambda o: (["ml-research"], "", {"gpus": "1", "count": "1"}), 200),
-    "namespace-usage": ("get", lambda o: (["ml-research"], "", None), 200),
-    "usage-chart": ("get", lambda o: (["ml-research"], "", None), 200),
-    "namespace-reapply": ("post", lambda o: (["ml-research"], "", {}), 403),
+    "namespace-detail": ("get", lambda o: (["default", "ml-research"], "", None), 200),
+    "namespace-manifests": ("get", lambda o: (["default", "ml-research"], "", None), 200),
+    "namespace-fit": ("post", lambda o: (["default", "ml-research"], "", {"gpus": "1", "count": "1"}), 200),
+    "namespace-usage": ("get", lambda o: (["default", "ml-research"], "", None), 200),
+    "usage-chart": ("get", lambda o: (["default", "ml-research"], "", None), 200),
+    "namespace-reapply": ("post", lambda o: (["default", "ml-research"], "", {}), 403),
     # A token is its owner's alone: the member revokes their own, nobody else sees it.
     "token-revoke": ("post", lambda o: ([o["token"]], "", {}), 302),
     # So is a notification: the member opens their own.
@@ -87,6 +87,8 @@ TEAM_OBJECTS: dict[str, Target] = {
 SHARED_OBJECTS = {"v1:tier-detail", "v1:cluster-detail"}
 #: URLs that name no object: lists already scoped by visible_to, per-user pages, the API's own pages.
 NO_OBJECT = {
+    # Names a namespace, but only redirects to the default cluster's page of that name, which decides.
+    "namespace-legacy",
     "home",
     "dashboard",
     "request-list",

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser, Group
 from accounts.actions import create_api_token
 from accounts.models import ApiToken
 from chargeback.models import DailyUsage, HourlyUsage
-from provisioning.models import UsageSample
+from provisioning.models import ClusterConnection, UsageSample
 from teams import roles
 from teams.models import AuditEvent, Cluster, CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
 from tests.clusters import connect
@@ -171,7 +171,8 @@ VISIBLE = {
     UsageSample: ("namespace__name", [[], ["ml-research"], ["ml-research"], [], "all", "all"]),
     HourlyUsage: ("team__slug", [[], ["research"], ["research"], [], "all", "all"]),
     DailyUsage: ("team__slug", [[], ["research"], ["research"], [], "all", "all"]),
-    Cluster: ("name", [[], [], [], [], "all", "all"]),
+    Cluster: ("name", [[], "all", "all", "all", "all", "all"]),
+    ClusterConnection: ("cluster__name", [[], [], [], [], "all", "all"]),
     GpuTier: ("slug", [[], "all", "all", "all", "all", "all"]),
     ApiToken: ("name", [[], [], [], ["ci"], [], []]),
 }

@@ -58,9 +58,9 @@ READ_PAGES = {
     ("get", "request-new", ("change_quota",), "?namespace=ml-nowhere"): ["login", 404, 404, 404, 404, 404],
     ("get", "queue", (), ""): ["login", 403, 403, 403, 200, 403],
     ("get", "cluster-overview", (), ""): ["login", 403, 403, 403, 200, 403],
-    ("get", "namespace-detail", ("ml-research",), ""): ["login", 200, 200, 404, 200, 200],
-    ("get", "namespace-manifests", ("ml-research",), ""): ["login", 200, 200, 404, 200, 200],
-    ("get", "usage-chart", ("ml-research",), "?range=7d"): ["login", 200, 200, 404, 200, 200],
+    ("get", "namespace-detail", ("default", "ml-research"), ""): ["login", 200, 200, 404, 200, 200],
+    ("get", "namespace-manifests", ("default", "ml-research"), ""): ["login", 200, 200, 404, 200, 200],
+    ("get", "usage-chart", ("default", "ml-research"), "?range=7d"): ["login", 200, 200, 404, 200, 200],
 }
 
 
@@ -128,7 +128,9 @@ def test_retrying_per_role(as_role, pending, role, expected):
 
 @pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 200, 200, 404, 200, 200], strict=True))
 def test_fit_checker_per_role(as_role, role, expected):
-    response = as_role(role).post(reverse("namespace-fit", args=["ml-research"]), {"gpus": "4", "count": "1"})
+    response = as_role(role).post(
+        reverse("namespace-fit", args=["default", "ml-research"]), {"gpus": "4", "count": "1"}
+    )
 
     assert outcome(response) == expected
 
@@ -144,7 +146,7 @@ def test_form_validation_and_preview_per_role(as_role, role, expected):
 
 @pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 404, 302, 403], strict=True))
 def test_reapplying_per_role(as_role, role, expected):
-    response = as_role(role).post(reverse("namespace-reapply", args=["ml-research"]))
+    response = as_role(role).post(reverse("namespace-reapply", args=["default", "ml-research"]))
 
     assert outcome(response) == expected
 
@@ -396,7 +398,8 @@ def test_the_queue_shows_capacity_impact_and_refuses_overcommit_without_override
     )
 
     assert "guaranteed GPUs 24 → <strong>32</strong> of 30" in page
-    assert "overcommits the cluster" in page
+    assert 'Capacity impact on <span class="mono">small</span>' in page
+    assert "overcommits small" in page
     assert refused.status_code == 409
     assert "Approving would guarantee 32 GPUs on a cluster with 30" in refused.content.decode()
     assert approved.status_code == 200
@@ -435,8 +438,10 @@ def test_the_fit_checker_names_what_would_not_fit(as_role):
     }
     namespace.save()
 
-    response = as_role("lead_a").post(reverse("namespace-fit", args=["ml-research"]), {"gpus": "4", "count": "1"})
-    bad = as_role("lead_a").post(reverse("namespace-fit", args=["ml-research"]), {"gpus": "x", "count": "0"})
+    response = as_role("lead_a").post(
+        reverse("namespace-fit", args=["default", "ml-research"]), {"gpus": "4", "count": "1"}
+    )
+    bad = as_role("lead_a").post(reverse("namespace-fit", args=["default", "ml-research"]), {"gpus": "x", "count": "0"})
 
     html = response.content.decode()
     assert "It would not fit." in html
@@ -481,7 +486,7 @@ PAGES = [
     ("lead_a", "request-list", ()),
     ("approver", "queue", ()),
     ("approver", "cluster-overview", ()),
-    ("lead_a", "namespace-detail", ("research-1",)),
+    ("lead_a", "namespace-detail", ("default", "research-1")),
 ]
 
 

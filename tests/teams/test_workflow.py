@@ -405,6 +405,7 @@ def test_an_overridden_overcommit_is_approved_and_audited(world, small_cluster):
 
     event = AuditEvent.objects.get(request=request, verb="request.approved")
     assert event.after["capacity"] == {
+        "cluster": "small",
         "capacity": 28,
         "guaranteed_now": 24,
         "guaranteed_after": 32,
