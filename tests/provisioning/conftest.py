@@ -21,7 +21,7 @@ def applied(world, cluster, core, unique_name) -> TeamNamespace:
     namespace.pk = None
     namespace.name = unique_name("applied")
     namespace.save()
-    applying.apply_namespace(namespace, cluster=cluster)
+    applying.apply_namespace(namespace)
     wait_quota_synced(core, namespace.name, "ml-research-quota")
     wait_pods_allowed(core, namespace.name)
     namespace.refresh_from_db()

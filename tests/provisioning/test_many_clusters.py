@@ -24,6 +24,7 @@ from tests.clusters import connect
 from tests.control_plane import ControlPlane
 from tests.kube import WORKER_CONTEXT, wait_until
 from tests.requests import ask_for_namespace
+from tests.worker import worker_process
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.cluster, pytest.mark.worker]
 
@@ -89,19 +90,19 @@ def test_a_request_for_cluster_b_is_applied_to_b_and_the_same_name_on_a_is_anoth
     assert on_a.pk != on_b.pk
     assert (on_a.cluster.name, on_b.cluster.name) == ("local", "gpu-b")
     # Each has its own quota: raising B's changes nothing on A.
-    quotas = [{**on_b.quotas[0], "hard": {**on_b.quotas[0]["hard"], "requests.nvidia.com/gpu": "4"}}]
+    quotas = [{**on_b.quotas[0], "hard": {**on_b.quotas[0]["hard"], "requests.nvidia.com/gpu": "12"}}]
     change = workflow.submit_request(
         actor=world.research_lead,
         team=world.research,
         kind=Request.Kind.CHANGE_QUOTA,
         namespace=on_b,
         proposed={"quotas": quotas},
-        justification="Fewer GPUs on B.",
+        justification="More GPUs on B.",
     )
     workflow.approve_request(change.pk, actor=world.approver)
     wait_until(
         lambda: core_b.read_namespaced_resource_quota("ml-research-quota", name).spec.hard["requests.nvidia.com/gpu"]
-        == "4",
+        == "12",
         timeout=60,
         what="B's quota to change",
     )
@@ -134,6 +135,21 @@ def test_a_sync_of_one_cluster_leaves_the_other_clusters_namespaces_alone(
     assert after.phase == TeamNamespace.Phase.ACTIVE  # not "missing", though cluster A has no such namespace
     assert UsageSample.objects.filter(namespace=on_b).count() == samples_before
     assert not UsageSample.objects.filter(namespace=on_b, cluster=cluster).exists()
+
+
+def test_with_a_queue_per_cluster_a_worker_near_cluster_b_applies_what_is_asked_of_b(
+    world, cluster_b, core_b, settings, tmp_path, unique_name
+):
+    settings.PROVISIONING_QUEUE_PER_CLUSTER = True
+    name = unique_name("queued")
+    request = ask_for_namespace(world, name, cluster=cluster_b)
+
+    with worker_process(tmp_path / "worker-b.log", queues="cluster.gpu-b", PROVISIONING_QUEUE_PER_CLUSTER="1"):
+        workflow.approve_request(request.pk, actor=world.approver)
+        wait_until(lambda: Request.objects.get(pk=request.pk).state == State.APPLIED, timeout=90, what="the apply on B")
+
+    assert exists(core_b, name)
+    assert "provisioning.apply_request" in (tmp_path / "worker-b.log").read_text()
 
 
 def test_approval_weighs_guaranteed_gpus_against_the_requests_own_cluster(world, cluster, cluster_b):

@@ -45,7 +45,7 @@ def twenty_gpus(world, cluster, core, unique_name) -> TeamNamespace:
     namespace.name = unique_name("warned")
     namespace.quotas[0]["hard"][GPU] = "20"
     namespace.save()
-    applying.apply_namespace(namespace, cluster=cluster)
+    applying.apply_namespace(namespace)
     wait_quota_synced(core, namespace.name, QUOTA)
     wait_pods_allowed(core, namespace.name)
     return namespace
@@ -253,8 +253,8 @@ def test_the_namespace_page_shows_the_warning_with_its_one_click_request(world, 
     check_quota_warnings([observe(namespace, {GPU: "8"})], timezone.now())
     link = warnings_of(namespace)[0]["link"]
 
-    lead_page = sign_in("research-lead").get("/namespaces/ml-research/").content.decode()
-    member_page = sign_in("research-member").get("/namespaces/ml-research/").content.decode()
+    lead_page = sign_in("research-lead").get("/clusters/default/namespaces/ml-research/").content.decode()
+    member_page = sign_in("research-member").get("/clusters/default/namespaces/ml-research/").content.decode()
 
     shown = re.search(r'<li class="quota-warning">(.*?)</li>', lead_page, re.S)[1]
     assert (

@@ -27,7 +27,7 @@ def applied_copy(world, cluster, name: str) -> TeamNamespace:
     namespace = world.namespace("ml-research")
     namespace.pk, namespace.name = None, name
     namespace.save()
-    applying.apply_namespace(namespace, cluster=cluster)
+    applying.apply_namespace(namespace)
     return TeamNamespace.objects.select_related("team__cost_center", "tier").get(pk=namespace.pk)
 
 

@@ -141,7 +141,7 @@ def test_seeding_writes_desired_state_as_the_system_and_enqueues_no_apply(world,
 def test_the_request_forms_offer_no_adoption(world, client):
     client.force_login(world.research_lead)
 
-    page = client.get("/requests/new/adopt_namespace/?namespace=ml-research")
+    page = client.get("/requests/new/adopt_namespace/?cluster=default&namespace=ml-research")
     posted = client.post("/requests/new/adopt_namespace/", {"namespace": "ml-research", "justification": "mine"})
 
     assert (page.status_code, posted.status_code) == (403, 403)

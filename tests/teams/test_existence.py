@@ -49,7 +49,7 @@ TEAM_OBJECTS: dict[str, Target] = {
     "request-row": ("get", lambda o: ([o["pending"]], "", None), 403),
     "request-dry-run": ("get", lambda o: ([o["pending"]], "", None), 403),
     "request-evidence": ("get", lambda o: ([o["pending"]], "", None), 403),
-    "request-new": ("get", lambda o: (["change_quota"], "?namespace=ml-research", None), 403),
+    "request-new": ("get", lambda o: (["change_quota"], "?cluster=default&namespace=ml-research", None), 403),
     "request-validate": ("post", lambda o: (["change_quota"], "", {"namespace": "ml-research"}), 403),
     "request-preview": ("post", lambda o: (["change_quota"], "", {"namespace": "ml-research"}), 403),
     "namespace-detail": ("get", lambda o: (["default", "ml-research"], "", None), 200),

@@ -14,7 +14,7 @@ def test_the_usage_fragment_shows_the_latest_sync_and_polls_at_the_sync_interval
     namespace = world.namespace("ml-research")
     client = sign_in("research-lead")
     page = client.get(reverse("namespace-detail", args=["default", "ml-research"])).content.decode()
-    assert 'hx-get="/namespaces/ml-research/usage/" hx-trigger="every 7s"' in page
+    assert 'hx-get="/clusters/default/namespaces/ml-research/usage/" hx-trigger="every 7s"' in page
     namespace.observed_quotas = {
         "ml-research-quota": {"hard": {"requests.nvidia.com/gpu": "8"}, "used": {"requests.nvidia.com/gpu": "5"}}
     }
