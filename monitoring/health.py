@@ -14,7 +14,7 @@ from health_check.exceptions import ServiceUnavailable
 
 from monitoring.broker import BrokerUnreachable, describe, queue_length
 from provisioning.cluster import ClusterError, ClusterGateway
-from provisioning.models import Cluster
+from teams.models import Cluster
 
 
 def readiness_timeout() -> datetime.timedelta:
@@ -44,13 +44,22 @@ class Broker(HealthCheck):
 
 @dataclasses.dataclass
 class ClusterReachable(HealthCheck):
-    """A cluster's API server answers: applies and syncs need it."""
+    """A cluster's API server answers: applies and syncs need it.
+
+    Only the default cluster's answer is `required` for readiness: readiness takes a pod out of
+    its Service, and one of several clusters being down must not take every cluster's pages
+    down with it. The others are checked and named all the same.
+    """
 
     cluster: Cluster = dataclasses.field(repr=False)
     timeout: datetime.timedelta = dataclasses.field(default_factory=readiness_timeout, repr=False)
 
+    @property
+    def required(self) -> bool:
+        return self.cluster.is_default
+
     def __repr__(self) -> str:
-        return f"Cluster({self.cluster.name})"
+        return f"Cluster({self.cluster.name})" if self.required else f"Cluster({self.cluster.name}, not required)"
 
     def run(self) -> None:
         try:

@@ -7,6 +7,7 @@ subscriber (monitoring.tallies). Names follow kube-state-metrics: `gpu_portal_<o
 See docs/metrics.md.
 """
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -19,12 +20,11 @@ from prometheus_client.utils import floatToGoString
 
 from monitoring import tallies
 from monitoring.broker import BrokerUnreachable, queue_length
-from provisioning.models import Cluster
 from teams.capacity import CapacityTotals
-from teams.models import Request, TeamNamespace
+from teams.models import Cluster, Request, TeamNamespace
 from teams.usage import gpu_usage
 
-NAMESPACE_LABELS = ["namespace", "team", "cost_center", "tier"]
+NAMESPACE_LABELS = ["cluster", "namespace", "team", "cost_center", "tier"]
 #: How long pending requests have waited: (label, at least, less than).
 AGE_BUCKETS = (
     ("under_1h", timedelta(0), timedelta(hours=1)),
@@ -85,9 +85,6 @@ def event_totals() -> Iterator[Metric]:
 
 
 def clusters(now: datetime) -> Iterator[Metric]:
-    rows = list(
-        Cluster.objects.values_list("name", "is_default", "gpu_capacity", "capacity_synced_at", "last_synced_at")
-    )
     totals = CapacityTotals()
     age = GaugeMetricFamily(
         "gpu_portal_cluster_usage_sync_age_seconds",
@@ -104,12 +101,12 @@ def clusters(now: datetime) -> Iterator[Metric]:
         "GPUs the portal guarantees on the cluster: the sum over live namespaces, as the approval queue shows it.",
         labels=["cluster"],
     )
-    for name, is_default, gpus, capacity_synced_at, last_synced_at in rows:
+    for row in totals.rows:
+        name, last_synced_at = row.cluster.name, row.status.last_synced_at
         age.add_metric([name], (now - last_synced_at).total_seconds() if last_synced_at else float("inf"))
-        if capacity_synced_at is not None:
-            capacity.add_metric([name], gpus)
-        if is_default:
-            guaranteed.add_metric([name], totals.total)
+        if row.capacity is not None:
+            capacity.add_metric([name], row.capacity)
+        guaranteed.add_metric([name], row.guaranteed)
     yield from (age, capacity, guaranteed)
 
 
@@ -124,8 +121,10 @@ def namespaces() -> Iterator[Metric]:
         "The namespace's requests.nvidia.com/gpu hard, over its quotas, as the cluster reports it.",
         labels=NAMESPACE_LABELS,
     )
-    drifted = failed = 0
+    drifted: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
     rows = TeamNamespace.objects.live().values_list(
+        "cluster__name",
         "name",
         "team__slug",
         "team__cost_center__code",
@@ -134,24 +133,29 @@ def namespaces() -> Iterator[Metric]:
         "is_drifted",
         "reconcile_state",
     )
-    for name, team, cost_center, tier, observed, is_drifted, reconcile_state in rows:
+    for cluster, name, team, cost_center, tier, observed, is_drifted, reconcile_state in rows:
         gpus = gpu_usage(observed)
-        labels = [name, team, cost_center, tier]
+        labels = [cluster, name, team, cost_center, tier]
         if gpus.hard is not None:
             hard.add_metric(labels, gpus.hard)
         if gpus.used is not None:
             used.add_metric(labels, gpus.used)
-        drifted += is_drifted
-        failed += reconcile_state == TeamNamespace.ReconcileState.FAILED
+        drifted[cluster] += is_drifted
+        failed[cluster] += reconcile_state == TeamNamespace.ReconcileState.FAILED
     yield from (used, hard)
-    yield GaugeMetricFamily(
-        "gpu_portal_namespaces_drifted",
-        "Live namespaces whose cluster state differs from their desired state.",
-        drifted,
+    by_cluster = (
+        (
+            "gpu_portal_namespaces_drifted",
+            "Live namespaces whose cluster state differs from their desired state.",
+            drifted,
+        ),
+        ("gpu_portal_namespaces_reconcile_failed", "Live namespaces whose last reconcile failed.", failed),
     )
-    yield GaugeMetricFamily(
-        "gpu_portal_namespaces_reconcile_failed", "Live namespaces whose last reconcile failed.", failed
-    )
+    for metric, description, counts in by_cluster:
+        family = GaugeMetricFamily(metric, description, labels=["cluster"])
+        for cluster in Cluster.objects.values_list("name", flat=True):
+            family.add_metric([cluster], counts[cluster])
+        yield family
 
 
 def celery_queue() -> Iterator[Metric]:

@@ -55,8 +55,8 @@ def _team_id(event: AuditEvent) -> int | None:
     if event.request_id:
         return event.request.team_id
     if event.target.startswith("namespace:"):
-        name = event.target.removeprefix("namespace:")
-        return TeamNamespace.objects.filter(name=name).order_by("-pk").values_list("team_id", flat=True).first()
+        namespace = TeamNamespace.objects.by_target(event.target)
+        return namespace.team_id if namespace is not None else None
     return None
 
 
@@ -65,8 +65,8 @@ def _link(event: AuditEvent) -> str:
         return reverse("request-detail", args=[event.request_id])
     if link := event.after.get("link"):
         return link
-    if event.target.startswith("namespace:"):
-        return reverse("namespace-detail", args=[event.target.removeprefix("namespace:")])
+    if event.target.startswith("namespace:") and (namespace := TeamNamespace.objects.by_target(event.target)):
+        return namespace.get_absolute_url()
     if event.target.startswith("user:"):
         return reverse("profile")
     return ""

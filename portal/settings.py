@@ -314,6 +314,8 @@ PROVISIONING_RETRY_DEADLINE = env.get_int("PROVISIONING_RETRY_DEADLINE_SECONDS",
 PROVISIONING_RETRY_BACKOFF = env.get_int("PROVISIONING_RETRY_BACKOFF_SECONDS", 2, minimum=1)
 PROVISIONING_RETRY_BACKOFF_MAX = env.get_int("PROVISIONING_RETRY_BACKOFF_MAX_SECONDS", 60, minimum=1)
 PROVISIONING_STUCK_AFTER = env.get_int("PROVISIONING_STUCK_AFTER_SECONDS", 300, minimum=1)
+# Each cluster's tasks on a queue of its own (`cluster.<name>`), so a worker can run near its cluster.
+PROVISIONING_QUEUE_PER_CLUSTER = env.get_bool("PROVISIONING_QUEUE_PER_CLUSTER", False)
 if CELERY_BROKER_URL.startswith(("redis", "rediss", "sqs")):
     # These brokers redeliver an unacknowledged task after this long; acks_late tasks rely on it. A retry
     # waits out its countdown in a worker, unacknowledged: a shorter timeout would deliver it twice.
@@ -355,6 +357,8 @@ KUBE_IN_POD = bool(env.get_str("KUBERNETES_SERVICE_HOST", ""))
 KUBE_SERVICE_ACCOUNT_DIR = env.get_str("KUBE_SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount")
 KUBECONFIG = env.get_str("KUBECONFIG", "" if KUBE_IN_POD else str(BASE_DIR / ".cluster" / "kubeconfig"))
 KUBE_CONTEXT = env.get_str("KUBE_CONTEXT", "" if KUBE_IN_POD else "gpu-portal-worker")
+# The name the default cluster gets when the first use creates it from KUBECONFIG and KUBE_CONTEXT.
+DEFAULT_CLUSTER_NAME = env.get_str("DEFAULT_CLUSTER_NAME", "default")
 
 # seed_demo's password for every demo user, so a demo can be scripted.
 DEMO_PASSWORD = env.get_str("DEMO_PASSWORD", "gpu-portal-demo")

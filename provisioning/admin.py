@@ -1,18 +1,20 @@
 from django.contrib import admin
 
-from provisioning.models import Cluster, QuotaWarning, UsageSample
+from provisioning.models import ClusterConnection, QuotaWarning, UsageSample
 from teams.admin import LookOnlyAdmin
 
 
-@admin.register(Cluster)
-class ClusterAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_default", "health", "gpu_capacity", "guaranteed_gpus", "ready_nodes", "last_synced_at"]
-    list_filter = ["health", "is_default"]
-    search_fields = ["name"]
+@admin.register(ClusterConnection)
+class ClusterConnectionAdmin(admin.ModelAdmin):
+    """How the portal reaches each cluster; what was seen there is read-only."""
+
+    list_display = ["cluster", "health", "gpu_capacity", "ready_nodes", "last_synced_at"]
+    list_filter = ["health"]
+    list_select_related = ["cluster"]
+    search_fields = ["cluster__name"]
     readonly_fields = [
         "gpu_capacity",
         "ready_nodes",
-        "guaranteed_gpus",
         "health",
         "last_error",
         "last_synced_at",

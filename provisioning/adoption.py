@@ -1,7 +1,7 @@
 """Turning a namespace someone else created into desired state the portal can own."""
 
 from provisioning.cluster import ClusterGateway, PermanentError
-from provisioning.models import Cluster
+from teams.models import Cluster
 
 #: Fields of a LimitRange item that the portal keeps.
 LIMIT_FIELDS = ("type", "min", "defaultRequest", "default", "max")

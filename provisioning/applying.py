@@ -11,9 +11,8 @@ from django.utils import timezone
 
 from provisioning.cluster import ClusterError, ClusterGateway, ConflictError
 from provisioning.manifests import render_namespace_objects, render_priority_class
-from provisioning.models import Cluster
 from teams.catalog import TierCatalog
-from teams.models import GpuTier, Request, Team, TeamNamespace
+from teams.models import Cluster, GpuTier, Request, Team, TeamNamespace
 from teams.specs import merge_spec, scoped_priority_classes
 
 logger = logging.getLogger(__name__)
@@ -36,11 +35,10 @@ def desired_objects(namespace: TeamNamespace, catalog: TierCatalog | None = None
     return [*(render_priority_class(tier) for tier in sorted(needed, key=lambda t: -t.priority_value)), *objects]
 
 
-def apply_namespace(namespace: TeamNamespace, *, cluster: Cluster | None = None, force: bool = False) -> list:
-    """Apply the namespace's desired state; raises a ClusterError kind on failure."""
-    cluster = cluster or Cluster.objects.get_default()
+def apply_namespace(namespace: TeamNamespace, *, force: bool = False) -> list:
+    """Apply the namespace's desired state on its cluster; raises a ClusterError kind on failure."""
     objects = desired_objects(namespace)
-    with ClusterGateway(cluster) as gateway:
+    with ClusterGateway(namespace.cluster) as gateway:
         applied = gateway.apply_namespace(
             namespace.name, objects, allow_unmanaged=namespace.adopted_at is not None, force=force
         )
@@ -57,7 +55,15 @@ def apply_namespace(namespace: TeamNamespace, *, cluster: Cluster | None = None,
         reconcile_failed_at=None,
         reconcile_failed_digest="",
     )
-    logger.info("namespace.applied", extra={"namespace": namespace.name, "objects": len(applied), "forced": force})
+    logger.info(
+        "namespace.applied",
+        extra={
+            "cluster": namespace.cluster.name,
+            "namespace": namespace.name,
+            "objects": len(applied),
+            "forced": force,
+        },
+    )
     return applied
 
 
@@ -81,7 +87,7 @@ def desired_digest(namespace: TeamNamespace, catalog: TierCatalog | None = None)
     return hashlib.sha256(document.encode()).hexdigest()
 
 
-def due_for_reconcile(names: Iterable[str]) -> list[int]:
+def due_for_reconcile(cluster: Cluster, names: Iterable[str]) -> list[int]:
     """The drifted namespaces an automatic reconcile may take on: not those whose reconcile failed.
 
     A failure stands until the desired state changes (its digest moves) or an approver asks
@@ -90,7 +96,8 @@ def due_for_reconcile(names: Iterable[str]) -> list[int]:
     """
     catalog = TierCatalog.load()
     due = []
-    namespaces = TeamNamespace.objects.live().filter(name__in=list(names)).select_related("team__cost_center", "tier")
+    namespaces = TeamNamespace.objects.live().filter(cluster=cluster, name__in=list(names))
+    namespaces = namespaces.select_related("cluster", "team__cost_center", "tier")
     for namespace in namespaces:
         held = namespace.reconcile_failed_digest
         if held and held == desired_digest(namespace, catalog):
@@ -100,12 +107,13 @@ def due_for_reconcile(names: Iterable[str]) -> list[int]:
     return due
 
 
-def delete_namespace(namespace: TeamNamespace, *, force: bool, cluster: Cluster | None = None) -> None:
-    cluster = cluster or Cluster.objects.get_default()
-    with ClusterGateway(cluster) as gateway:
+def delete_namespace(namespace: TeamNamespace, *, force: bool) -> None:
+    with ClusterGateway(namespace.cluster) as gateway:
         gateway.delete_namespace(namespace.name, force=force)
     TeamNamespace.objects.filter(pk=namespace.pk).update(phase=TeamNamespace.Phase.TERMINATING)
-    logger.info("namespace.deleted", extra={"namespace": namespace.name, "forced": force})
+    logger.info(
+        "namespace.deleted", extra={"cluster": namespace.cluster.name, "namespace": namespace.name, "forced": force}
+    )
 
 
 @dataclass(frozen=True)
@@ -115,15 +123,14 @@ class DryRunVerdict:
     objects: list[str]
 
 
-def dry_run_request(request: Request, *, cluster: Cluster | None = None) -> DryRunVerdict:
-    """What the API server says of a pending request, with dryRun=All: nothing is stored."""
+def dry_run_request(request: Request) -> DryRunVerdict:
+    """What the request's cluster says of it, with dryRun=All: nothing is stored."""
     if request.kind == Request.Kind.DELETE_NAMESPACE:
         return DryRunVerdict(True, "Deletion needs no validation by the API server.", [])
     namespace = proposed_namespace(request)
     objects = desired_objects(namespace)
-    cluster = cluster or Cluster.objects.get_default()
     try:
-        with ClusterGateway(cluster) as gateway:
+        with ClusterGateway(request.cluster) as gateway:
             gateway.check_ownership(namespace.name, allow_unmanaged=namespace.adopted_at is not None)
             if gateway.namespace_labels(namespace.name) is None:
                 # Namespaced objects cannot be dry-run in a namespace that does not exist yet: the API
@@ -145,7 +152,9 @@ def proposed_namespace(request: Request) -> TeamNamespace:
         namespace = copy.copy(request.namespace)
         current = {"tier": namespace.tier.slug, "quotas": namespace.quotas, "limitRange": namespace.limit_range}
     else:
-        namespace = TeamNamespace(name=request.namespace_name, team=Team.objects.get(pk=request.team_id))
+        namespace = TeamNamespace(
+            name=request.namespace_name, cluster=request.cluster, team=Team.objects.get(pk=request.team_id)
+        )
         current = {}
     spec = merge_spec(current, proposed)
     namespace.tier = GpuTier.objects.get(slug=spec["tier"])

@@ -7,13 +7,13 @@ class ProvisioningConfig(AppConfig):
 
     def ready(self) -> None:
         from provisioning.signals import (
-            default_cluster_gpu_capacity,
+            cluster_statuses,
             enqueue_apply_on_event,
             enqueue_reconcile_on_event,
         )
-        from teams.capacity import register_capacity_provider
+        from teams.capacity import register_status_provider
         from teams.events import event_recorded
 
         event_recorded.connect(enqueue_apply_on_event, dispatch_uid="provisioning.enqueue_apply")
         event_recorded.connect(enqueue_reconcile_on_event, dispatch_uid="provisioning.enqueue_reconcile")
-        register_capacity_provider(default_cluster_gpu_capacity)
+        register_status_provider(cluster_statuses)

@@ -22,8 +22,9 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.incluster_config import InClusterConfigLoader
 
 from provisioning.manifests import MANAGED_SELECTOR
-from provisioning.models import Cluster
+from provisioning.models import ClusterConnection
 from teams.constants import GPU_RESOURCE, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from teams.models import Cluster
 from teams.policy import is_reserved_namespace
 from teams.quantities import parse_quantity
 
@@ -141,12 +142,14 @@ PRUNED_KINDS = ("ResourceQuota", "LimitRange", "RoleBinding")
 class ClusterGateway:
     """One connection to one cluster, as the identity its kubeconfig context names (or the pod's ServiceAccount)."""
 
-    def __init__(self, cluster: Cluster, *, page_size: int = LIST_PAGE_SIZE) -> None:
-        self.cluster = cluster
+    def __init__(self, cluster: Cluster | ClusterConnection, *, page_size: int = LIST_PAGE_SIZE) -> None:
+        connection = cluster if isinstance(cluster, ClusterConnection) else _connection_of(cluster)
+        self.connection = connection
+        self.cluster = connection.cluster
         self.page_size = page_size
         #: Requests sent to the API server through this gateway, for benchmarks and logs.
         self.api_calls = 0
-        self.api = _connect(cluster)
+        self.api = _connect(connection)
         self.core = client.CoreV1Api(self.api)
         self.methods = _kind_methods(self.api)
 
@@ -388,7 +391,14 @@ class ClusterGateway:
         return _call(method, *args, **kwargs)
 
 
-def uses_pod_service_account(cluster: Cluster) -> bool:
+def _connection_of(cluster: Cluster) -> ClusterConnection:
+    try:
+        return ClusterConnection.objects.of(cluster)
+    except ClusterConnection.DoesNotExist as error:
+        raise PermanentError(str(error)) from error
+
+
+def uses_pod_service_account(cluster: ClusterConnection) -> bool:
     """In-cluster config when the cluster asks for it, or when it names no kubeconfig and the portal runs in a pod.
 
     The second case is the default cluster of an installation from deploy/ (settings.KUBECONFIG is empty in a
@@ -397,7 +407,7 @@ def uses_pod_service_account(cluster: Cluster) -> bool:
     return cluster.in_cluster or (not cluster.kubeconfig_path and settings.KUBE_IN_POD)
 
 
-def _connect(cluster: Cluster) -> client.ApiClient:
+def _connect(cluster: ClusterConnection) -> client.ApiClient:
     configuration = client.Configuration()
     try:
         if uses_pod_service_account(cluster):

@@ -25,9 +25,11 @@ logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def task_lock(name: str) -> Iterator[bool]:
-    """Yield True if this caller holds the lease of the periodic task `name`, False if another caller does."""
-    interval = beat_interval(name)
+def task_lock(task: str, scope: str = "") -> Iterator[bool]:
+    """Yield True if this caller holds the lease of the periodic task `task` (for `scope`, e.g. one cluster,
+    when the task's work is split so), False if another caller does."""
+    name = f"{task}:{scope}" if scope else task
+    interval = beat_interval(task)
     ttl = interval / 3
     token = uuid.uuid4().hex
     now = timezone.now()

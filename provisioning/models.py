@@ -2,36 +2,42 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 
 from teams import roles
-from teams.models import TeamNamespace
+from teams.models import Cluster, TeamNamespace
 
 
-class ClusterQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "ClusterQuerySet":
+class ClusterConnectionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ClusterConnectionQuerySet":
         """Capacity is for approvers and finance (roles.can_see_clusters); teams see their namespaces instead."""
         return self if roles.can_see_clusters(user) else self.none()
 
-    def all_or_default(self) -> list["Cluster"]:
-        """Every configured cluster; the default one from settings when none is."""
-        return list(self.all()) or [self.get_default()]
+    def of(self, cluster: Cluster) -> "ClusterConnection":
+        """The connection of `cluster`; the default cluster's is made from KUBECONFIG and KUBE_CONTEXT on first use."""
+        connection = self.filter(cluster=cluster).first()
+        if connection is not None:
+            return connection
+        if not cluster.is_default:
+            raise ClusterConnection.DoesNotExist(f"Cluster {cluster.name} has no connection: add one in the admin.")
+        connection, _ = self.get_or_create(
+            cluster=cluster, defaults={"kubeconfig_path": settings.KUBECONFIG, "context": settings.KUBE_CONTEXT}
+        )
+        return connection
 
-    def get_default(self) -> "Cluster":
-        """The cluster new namespaces go to, made from settings on first use."""
-        from django.conf import settings
-
-        cluster = self.filter(is_default=True).first()
-        if cluster is None:
-            cluster, _ = self.get_or_create(
-                name="default",
-                defaults={"kubeconfig_path": settings.KUBECONFIG, "context": settings.KUBE_CONTEXT, "is_default": True},
-            )
-        return cluster
+    def every(self) -> list["ClusterConnection"]:
+        """Every connected cluster (the default one's connection made on first use): what periodic work covers."""
+        self.of(Cluster.objects.get_default())
+        return list(self.select_related("cluster").order_by("cluster__name"))
 
 
-class Cluster(models.Model):
-    """A Kubernetes cluster and what the portal last saw of it."""
+class ClusterConnection(models.Model):
+    """How the portal reaches one cluster, and what it last saw there (health, capacity, last sync).
+
+    The cluster itself (its name, whether it is the default, the namespaces on it) is desired
+    state on the ground floor (`teams.Cluster`); this is provisioning's side of it.
+    """
 
     class Health(models.TextChoices):
         UNKNOWN = "unknown", "Not yet synced"
@@ -39,29 +45,28 @@ class Cluster(models.Model):
         UNREACHABLE = "unreachable", "Unreachable"
         ERROR = "error", "Refusing the portal"
 
-    name = models.SlugField(max_length=63, unique=True)
+    cluster = models.OneToOneField(Cluster, on_delete=models.CASCADE, primary_key=True, related_name="connection")
     kubeconfig_path = models.CharField(max_length=500, blank=True, help_text="Empty with in-cluster config.")
     context = models.CharField(max_length=200, blank=True, help_text="Context in the kubeconfig; empty: current.")
     in_cluster = models.BooleanField(default=False, help_text="Use the pod's service account instead of a kubeconfig.")
-    is_default = models.BooleanField(default=False)
     gpu_capacity = models.PositiveIntegerField(default=0, help_text="Allocatable nvidia.com/gpu over Ready nodes.")
     ready_nodes = models.PositiveIntegerField(default=0)
-    guaranteed_gpus = models.PositiveIntegerField(default=0, help_text="Sum over managed namespaces.")
     health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
     last_error = models.TextField(blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     capacity_synced_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ClusterQuerySet.as_manager()
+    objects = ClusterConnectionQuerySet.as_manager()
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["is_default"], condition=models.Q(is_default=True), name="one_default")
-        ]
-        ordering = ["name"]
+        ordering = ["cluster__name"]
 
     def __str__(self) -> str:
-        return self.name
+        return self.cluster.name
+
+    @property
+    def name(self) -> str:
+        return self.cluster.name
 
 
 class UsageSampleQuerySet(models.QuerySet):

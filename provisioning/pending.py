@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from provisioning.models import Cluster, PendingApply
-from teams.models import Request
+from provisioning.models import PendingApply
+from teams.models import Cluster, Request
 
 #: States in which a request waits for provisioning.
 WAITING = (Request.State.APPROVED, Request.State.APPLYING)
@@ -28,7 +28,7 @@ def start(request_id: int) -> str:
     PendingApply.objects.update_or_create(
         request_id=request_id,
         defaults={
-            "cluster": Cluster.objects.get_default(),
+            "cluster_id": _cluster_of(request_id),
             "token": token,
             "started_at": now,
             "attempts": 0,
@@ -121,13 +121,18 @@ def _current_token(request_id: int) -> str:
     attempt, _ = PendingApply.objects.get_or_create(
         request_id=request_id,
         defaults={
-            "cluster": Cluster.objects.get_default(),
+            "cluster_id": _cluster_of(request_id),
             "token": _token(),
             "started_at": timezone.now(),
             "due_at": timezone.now() + stuck_after(),
         },
     )
     return attempt.token
+
+
+def _cluster_of(request_id: int) -> int:
+    """The cluster the request is applied to: the one a healthy sync of it resumes the chain for."""
+    return Request.objects.filter(pk=request_id).values_list("cluster_id", flat=True).get()
 
 
 def _token() -> str:

@@ -268,6 +268,7 @@ def _link(crossing: _Crossing, peak: Decimal, average: Decimal, refusals: list[Q
     )
     query = urlencode(
         {
+            "cluster": namespace.cluster.name,
             "namespace": namespace.name,
             f"quota|{index}|{state.resource}": suggested.canonical(),
             "justification": "\n".join(lines),
@@ -281,7 +282,7 @@ def _record(crossing: _Crossing, actor) -> None:
     events.record(
         "namespace.quota_warning",
         actor=actor,
-        target=f"namespace:{namespace.name}",
+        target=namespace.audit_target,
         after={
             "namespace": namespace.name,
             "team": namespace.team.slug,

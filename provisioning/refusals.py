@@ -15,10 +15,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from provisioning.cluster import RefusalEvent
-from provisioning.models import Cluster, QuotaRefusal
+from provisioning.models import QuotaRefusal
 from teams import roles
 from teams.constants import QUOTA_KEYS
-from teams.models import TeamNamespace
+from teams.models import Cluster, TeamNamespace
 from teams.quantities import QuantityError, parse_quantity
 
 #: Refusals a page lists per namespace, newest first.
@@ -143,7 +143,13 @@ def recent_refusals(namespace: TeamNamespace, user, *, limit: int = RECENT) -> l
         url = ""
         index = indexes.get(refusal.quota_name)
         if may_request and index is not None and refusal.resource in QUOTA_KEY_NAMES and refusal.suggested:
-            query = urlencode({"namespace": namespace.name, f"quota|{index}|{refusal.resource}": refusal.suggested})
+            query = urlencode(
+                {
+                    "cluster": namespace.cluster.name,
+                    "namespace": namespace.name,
+                    f"quota|{index}|{refusal.resource}": refusal.suggested,
+                }
+            )
             url = f"{reverse('request-new', args=['change_quota'])}?{query}"
         rows.append(RefusalRow(refusal, url))
     return rows

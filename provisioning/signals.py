@@ -2,6 +2,8 @@
 
 import logging
 
+from teams.capacity import ClusterStatus
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,24 +31,30 @@ def enqueue_reconcile_on_event(sender, event, **kwargs) -> None:
     """Enqueue a reconcile once an approver's re-apply (teams.workflow.request_reconcile) has committed."""
     if event.verb != "namespace.reapply_requested":
         return
-    from provisioning.tasks import reconcile_namespace
+    from provisioning.tasks import reconcile_namespace, route
     from teams.models import TeamNamespace
 
-    name = event.target.removeprefix("namespace:")
-    namespace_id = TeamNamespace.objects.live().filter(name=name).values_list("pk", flat=True).first()
-    if namespace_id is None:
+    namespace = TeamNamespace.objects.live().by_target(event.target)
+    if namespace is None:
         return
     try:
-        reconcile_namespace.delay(namespace_id)
+        reconcile_namespace.apply_async((namespace.pk,), **route(namespace.cluster))
     except Exception:
-        logger.exception("namespace.enqueue_failed", extra={"namespace": name})
+        logger.exception("namespace.enqueue_failed", extra={"namespace": event.target})
 
 
-def default_cluster_gpu_capacity() -> int | None:
-    """Allocatable GPUs of the default cluster at its last capacity sync; None before the first."""
-    from provisioning.models import Cluster
+def cluster_statuses() -> dict[int, ClusterStatus]:
+    """What was last seen of each connected cluster: capacity (None before its first capacity sync), health."""
+    from provisioning.models import ClusterConnection
 
-    cluster = Cluster.objects.filter(is_default=True).only("gpu_capacity", "capacity_synced_at").first()
-    if cluster is None or cluster.capacity_synced_at is None:
-        return None
-    return cluster.gpu_capacity
+    return {
+        connection.cluster_id: ClusterStatus(
+            capacity=connection.gpu_capacity if connection.capacity_synced_at else None,
+            ready_nodes=connection.ready_nodes,
+            health=connection.health,
+            health_label=connection.get_health_display(),
+            last_synced_at=connection.last_synced_at,
+            last_error=connection.last_error,
+        )
+        for connection in ClusterConnection.objects.all()
+    }

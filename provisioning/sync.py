@@ -31,13 +31,12 @@ from django.utils import timezone
 
 from provisioning.cluster import ClusterError, ClusterGateway, QuotaReading, RefusalEvent, TransientError
 from provisioning.manifests import OWNERSHIP, render_quotas
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import ClusterConnection, UsageSample
 from provisioning.quota_warnings import check_quota_warnings
 from provisioning.refusals import store_refusals
 from teams import events
-from teams.capacity import guaranteed_total
 from teams.catalog import TierCatalog
-from teams.models import GpuTier, TeamNamespace
+from teams.models import Cluster, GpuTier, TeamNamespace
 from teams.quantities import QuantityError, parse_quantity
 
 logger = logging.getLogger(__name__)
@@ -85,7 +84,11 @@ class _Due:
 
 
 def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
-    """Store what the cluster reports for every managed namespace; mark drift."""
+    """Store what the cluster reports for every namespace the portal manages there; mark drift.
+
+    Only `cluster`'s namespaces are read and written: a namespace of the same name on another
+    cluster is another namespace, which this cluster's LISTs say nothing about.
+    """
     now = now or timezone.now()
     readings, seen, refused, api_calls = _read_cluster(cluster)
     result = SyncResult(api_calls=api_calls)
@@ -98,8 +101,10 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
     tiers_state = repr([[getattr(tier, f.attname) for f in GpuTier._meta.concrete_fields] for tier in catalog.tiers])
     due: dict[int, _Due] = {}
     namespace_ids: dict[str, int] = {}
-    keys = TeamNamespace.objects.live().values_list(
-        "pk", "name", "synced_fingerprint", "last_sampled_at", "is_drifted", *DESIRED_INPUTS
+    keys = (
+        TeamNamespace.objects.live()
+        .filter(cluster=cluster)
+        .values_list("pk", "name", "synced_fingerprint", "last_sampled_at", "is_drifted", *DESIRED_INPUTS)
     )
     for pk, name, stored, last_sampled_at, is_drifted, *desired in keys:
         result.namespaces += 1
@@ -145,7 +150,9 @@ def sync_usage(cluster: Cluster, *, now: datetime | None = None) -> SyncResult:
         result.refusals = store_refusals(cluster, refused, namespace_ids, now)
         result.warnings = check_quota_warnings(usage_moved, now)
         _record_drift(newly_drifted)
-        Cluster.objects.filter(pk=cluster.pk).update(health=Cluster.Health.OK, last_error="", last_synced_at=now)
+        ClusterConnection.objects.filter(cluster=cluster).update(
+            health=ClusterConnection.Health.OK, last_error="", last_synced_at=now
+        )
     result.samples = len(samples)
     logger.info(
         "usage.synced",
@@ -172,7 +179,7 @@ def _record_drift(namespaces: list[TeamNamespace]) -> None:
         events.record(
             "namespace.drift_detected",
             actor=actor,
-            target=f"namespace:{namespace.name}",
+            target=namespace.audit_target,
             after={"namespace": namespace.name, "team": namespace.team.slug, "drift": namespace.drift},
         )
 
@@ -185,7 +192,7 @@ def _read_cluster(cluster: Cluster) -> tuple[list[QuotaReading], dict[str, dict]
             seen = gateway.list_managed_namespaces()
             refused = gateway.list_quota_refusals()
     except ClusterError as error:
-        Cluster.objects.filter(pk=cluster.pk).update(health=_health_of(error), last_error=str(error))
+        ClusterConnection.objects.filter(cluster=cluster).update(health=_health_of(error), last_error=str(error))
         raise
     return readings, seen, refused, gateway.api_calls
 
@@ -206,25 +213,22 @@ def _load(due: dict[int, _Due]) -> Iterable[TeamNamespace]:
         )
 
 
-def sync_capacity(cluster: Cluster) -> Cluster:
-    """Node GPU capacity, and the guaranteed GPUs the portal has promised against it."""
+def sync_capacity(cluster: Cluster) -> ClusterConnection:
+    """The GPUs allocatable on the cluster's Ready nodes: what its guaranteed GPUs are weighed against."""
     try:
         with ClusterGateway(cluster) as gateway:
             capacity = gateway.node_gpu_capacity()
     except ClusterError as error:
-        Cluster.objects.filter(pk=cluster.pk).update(health=_health_of(error), last_error=str(error))
+        ClusterConnection.objects.filter(cluster=cluster).update(health=_health_of(error), last_error=str(error))
         raise
-    guaranteed = guaranteed_total()
-    Cluster.objects.filter(pk=cluster.pk).update(
+    ClusterConnection.objects.filter(cluster=cluster).update(
         gpu_capacity=capacity.gpus,
         ready_nodes=capacity.ready_nodes,
-        guaranteed_gpus=guaranteed,
         capacity_synced_at=timezone.now(),
-        health=Cluster.Health.OK,
+        health=ClusterConnection.Health.OK,
         last_error="",
     )
-    cluster.refresh_from_db()
-    return cluster
+    return ClusterConnection.objects.get(cluster=cluster)
 
 
 def heartbeat_period(namespace_id: int, heartbeat_seconds: int) -> timedelta:
@@ -321,4 +325,4 @@ def _decimal(value: str) -> Decimal:
 
 
 def _health_of(error: ClusterError) -> str:
-    return Cluster.Health.UNREACHABLE if isinstance(error, TransientError) else Cluster.Health.ERROR
+    return ClusterConnection.Health.UNREACHABLE if isinstance(error, TransientError) else ClusterConnection.Health.ERROR

@@ -25,12 +25,13 @@ from django.utils import timezone
 from provisioning import applying, pending
 from provisioning.cluster import ClusterError, ConflictError, TransientError
 from provisioning.locks import task_lock
-from provisioning.models import Cluster, PendingApply
-from provisioning.sync import sync_capacity as sync_cluster_capacity
-from provisioning.sync import sync_usage as sync_cluster_usage
+from provisioning.models import ClusterConnection, PendingApply
+from provisioning.sync import sync_capacity as sync_capacity_of
+from provisioning.sync import sync_usage as sync_usage_of
 from teams import events, workflow
+from teams.capacity import guaranteed_total
 from teams.events import system_actor
-from teams.models import Request, TeamNamespace
+from teams.models import Cluster, Request, TeamNamespace
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ def delete_namespace(self, request_id: int, token: str | None = None) -> str:
 @shared_task(name="provisioning.reconcile_namespace", **RETRIED)
 def reconcile_namespace(self, namespace_id: int, started: float | None = None) -> str:
     """Restore a drifted namespace to its desired state, taking back fields others changed."""
-    namespace = TeamNamespace.objects.live().select_related("team__cost_center", "tier").filter(pk=namespace_id).first()
+    namespaces = TeamNamespace.objects.live().select_related("cluster", "team__cost_center", "tier")
+    namespace = namespaces.filter(pk=namespace_id).first()
     if namespace is None:
         return "gone"
     started = started or time.time()
@@ -75,15 +77,19 @@ def reconcile_namespace(self, namespace_id: int, started: float | None = None) -
         countdown = backoff(self.request.retries)
         logger.warning(
             "namespace.reconcile_retrying",
-            extra={"namespace": namespace.name, "error": str(error), "attempt": attempts, "countdown": countdown},
+            extra={
+                "cluster": namespace.cluster.name,
+                "namespace": namespace.name,
+                "error": str(error),
+                "attempt": attempts,
+                "countdown": countdown,
+            },
         )
         kwargs = {"namespace_id": namespace_id, "started": started}
         raise self.retry(exc=error, countdown=countdown, args=(), kwargs=kwargs) from None
     except ClusterError as error:
         return _reconcile_failed(namespace, str(error))
-    events.record(
-        "namespace.reconciled", actor=system_actor(), target=f"namespace:{namespace.name}", before={"drift": before}
-    )
+    events.record("namespace.reconciled", actor=system_actor(), target=namespace.audit_target, before={"drift": before})
     return "reconciled"
 
 
@@ -100,53 +106,86 @@ def _reconcile_failed(namespace: TeamNamespace, message: str) -> str:
         events.record(
             "namespace.reconcile_failed",
             actor=system_actor(),
-            target=f"namespace:{namespace.name}",
+            target=namespace.audit_target,
             before={"drift": namespace.drift},
             after={"error": message},
         )
-    logger.warning("namespace.reconcile_failed", extra={"namespace": namespace.name, "error": message})
+    logger.warning(
+        "namespace.reconcile_failed",
+        extra={"cluster": namespace.cluster.name, "namespace": namespace.name, "error": message},
+    )
     return "failed"
 
 
 @shared_task(name="provisioning.sync_usage", **PERIODIC)
 def sync_usage() -> dict:
-    """Every cluster's quota usage, once at a time however many beat processes run.
+    """Beat's tick: one usage sync task per cluster, so a slow or unreachable cluster delays no other."""
+    return _fan_out(sync_cluster_usage)
+
+
+@shared_task(name="provisioning.sync_capacity", **PERIODIC)
+def sync_capacity() -> dict:
+    """Beat's tick: one capacity sync task per cluster."""
+    return _fan_out(sync_cluster_capacity)
+
+
+@shared_task(name="provisioning.sync_cluster_usage", **PERIODIC)
+def sync_cluster_usage(cluster_id: int) -> dict | str:
+    """One cluster's quota usage, once at a time however many beat processes run.
 
     A cluster that answers is healthy again: the applies waiting out a backoff for it go now.
     """
 
     def sync(cluster: Cluster) -> dict:
-        result = sync_cluster_usage(cluster)
+        result = sync_usage_of(cluster)
         resumed = resume_waiting(cluster)
         if settings.AUTO_RECONCILE:
-            for namespace_id in applying.due_for_reconcile(result.drifted):
-                reconcile_namespace.delay(namespace_id)
+            for namespace_id in applying.due_for_reconcile(cluster, result.drifted):
+                reconcile_namespace.apply_async((namespace_id,), **route(cluster))
         return {"namespaces": result.namespaces, "samples": result.samples, "resumed": resumed}
 
-    return _each_cluster("provisioning.sync_usage", sync)
+    return _under_lease("provisioning.sync_usage", cluster_id, sync)
 
 
-@shared_task(name="provisioning.sync_capacity", **PERIODIC)
-def sync_capacity() -> dict:
+@shared_task(name="provisioning.sync_cluster_capacity", **PERIODIC)
+def sync_cluster_capacity(cluster_id: int) -> dict | str:
     def sync(cluster: Cluster) -> dict:
-        cluster = sync_cluster_capacity(cluster)
-        return {"gpus": cluster.gpu_capacity, "guaranteed": cluster.guaranteed_gpus}
+        connection = sync_capacity_of(cluster)
+        return {"gpus": connection.gpu_capacity, "guaranteed": guaranteed_total(cluster)}
 
-    return _each_cluster("provisioning.sync_capacity", sync)
+    return _under_lease("provisioning.sync_capacity", cluster_id, sync)
 
 
-def _each_cluster(lock: str, sync: Callable[[Cluster], dict]) -> dict:
-    """Run `sync` for every cluster under the lease `lock`; one failing cluster does not stop the others."""
-    results: dict = {}
-    with task_lock(lock) as held:
+def _fan_out(task) -> dict:
+    """Send `task` once for every connected cluster, each to the cluster's queue when there is one."""
+    sent = {}
+    for connection in ClusterConnection.objects.every():
+        task.apply_async((connection.cluster_id,), **route(connection.cluster))
+        sent[connection.cluster.name] = "sent"
+    return sent
+
+
+def _under_lease(lock: str, cluster_id: int, sync: Callable[[Cluster], dict]) -> dict | str:
+    """Run `sync` for one cluster under that cluster's own lease: two clusters' syncs never wait on each other."""
+    cluster = Cluster.objects.filter(pk=cluster_id).first()
+    if cluster is None:
+        return "gone"
+    with task_lock(lock, cluster.name) as held:
         if not held:
-            return {"skipped": "another sync holds the lock"}
-        for cluster in Cluster.objects.all_or_default():
-            try:
-                results[cluster.name] = sync(cluster)
-            except ClusterError as error:
-                results[cluster.name] = f"failed: {error}"
-    return results
+            return "skipped: another sync of this cluster holds the lock"
+        try:
+            return sync(cluster)
+        except ClusterError as error:
+            return f"failed: {error}"
+
+
+def route(cluster: Cluster) -> dict:
+    """Where a cluster's tasks go: its own queue (`cluster.<name>`) with PROVISIONING_QUEUE_PER_CLUSTER on.
+
+    A worker near the cluster then consumes it (`celery -A portal worker -Q cluster.<name>`); off, every
+    task goes to the default queue and any worker takes it.
+    """
+    return {"queue": f"cluster.{cluster.name}"} if settings.PROVISIONING_QUEUE_PER_CLUSTER else {}
 
 
 @shared_task(name="provisioning.resume_requests", max_retries=0)
@@ -185,13 +224,15 @@ def _resend(attempt: PendingApply, verb: str) -> bool:
 
 
 def _send(request_id: int, token: str) -> None:
-    kind = Request.objects.filter(pk=request_id).values_list("kind", flat=True).first()
-    task = delete_namespace if kind == Request.Kind.DELETE_NAMESPACE else apply_request
-    task.apply_async(kwargs={"request_id": request_id, "token": token})
+    request = Request.objects.select_related("cluster").only("kind", "cluster__name").get(pk=request_id)
+    task = delete_namespace if request.kind == Request.Kind.DELETE_NAMESPACE else apply_request
+    task.apply_async(kwargs={"request_id": request_id, "token": token}, **route(request.cluster))
 
 
 def _run_request(task, request_id: int, token: str | None, action: Callable[[Request], object]) -> str:
-    request = Request.objects.select_related("namespace__team__cost_center", "namespace__tier").filter(pk=request_id)
+    request = Request.objects.select_related(
+        "cluster", "namespace__cluster", "namespace__team__cost_center", "namespace__tier"
+    ).filter(pk=request_id)
     request = request.first()
     if request is None:
         return "gone"

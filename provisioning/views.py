@@ -5,7 +5,7 @@ Namespaces and requests come through visible_to(user): another team's are a 404 
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -13,21 +13,20 @@ from provisioning import applying
 from provisioning.charts import RANGES, gpu_chart
 from provisioning.fit import check_fit, parse_ask
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
-from provisioning.models import Cluster
 from provisioning.quota_warnings import current_warnings
 from provisioning.refusals import recent_refusals
 from teams import roles, workflow
-from teams.capacity import CapacityTotals
+from teams.capacity import CapacityTotals, cluster_status
 from teams.catalog import TierCatalog
 from teams.describe import LIMIT_COLUMNS, limit_range_rows
 from teams.forms import build_form, resolve_target
-from teams.models import GpuTier, Request, TeamNamespace
+from teams.models import Cluster, GpuTier, Request, TeamNamespace
 from teams.usage import gpu_usage, usage_rows
 
 
 @login_required
-def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
-    namespace = _visible_namespace(request, name)
+def namespace_detail(request: HttpRequest, cluster: str, name: str) -> HttpResponse:
+    namespace = _visible_namespace(request, cluster, name)
     objects = applying.desired_objects(namespace)
     return render(
         request,
@@ -35,6 +34,7 @@ def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
         {
             "namespace": namespace,
             "usage": usage_rows(namespace),
+            "status": cluster_status(namespace.cluster_id),
             "yaml": to_yaml(objects),
             "job_yaml": to_yaml([render_job_example(namespace)]),
             "limits": limit_range_rows(namespace.limit_range),
@@ -49,18 +49,18 @@ def namespace_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @login_required
-def namespace_manifests(request: HttpRequest, name: str) -> HttpResponse:
+def namespace_manifests(request: HttpRequest, cluster: str, name: str) -> HttpResponse:
     """Exactly what provisioning applies, as a YAML download."""
-    namespace = _visible_namespace(request, name)
+    namespace = _visible_namespace(request, cluster, name)
     response = HttpResponse(to_yaml(applying.desired_objects(namespace)), content_type="application/yaml")
-    response["Content-Disposition"] = f'attachment; filename="{namespace.name}.yaml"'
+    response["Content-Disposition"] = f'attachment; filename="{namespace.cluster.name}-{namespace.name}.yaml"'
     return response
 
 
 @login_required
 @require_POST
-def namespace_fit(request: HttpRequest, name: str) -> HttpResponse:
-    namespace = _visible_namespace(request, name)
+def namespace_fit(request: HttpRequest, cluster: str, name: str) -> HttpResponse:
+    namespace = _visible_namespace(request, cluster, name)
     ask, errors = parse_ask(*(request.POST.get(key, "").strip() for key in ("gpus", "cpu", "memory", "count")))
     answer = None
     if ask is not None:
@@ -70,8 +70,8 @@ def namespace_fit(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @login_required
-def usage_chart(request: HttpRequest, name: str) -> HttpResponse:
-    namespace = _visible_namespace(request, name)
+def usage_chart(request: HttpRequest, cluster: str, name: str) -> HttpResponse:
+    namespace = _visible_namespace(request, cluster, name)
     chart = gpu_chart(namespace, request.GET.get("range", "24h"))
     return render(
         request, "provisioning/partials/chart.html", {"chart": chart, "namespace": namespace, "ranges": RANGES}
@@ -123,28 +123,28 @@ def request_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def cluster_overview(request: HttpRequest) -> HttpResponse:
-    """Every managed namespace, like `kubectl get resourcequota --all-namespaces`."""
+    """Every cluster's health and capacity, and every managed namespace, like `kubectl get resourcequota -A`
+    across clusters; `?cluster=` narrows the table to one."""
     roles.require_approver(request.user)
-    cluster = Cluster.objects.get_default()
-    namespaces = list(
-        TeamNamespace.objects.visible_to(request.user)
-        .live()
-        .select_related("team__cost_center", "tier")
-        .order_by("name")
-    )
+    totals = CapacityTotals()
+    chosen = request.GET.get("cluster", "")
+    # Deliberately across clusters unless one is chosen: this is the page that compares them.
+    namespaces = TeamNamespace.objects.visible_to(request.user).live()
+    if chosen:
+        namespaces = namespaces.filter(cluster__name=chosen)
     rows = []
-    for namespace in namespaces:
+    for namespace in namespaces.select_related("cluster", "team__cost_center", "tier").order_by("name", "cluster"):
         used = gpu_usage(namespace.observed_quotas).used or 0
         rows.append({"namespace": namespace, "usage": usage_rows(namespace), "gpus_used": used})
     if request.GET.get("sort", "gpu") == "gpu":
-        rows.sort(key=lambda row: (-row["gpus_used"], row["namespace"].name))
+        rows.sort(key=lambda row: (-row["gpus_used"], row["namespace"].name, row["namespace"].cluster.name))
     live = request.htmx and request.htmx.target == "cluster-live"  # the page polling for the latest sync
     return render(
         request,
         "provisioning/partials/cluster_live.html" if live else "provisioning/cluster_overview.html",
         {
-            "cluster": cluster,
-            "totals": CapacityTotals(),
+            "clusters": totals.rows,
+            "chosen": chosen,
             "rows": rows,
             "gpus_used": sum(row["gpus_used"] for row in rows),
             "drifted": sum(1 for row in rows if row["namespace"].is_drifted),
@@ -156,19 +156,25 @@ def cluster_overview(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def namespace_reapply(request: HttpRequest, name: str) -> HttpResponse:
+def namespace_reapply(request: HttpRequest, cluster: str, name: str) -> HttpResponse:
     """An admin restores a namespace to its approved state: after drift, or to retry a failed reconcile."""
-    namespace = _visible_namespace(request, name)
+    namespace = _visible_namespace(request, cluster, name)
     roles.require_approver(request.user)
     workflow.request_reconcile(namespace.pk, actor=request.user)
-    messages.success(request, f"{name} is being re-applied.")
+    messages.success(request, f"{name} on {cluster} is being re-applied.")
     if request.POST.get("back") == "namespace":
-        return redirect("namespace-detail", name)
+        return redirect(namespace)
     return redirect("cluster-overview")
 
 
-def _visible_namespace(request: HttpRequest, name: str) -> TeamNamespace:
-    """The live namespace `name` if the user may see it; 404 alike for another team's and for none at all."""
-    return get_object_or_404(
-        TeamNamespace.objects.visible_to(request.user).live().select_related("team__cost_center", "tier"), name=name
-    )
+def namespace_on_default_cluster(request: HttpRequest, rest: str) -> HttpResponse:
+    """A link from before namespaces named their cluster: the same page of the default cluster's namespace."""
+    target = f"/clusters/{Cluster.objects.get_default().name}/namespaces/{rest}"
+    query = request.META.get("QUERY_STRING", "")
+    return HttpResponsePermanentRedirect(f"{target}?{query}" if query else target)
+
+
+def _visible_namespace(request: HttpRequest, cluster: str, name: str) -> TeamNamespace:
+    """The live namespace if the user may see it; 404 alike for another team's and for none at all."""
+    namespaces = TeamNamespace.objects.visible_to(request.user).live()
+    return get_object_or_404(namespaces.select_related("cluster", "team__cost_center", "tier").at(cluster, name))

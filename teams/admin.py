@@ -23,6 +23,7 @@ from teams.capacity import recount_guaranteed
 from teams.catalog import check_rate_day, is_billed
 from teams.models import (
     AuditEvent,
+    Cluster,
     Comment,
     CostCenter,
     GpuTier,
@@ -183,15 +184,45 @@ class MembershipInline(admin.TabularInline):  # audited by TeamAdmin.save_formse
     readonly_fields = ["source"]  # an admin's membership is the admin's; the provider's are kept by sign-ins
 
 
+@admin.register(Cluster)
+class ClusterAdmin(AuditedModelAdmin):
+    """Which clusters exist. How the portal reaches one is provisioning's (its cluster connection admin).
+
+    A cluster that holds namespaces, live or deleted, cannot be deleted (their history and
+    chargeback name it): the admin's confirmation page lists them instead.
+    """
+
+    list_display = ["name", "is_default", "description", "created_at"]
+    list_filter = ["is_default"]
+    search_fields = ["name", "description"]
+
+
 @admin.register(Team)
 class TeamAdmin(AuditedModelAdmin):
-    """A team's cost center is part of its namespaces' desired labels: the change is audited."""
+    """A team's cost center is part of its namespaces' desired labels, and its clusters are where it may ask
+    for namespaces: both changes are audited."""
 
     list_display = ["slug", "name", "cost_center", "default_tier"]
     list_filter = ["default_tier", "cost_center"]
     list_select_related = ["cost_center", "default_tier"]
     search_fields = ["slug", "name", "cost_center__code"]
+    filter_horizontal = ["clusters"]
     inlines = [MembershipInline]
+
+    def save_related(self, request, form, formsets, change) -> None:
+        team = form.instance
+        before = sorted(team.clusters.values_list("name", flat=True)) if change else []
+        with transaction.atomic():
+            super().save_related(request, form, formsets, change)
+            after = sorted(team.clusters.values_list("name", flat=True))
+            if after != before:
+                events.record(
+                    "team.clusters_changed",
+                    actor=request.user,
+                    target=f"team:{team.slug}",
+                    before={"clusters": before},
+                    after={"clusters": after},
+                )
 
 
 @admin.register(Membership)

@@ -1,40 +1,70 @@
-"""What an approval does to the cluster's guaranteed GPUs, against its capacity.
+"""What an approval does to its cluster's guaranteed GPUs, against that cluster's capacity.
 
-Capacity is observed by provisioning, which teams must not import: provisioning
-registers a provider here in its AppConfig.ready().
+Capacity and health are observed by provisioning, which teams must not import:
+provisioning registers a provider of them here in its AppConfig.ready().
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
 
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from teams.catalog import TierCatalog
-from teams.models import Request, TeamNamespace
+from teams.models import Cluster, Request, TeamNamespace
 from teams.specs import merge_spec, namespace_spec
 
-_capacity_provider: Callable[[], int | None] | None = None
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """What provisioning last saw of a cluster, in the ground floor's words."""
+
+    capacity: int | None
+    ready_nodes: int
+    health: str
+    health_label: str
+    last_synced_at: datetime | None
+    last_error: str
+
+    @property
+    def reachable(self) -> bool:
+        return self.health == "ok"
 
 
-def register_capacity_provider(provider: Callable[[], int | None]) -> None:
-    """`provider()` returns the cluster's allocatable GPUs, or None while they are unknown."""
-    global _capacity_provider
-    _capacity_provider = provider
+UNKNOWN = ClusterStatus(None, 0, "unknown", "Not yet synced", None, "")
+
+_status_provider: Callable[[], dict[int, ClusterStatus]] | None = None
 
 
-def gpu_capacity() -> int | None:
-    return _capacity_provider() if _capacity_provider else None
+def register_status_provider(provider: Callable[[], dict[int, ClusterStatus]]) -> None:
+    """`provider()` maps each connected cluster's id to what was last seen there (one query for all)."""
+    global _status_provider
+    _status_provider = provider
+
+
+def cluster_statuses() -> dict[int, ClusterStatus]:
+    return _status_provider() if _status_provider else {}
+
+
+def cluster_status(cluster_id: int) -> ClusterStatus:
+    """What was last seen of one cluster: whether a namespace's usage on it is current or "last seen"."""
+    return cluster_statuses().get(cluster_id, UNKNOWN)
 
 
 @dataclass(frozen=True)
 class CapacityImpact:
+    cluster: str
     capacity: int | None
     guaranteed_now: int
     guaranteed_after: int
 
     @property
     def overcommits(self) -> bool:
-        """More GPUs guaranteed than the cluster has: the approval would promise what cannot be kept."""
+        """More GPUs guaranteed than the cluster has: the approval would promise what cannot be kept.
+
+        Only the request's own cluster counts: GPUs free on another cluster cannot run its pods.
+        """
         return (
             self.capacity is not None
             and self.guaranteed_after > self.capacity
@@ -43,6 +73,7 @@ class CapacityImpact:
 
     def as_dict(self) -> dict:
         return {
+            "cluster": self.cluster,
             "capacity": self.capacity,
             "guaranteed_now": self.guaranteed_now,
             "guaranteed_after": self.guaranteed_after,
@@ -69,24 +100,72 @@ def recount_guaranteed() -> int:
     return len(changed)
 
 
-def guaranteed_total() -> int:
-    """The guaranteed GPUs of every live namespace: what approvers weigh against capacity."""
-    return TeamNamespace.objects.live().aggregate(total=Sum("guaranteed_gpus"))["total"] or 0
+def guaranteed_total(cluster: Cluster) -> int:
+    """The guaranteed GPUs of every live namespace on `cluster`: what approvers weigh against its capacity."""
+    return TeamNamespace.objects.live().filter(cluster=cluster).aggregate(total=Sum("guaranteed_gpus"))["total"] or 0
+
+
+@dataclass(frozen=True)
+class ClusterCapacity:
+    """One cluster's guaranteed GPUs against its capacity (None until its first capacity sync)."""
+
+    cluster: Cluster
+    guaranteed: int
+    namespaces: int
+    status: ClusterStatus
+
+    @property
+    def capacity(self) -> int | None:
+        return self.status.capacity
+
+    @property
+    def free(self) -> int | None:
+        """GPUs still free to guarantee; negative when the cluster is overcommitted."""
+        return None if self.capacity is None else self.capacity - self.guaranteed
+
+    @property
+    def overcommitted(self) -> bool:
+        return self.capacity is not None and self.guaranteed > self.capacity
 
 
 class CapacityTotals:
-    """The cluster's guaranteed GPUs, read once and reused for every row of a queue.
+    """Every cluster's guaranteed GPUs and capacity, read once and reused for every row of a queue.
 
-    The one source of the guaranteed total: the queue and the cluster page both show `total`,
-    so they cannot disagree between syncs. One SUM at any number of namespaces.
+    The one source of the guaranteed totals: the queue, the request form and the cluster page
+    all show these, so they cannot disagree between syncs. One GROUP BY at any number of
+    namespaces, one query of capacities, whatever the number of requests shown.
     """
 
     def __init__(self) -> None:
-        self.catalog = TierCatalog.load()
-        self.total = guaranteed_total()
-        self.capacity = gpu_capacity()
+        sums = {
+            row["cluster_id"]: row
+            for row in TeamNamespace.objects.live()
+            .values("cluster_id")
+            .annotate(guaranteed=Sum("guaranteed_gpus"), namespaces=Count("pk"))
+            .order_by()
+        }
+        statuses = cluster_statuses()
+        self.rows = [
+            ClusterCapacity(
+                cluster=cluster,
+                guaranteed=(sums.get(cluster.pk) or {}).get("guaranteed") or 0,
+                namespaces=(sums.get(cluster.pk) or {}).get("namespaces") or 0,
+                status=statuses.get(cluster.pk, UNKNOWN),
+            )
+            for cluster in Cluster.objects.all()
+        ]
+        self.by_cluster = {row.cluster.pk: row for row in self.rows}
+
+    @cached_property
+    def catalog(self) -> TierCatalog:
+        """Read only when an impact is asked for: pages that show totals alone need no tiers."""
+        return TierCatalog.load()
+
+    def of(self, cluster_id: int) -> ClusterCapacity:
+        return self.by_cluster[cluster_id]
 
     def impact(self, request: Request) -> CapacityImpact:
+        """What approving `request` does to its own cluster's guaranteed GPUs."""
         namespace = request.namespace if request.namespace_id else None
         current = namespace.guaranteed_gpus if namespace is not None and namespace.deleted_at is None else 0
         if request.kind == Request.Kind.DELETE_NAMESPACE:
@@ -96,7 +175,8 @@ class CapacityTotals:
             spec = merge_spec(base, request.approved_spec)
             tier = self.catalog.by_slug.get(spec.get("tier"))
             after = self.catalog.gpu_allocation(spec.get("quotas") or [], tier).guaranteed if tier else current
-        return CapacityImpact(self.capacity, self.total, self.total - current + after)
+        row = self.of(request.cluster_id)
+        return CapacityImpact(row.cluster.name, row.capacity, row.guaranteed, row.guaranteed - current + after)
 
 
 def capacity_impact(request: Request) -> CapacityImpact:

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 
 from teams.catalog import gpu_input_words, tier_default_spec
 from teams.constants import GUARANTEED_GPU_KEY, QUOTA_KEYS
-from teams.models import GpuTier, Request, Team, TeamNamespace
+from teams.models import Cluster, GpuTier, Request, Team, TeamNamespace
 from teams.policy import Finding, PolicyReport
 from teams.roles import require_lead
 from teams.specs import REMOVE_LIMITS, SECTIONS, namespace_spec, resolve_proposal, spec_changes
@@ -71,6 +71,7 @@ class RequestForm:
     team: Team | None
     namespace: TeamNamespace | None
     name: Input | None = None
+    cluster: Input | None = None
     tier: Input | None = None
     justification: Input | None = None
     force: Input | None = None
@@ -91,7 +92,7 @@ class RequestForm:
         return self.kind in (Kind.CREATE_NAMESPACE, Kind.CHANGE_LIMIT_RANGE)
 
     def inputs(self) -> list[Input]:
-        singles = [self.name, self.tier, self.force, self.justification]
+        singles = [self.name, self.cluster, self.tier, self.force, self.justification]
         quota_inputs = [i for block in self.quotas for i in block.inputs]
         limit_inputs = [cell for row in self.limit_rows for cell in row.cells if cell is not None]
         return [i for i in singles if i is not None] + quota_inputs + limit_inputs
@@ -215,10 +216,11 @@ def resolve_target(user, kind: str, source) -> tuple[Team, TeamNamespace | None]
         if team is None:
             raise PermissionDenied("Only team leads can ask for namespaces.")
     else:
-        namespace = get_object_or_404(
-            TeamNamespace.objects.live().visible_to(user).select_related("team__cost_center", "tier"),
-            name=source.get("namespace", ""),
-        )
+        # Links from before clusters named no cluster: the default cluster's namespace of that name.
+        cluster = source.get("cluster") or Cluster.objects.get_default().name
+        namespaces = TeamNamespace.objects.live().visible_to(user)
+        namespaces = namespaces.select_related("cluster", "team__cost_center", "tier")
+        namespace = get_object_or_404(namespaces.at(cluster, source.get("namespace", "")))
         team = namespace.team
     require_lead(user, team)
     return team, namespace
@@ -246,6 +248,8 @@ def build_form(
     form.base_spec = base
     if kind == Kind.CREATE_NAMESPACE:
         form.name = Input("namespace_name", "Namespace name", data.get("namespace_name", ""), "namespace_name")
+        chosen = data.get("cluster") or Cluster.objects.get_default().name
+        form.cluster = Input("cluster", "Cluster", chosen, "cluster")
     if kind in (Kind.CREATE_NAMESPACE, Kind.CHANGE_TIER):
         form.tier = Input("tier", "GPU tier", tier_slug, "tier")
     if kind == Kind.DELETE_NAMESPACE:
@@ -286,7 +290,11 @@ def build_form(
 def revision_data(request: Request) -> dict:
     """The form's values for a request sent back for changes: its latest version, as the inputs name them."""
     spec = request.proposed_spec
-    data = {"justification": request.justification, "namespace_name": request.namespace_name}
+    data = {
+        "justification": request.justification,
+        "namespace_name": request.namespace_name,
+        "cluster": request.cluster.name,
+    }
     if "tier" in spec:
         data["tier"] = spec["tier"]
     layout = build_form(request.kind, team=request.team, namespace=request.namespace, data=data)

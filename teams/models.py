@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from teams import roles
@@ -103,6 +104,53 @@ class GpuTier(models.Model):
             raise ValidationError({"max_guaranteed_gpus": "Cannot exceed the tier's maximum GPU limit."})
 
 
+class ClusterQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ClusterQuerySet":
+        """Every signed-in user sees which clusters exist: requests and namespaces name theirs."""
+        return self if user.is_authenticated else self.none()
+
+    def open_to(self, team: "Team") -> "ClusterQuerySet":
+        """The clusters `team` may ask for namespaces on: those it is allowed, or all when none is named."""
+        allowed = self.filter(teams_allowed=team)
+        return allowed if allowed.exists() else self.all()
+
+    def get_default(self) -> "Cluster":
+        """The cluster namespaces go to when a request names none, and where links from before clusters point."""
+        cluster = self.filter(is_default=True).first()
+        if cluster is None:
+            cluster, _ = self.get_or_create(name=settings.DEFAULT_CLUSTER_NAME, defaults={"is_default": True})
+        return cluster
+
+
+class Cluster(models.Model):
+    """Which Kubernetes cluster: its identity, part of a namespace's desired state.
+
+    Only who it is lives here, on the ground floor, because a namespace's cluster is desired
+    state that requests and policy reason about. How to reach it and what was last seen there
+    (its connection, health and capacity) are provisioning's: `cluster.connection`.
+    """
+
+    name = models.SlugField(
+        max_length=63, unique=True, validators=[dns_label_validator], help_text="Its name in URLs, the API, metrics."
+    )
+    description = models.CharField(max_length=200, blank=True, help_text="What it is for, e.g. training in eu-west.")
+    is_default = models.BooleanField(default=False, help_text="Where a request that names no cluster goes.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClusterQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="teams_cluster_one_default"
+            )
+        ]
+        ordering = ["-is_default", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Resource(models.TextChoices):
     """What a rate prices, per unit-hour."""
 
@@ -161,6 +209,12 @@ class Team(models.Model):
     cost_center = models.ForeignKey(CostCenter, on_delete=models.PROTECT, related_name="teams")
     default_tier = models.ForeignKey(GpuTier, on_delete=models.PROTECT, related_name="+")
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+    clusters = models.ManyToManyField(
+        Cluster,
+        blank=True,
+        related_name="teams_allowed",
+        help_text="The clusters the team may ask for namespaces on; none chosen: every cluster.",
+    )
     quota_warning_thresholds = models.CharField(
         max_length=40,
         blank=True,
@@ -217,6 +271,19 @@ class TeamNamespaceQuerySet(models.QuerySet):
     def visible_to(self, user) -> "TeamNamespaceQuerySet":
         return roles.restrict_to_teams(self, user, "team")
 
+    def at(self, cluster: str, name: str) -> "TeamNamespaceQuerySet":
+        """The namespace `name` on the cluster named `cluster`, as URLs and the API name it."""
+        return self.filter(cluster__name=cluster, name=name)
+
+    def by_target(self, target: str) -> "TeamNamespace | None":
+        """The namespace (the live one first) an audit row's target names: `namespace:<cluster>/<name>`,
+        or `namespace:<name>` on the default cluster, as rows written before clusters were named say."""
+        cluster_and_name = target.removeprefix("namespace:")
+        cluster, _, name = cluster_and_name.rpartition("/")
+        clusters = Cluster.objects.filter(name=cluster) if cluster else Cluster.objects.filter(is_default=True)
+        named = self.select_related("cluster").filter(cluster__in=clusters, name=name)
+        return named.order_by(models.F("deleted_at").desc(nulls_first=True), "-pk").first()
+
 
 class TeamNamespace(models.Model):
     """A namespace the portal manages: its desired state, and what provisioning last observed."""
@@ -233,6 +300,7 @@ class TeamNamespace(models.Model):
         FAILED = "failed", "Failed"
 
     name = models.CharField(max_length=63, validators=[dns_label_validator])
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="namespaces")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="namespaces")
     tier = models.ForeignKey(GpuTier, on_delete=models.PROTECT, related_name="namespaces")
 
@@ -285,14 +353,24 @@ class TeamNamespace(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["name"], condition=Q(deleted_at__isnull=True), name="teamnamespace_unique_live_name"
+                fields=["cluster", "name"],
+                condition=Q(deleted_at__isnull=True),
+                name="teamnamespace_unique_live_name_per_cluster",
             )
         ]
-        ordering = ["name"]
+        ordering = ["name", "cluster"]
         verbose_name = "team namespace"
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("namespace-detail", args=[self.cluster.name, self.name])
+
+    @property
+    def audit_target(self) -> str:
+        """How audit rows and notifications name it: the name alone is ambiguous across clusters."""
+        return f"namespace:{self.cluster.name}/{self.name}"
 
     @property
     def desired_labels(self) -> dict[str, str]:
@@ -355,6 +433,9 @@ class Request(models.Model):
         TeamNamespace, on_delete=models.PROTECT, null=True, blank=True, related_name="requests"
     )
     namespace_name = models.CharField(max_length=63, help_text="Target namespace, also before it exists.")
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.PROTECT, related_name="requests", help_text="Where the namespace is, or will be."
+    )
     proposed_spec = models.JSONField(
         default=dict, blank=True, help_text="The sections the request changes, each whole (teams.specs)."
     )

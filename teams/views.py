@@ -16,9 +16,9 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from teams import conversation, roles, workflow
-from teams.capacity import CapacityTotals
+from teams.capacity import CapacityTotals, cluster_status
 from teams.forms import build_form, lead_teams, resolve_target, revision_data
-from teams.models import AuditEvent, GpuTier, Request, Team, TeamNamespace
+from teams.models import AuditEvent, Cluster, GpuTier, Request, Team, TeamNamespace
 from teams.policy import PolicyError, check_request
 from teams.specs import grantable, since_first
 from teams.usage import usage_rows
@@ -44,7 +44,11 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    namespaces = list(TeamNamespace.objects.visible_to(request.user).live().select_related("team__cost_center", "tier"))
+    namespaces = list(
+        TeamNamespace.objects.visible_to(request.user).live().select_related("cluster", "team__cost_center", "tier")
+    )
+    totals = CapacityTotals()
+    shown_clusters = {namespace.cluster_id for namespace in namespaces}
     visible_requests = Request.objects.visible_to(request.user)
     shown = visible_requests.select_related("team", "requested_by")
     recent = list(shown.filter(state__in=Request.OPEN_STATES).order_by("-created_at")[:RECENT_REQUESTS])
@@ -56,8 +60,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "teams/dashboard.html",
         {
             "rows": [
-                (namespace, usage_rows(namespace), namespace.team_id in led, namespace.pk in failing)
+                (
+                    namespace,
+                    usage_rows(namespace),
+                    namespace.team_id in led,
+                    namespace.pk in failing,
+                    totals.of(namespace.cluster_id).status,
+                )
                 for namespace in namespaces
+            ],
+            # Everyone sees the clusters their namespaces are on; approvers and finance see every one.
+            "clusters": [
+                row for row in totals.rows if row.cluster.pk in shown_clusters or roles.can_see_clusters(request.user)
             ],
             "requests": recent,
             "sent_back": [
@@ -72,10 +86,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def namespace_usage(request: HttpRequest, name: str) -> HttpResponse:
+def namespace_usage(request: HttpRequest, cluster: str, name: str) -> HttpResponse:
     """A namespace's usage table, polled by the pages that show it so they follow each sync."""
-    namespace = get_object_or_404(TeamNamespace.objects.visible_to(request.user).live(), name=name)
-    return render(request, "teams/partials/usage_live.html", {"namespace": namespace, "usage": usage_rows(namespace)})
+    namespaces = TeamNamespace.objects.visible_to(request.user).live().select_related("cluster")
+    namespace = get_object_or_404(namespaces.at(cluster, name))
+    context = {"namespace": namespace, "usage": usage_rows(namespace), "status": cluster_status(namespace.cluster_id)}
+    return render(request, "teams/partials/usage_live.html", context)
 
 
 @login_required
@@ -188,6 +204,7 @@ def _request_form(
                     kind=kind,
                     namespace=namespace,
                     namespace_name=name,
+                    cluster=form.cluster.value if form.cluster else None,
                     proposed=form.proposed(),
                     justification=form.justification.value,
                 )
@@ -198,6 +215,7 @@ def _request_form(
                     proposed=form.proposed(),
                     justification=form.justification.value,
                     namespace_name=name,
+                    cluster=form.cluster.value if form.cluster else None,
                 )
         except PolicyError as error:
             form.annotate(error.report)
@@ -240,6 +258,7 @@ def request_validate(request: HttpRequest, kind: str) -> HttpResponse:
         namespace_name=form.name.value.strip() if form.name else (namespace.name if namespace else ""),
         proposed=form.proposed(),
         namespace=namespace,
+        cluster=form.cluster.value if form.cluster else None,
         request_id=revising.pk if revising else None,
     )
     workflow.check_justification(report, form.justification.value, required=False)
@@ -259,7 +278,7 @@ def _revising(request: HttpRequest) -> Request | None:
 
 #: What a GET may carry into a fresh form: the tier choice, and what the lead typed before changing it.
 #: Quotas and limits come from the chosen tier's defaults, which is why the tier is being changed.
-PREFILLED = ("tier", "namespace_name", "justification")
+PREFILLED = ("tier", "cluster", "namespace_name", "justification")
 
 
 def _prefill(data) -> dict:
@@ -273,8 +292,10 @@ def _prefill(data) -> dict:
 
 def _form_context(form, team: Team, namespace: TeamNamespace | None, user, revising: Request | None = None) -> dict:
     # A new namespace's request keeps its team through its versions.
-    choices = ([team] if revising else lead_teams(user)) if form.kind == Kind.CREATE_NAMESPACE else []
+    creates = form.kind == Kind.CREATE_NAMESPACE
+    choices = ([team] if revising else lead_teams(user)) if creates else []
     return {
+        "clusters": _cluster_choices(team) if creates else [],
         "form": form,
         "team": team,
         "namespace": namespace,
@@ -284,6 +305,12 @@ def _form_context(form, team: Team, namespace: TeamNamespace | None, user, revis
         "diff": form.changes(),
         "revising": revising,
     }
+
+
+def _cluster_choices(team: Team) -> list:
+    """The clusters the team may ask for, each with the guaranteed GPUs still free on it."""
+    totals = CapacityTotals()
+    return [totals.of(pk) for pk in Cluster.objects.open_to(team).values_list("pk", flat=True)]
 
 
 @login_required
@@ -310,12 +337,14 @@ def queue(request: HttpRequest) -> HttpResponse:
     pending = (
         Request.objects.visible_to(request.user)
         .filter(state=State.PENDING)
-        .select_related("team__cost_center", "namespace__tier", "requested_by")
+        .select_related("team__cost_center", "cluster", "namespace__tier", "requested_by")
         .order_by("created_at", "pk")  # pk: pages never share or skip a request submitted in the same instant
     )
-    filters = {key: request.GET.get(key, "") for key in ("team", "tier", "kind")}
+    filters = {key: request.GET.get(key, "") for key in ("team", "cluster", "tier", "kind")}
     if filters["team"]:
         pending = pending.filter(team__slug=filters["team"])
+    if filters["cluster"]:
+        pending = pending.filter(cluster__name=filters["cluster"])
     if filters["kind"] in Kind.values:
         pending = pending.filter(kind=filters["kind"])
     if filters["tier"]:

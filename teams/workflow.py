@@ -34,8 +34,8 @@ from teams import events
 from teams.capacity import CapacityImpact, capacity_impact, count_guaranteed
 from teams.events import system_actor
 from teams.limits import MAX_JUSTIFICATION_LENGTH, MAX_NOTE_LENGTH, check_text, required_text, text_problem
-from teams.models import Comment, GpuTier, Request, Team, TeamNamespace
-from teams.policy import PolicyReport, check_namespace_spec, check_request, is_reserved_namespace
+from teams.models import Cluster, Comment, GpuTier, Request, Team, TeamNamespace
+from teams.policy import PolicyReport, check_namespace_spec, check_request, is_reserved_namespace, resolve_cluster
 from teams.roles import can_resubmit, is_lead, require_approver
 from teams.specs import grant, namespace_spec
 
@@ -69,21 +69,30 @@ def submit_request(
     justification: str,
     namespace: TeamNamespace | None = None,
     namespace_name: str = "",
+    cluster: Cluster | str | None = None,
 ) -> Request:
-    """Check a team lead's request against policy and store it as pending."""
+    """Check a team lead's request against policy and store it as pending.
+
+    A new namespace goes to `cluster` (or the cluster of that name; the default cluster when
+    None); any other kind acts on the namespace where it is.
+    """
     if not is_lead(actor, team):
         raise PermissionDenied(f"Only a lead of team {team.slug} can submit its requests.")
     if namespace is not None:
-        namespace_name = namespace.name
-    report = check_request(kind, team=team, namespace_name=namespace_name, proposed=proposed, namespace=namespace)
+        namespace_name, cluster = namespace.name, namespace.cluster
+    report = check_request(
+        kind, team=team, namespace_name=namespace_name, proposed=proposed, namespace=namespace, cluster=cluster
+    )
     check_justification(report, justification)
     report.raise_for_errors()
+    cluster = resolve_cluster(cluster)
     with transaction.atomic():
         request = Request.objects.create(
             kind=kind,
             team=team,
             namespace=namespace,
             namespace_name=namespace_name,
+            cluster=cluster,
             proposed_spec=report.proposed,
             changes=report.changes,
             first_changes=report.changes,
@@ -117,29 +126,44 @@ def request_changes(request_id: int, *, actor, note: str) -> Request:
 
 
 def resubmit_request(
-    request_id: int, *, actor, proposed: object, justification: str, namespace_name: str = ""
+    request_id: int,
+    *,
+    actor,
+    proposed: object,
+    justification: str,
+    namespace_name: str = "",
+    cluster: Cluster | str | None = None,
 ) -> Request:
     """The requester sends a changed version back to the queue; the policy checks it as at submission.
 
     The request keeps its number, conversation and first version (`first_changes`), so the
-    approver sees what changed since the first ask. A new namespace may change its name too.
+    approver sees what changed since the first ask. A new namespace may change its name and
+    its cluster too ("that cluster is full: ask for the other one").
     """
 
     def resubmit(request: Request) -> tuple[dict, dict]:
         if not can_resubmit(actor, request):
             raise PermissionDenied("Only the requester, while a lead of the team, can change this request.")
-        name = namespace_name.strip() if request.kind == Kind.CREATE_NAMESPACE else request.namespace_name
+        creates = request.kind == Kind.CREATE_NAMESPACE
+        name = namespace_name.strip() if creates else request.namespace_name
+        where = (cluster or request.cluster) if creates else request.cluster
         report = check_request(
             request.kind,
             team=request.team,
             namespace_name=name,
             proposed=proposed,
             namespace=request.namespace,
+            cluster=where,
             request_id=request.pk,
         )
         check_justification(report, justification)
         report.raise_for_errors()
-        new = {"namespace_name": name, "proposed_spec": report.proposed, "justification": justification.strip()}
+        new = {
+            "namespace_name": name,
+            "cluster": resolve_cluster(where),
+            "proposed_spec": report.proposed,
+            "justification": justification.strip(),
+        }
         if all(getattr(request, key) == value for key, value in new.items()):
             raise ValidationError(
                 {
@@ -197,6 +221,7 @@ def approve_request(
             namespace_name=request.namespace_name,
             proposed=request.proposed_spec,
             namespace=request.namespace,
+            cluster=request.cluster,
             request_id=request.pk,
             resolved=True,
         )
@@ -240,6 +265,7 @@ def _grant(request: Request, amounts: dict[str, str]) -> dict:
         namespace_name=request.namespace_name,
         proposed=resolution.spec,
         namespace=request.namespace,
+        cluster=request.cluster,
         request_id=request.pk,
         resolved=True,
     )
@@ -319,7 +345,9 @@ def retry_request(request_id: int, *, actor) -> Request:
     return _transition(request_id, actor, "request.retried", (State.FAILED, State.APPLYING), State.APPLYING, retry)
 
 
-def adopt_namespace(*, actor, team: Team, tier: GpuTier, name: str, observed: dict) -> Request:
+def adopt_namespace(
+    *, actor, team: Team, tier: GpuTier, name: str, observed: dict, cluster: Cluster | None = None
+) -> Request:
     """An approver takes over a namespace the portal did not create; its spec on the cluster becomes desired state.
 
     The approver submits an adopt request and the system actor approves it at once (nobody
@@ -328,10 +356,11 @@ def adopt_namespace(*, actor, team: Team, tier: GpuTier, name: str, observed: di
     applies it on commit, as after any approval.
     """
     require_approver(actor)
+    cluster = cluster or Cluster.objects.get_default()
     if is_reserved_namespace(name):
         raise ValidationError({"name": f"{name} is reserved for the cluster; the portal never manages it."})
-    if TeamNamespace.objects.live().filter(name=name).exists():
-        raise ValidationError({"name": f"The portal already manages {name}."})
+    if TeamNamespace.objects.live().filter(cluster=cluster, name=name).exists():
+        raise ValidationError({"name": f"The portal already manages {name} on {cluster}."})
     report = check_namespace_spec(team=team, spec={**observed, "tier": tier.slug})
     report.raise_for_errors()
 
@@ -340,6 +369,7 @@ def adopt_namespace(*, actor, team: Team, tier: GpuTier, name: str, observed: di
         namespace = _save_desired(
             TeamNamespace(
                 name=name,
+                cluster=cluster,
                 team=team,
                 tier=tier,
                 labels=report.proposed.get("labels") or {},
@@ -359,6 +389,7 @@ def adopt_namespace(*, actor, team: Team, tier: GpuTier, name: str, observed: di
             kind=Kind.ADOPT_NAMESPACE,
             team=team,
             namespace_name=name,
+            cluster=cluster,
             proposed_spec=report.proposed,
             warnings=[finding.as_dict() for finding in report.warnings],
             justification=f"Adopted from the cluster by {actor.get_username()}.",
@@ -368,7 +399,7 @@ def adopt_namespace(*, actor, team: Team, tier: GpuTier, name: str, observed: di
         return _transition(request.pk, system, "request.approved", (State.PENDING,), State.APPROVED, adopt)
 
 
-def seed_namespace(name: str, *, team: Team, spec: dict) -> str:
+def seed_namespace(name: str, *, team: Team, spec: dict, cluster: Cluster | None = None) -> str:
     """Give the demo's namespace the seed's spec as the system actor: "created", "reset" or "unchanged".
 
     Unchanged writes nothing, so seeding twice changes no row. Nothing is applied: the seed is
@@ -381,10 +412,13 @@ def seed_namespace(name: str, *, team: Team, spec: dict) -> str:
         "quotas": spec["quotas"],
         "limit_range": spec.get("limitRange") or {},
     }
+    cluster = cluster or Cluster.objects.get_default()
     with transaction.atomic():
-        namespace = TeamNamespace.objects.live().select_for_update().select_related("tier").filter(name=name).first()
+        namespaces = TeamNamespace.objects.live().select_for_update(of=("self",)).select_related("cluster", "tier")
+        namespace = namespaces.filter(cluster=cluster, name=name).first()
         if namespace is None:
-            namespace, before, outcome = _save_desired(TeamNamespace(name=name, **desired)), {}, "created"
+            new = TeamNamespace(name=name, cluster=cluster, **desired)
+            namespace, before, outcome = _save_desired(new), {}, "created"
         elif any(getattr(namespace, key) != value for key, value in desired.items()):
             before, outcome = {"team": namespace.team.slug, **namespace_spec(namespace)}, "reset"
             for key, value in desired.items():
@@ -395,7 +429,7 @@ def seed_namespace(name: str, *, team: Team, spec: dict) -> str:
         events.record(
             "namespace.seeded",
             actor=system_actor(),
-            target=f"namespace:{name}",
+            target=namespace.audit_target,
             before={"spec": before},
             after={"spec": {"team": team.slug, **namespace_spec(namespace)}},
         )
@@ -410,14 +444,16 @@ def request_reconcile(namespace_id: int, *, actor) -> TeamNamespace:
     """
     require_approver(actor)
     with transaction.atomic():
-        namespace = TeamNamespace.objects.live().select_for_update().get(pk=namespace_id)
+        namespace = (
+            TeamNamespace.objects.live().select_for_update(of=("self",)).select_related("cluster").get(pk=namespace_id)
+        )
         before = {"drift": namespace.drift}
         if namespace.reconcile_state == TeamNamespace.ReconcileState.FAILED:
             before["reconcile_error"] = namespace.reconcile_error
         namespace.reconcile_failed_digest = ""
         namespace.save(update_fields=["reconcile_failed_digest"])
-        events.record("namespace.reapply_requested", actor=actor, target=f"namespace:{namespace.name}", before=before)
-    logger.info("namespace.reapply_requested", extra={"namespace": namespace.name})
+        events.record("namespace.reapply_requested", actor=actor, target=namespace.audit_target, before=before)
+    logger.info("namespace.reapply_requested", extra={"cluster": namespace.cluster.name, "namespace": namespace.name})
     return namespace
 
 
@@ -432,7 +468,7 @@ def _transition(
     with transaction.atomic():
         request = (
             Request.objects.select_for_update(of=("self",))
-            .select_related("team", "namespace", "namespace__tier")
+            .select_related("team", "cluster", "namespace", "namespace__cluster", "namespace__tier")
             .get(pk=getattr(request_id, "pk", request_id))
         )
         if request.state not in sources:
@@ -455,6 +491,7 @@ def _set_desired_state(request: Request, proposed: dict) -> tuple[dict, dict]:
         namespace = _save_desired(
             TeamNamespace(
                 name=request.namespace_name,
+                cluster=request.cluster,
                 team=request.team,
                 tier=GpuTier.objects.get(slug=proposed["tier"]),
                 labels=proposed.get("labels") or {},

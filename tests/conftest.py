@@ -17,9 +17,9 @@ from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
 from portal.celery import app as celery_app
-from provisioning.models import Cluster
 from teams.demo import seed_demo
-from teams.models import Team, TeamNamespace
+from teams.models import Cluster, Team, TeamNamespace
+from tests.clusters import connect
 from tests.kube import ADMIN_CONTEXT, LOCAL_KUBECONFIG, WORKER_CONTEXT, local_kubectl
 from tests.worker import running_worker
 
@@ -39,7 +39,7 @@ class World:
         self.finance = users.get(username="finance")
 
     def namespace(self, name: str) -> TeamNamespace:
-        return TeamNamespace.objects.select_related("team", "tier").get(name=name)
+        return TeamNamespace.objects.select_related("cluster", "team", "tier").get(name=name, cluster__is_default=True)
 
 
 @pytest.fixture(autouse=True)
@@ -128,9 +128,7 @@ def core(admin_api: ApiClient) -> CoreV1Api:
 @pytest.fixture
 def cluster(db, kubeconfig_path) -> Cluster:
     """The default cluster, reached as the worker's least-privilege identity."""
-    return Cluster.objects.create(
-        name="local", kubeconfig_path=str(kubeconfig_path), context=WORKER_CONTEXT, is_default=True
-    )
+    return connect("local", kubeconfig_path=str(kubeconfig_path), context=WORKER_CONTEXT, is_default=True)
 
 
 @pytest.fixture

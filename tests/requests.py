@@ -3,17 +3,18 @@
 import copy
 
 from teams import workflow
-from teams.models import Request, TeamNamespace
+from teams.models import Cluster, Request, TeamNamespace
 
 
-def ask_for_namespace(world, name: str = "ml-research-2") -> Request:
-    """research-lead asks for a namespace shaped like ml-research."""
+def ask_for_namespace(world, name: str = "ml-research-2", cluster: Cluster | None = None) -> Request:
+    """research-lead asks for a namespace shaped like ml-research (on the default cluster unless told)."""
     research = world.namespace("ml-research")
     return workflow.submit_request(
         actor=world.research_lead,
         team=world.research,
         kind=Request.Kind.CREATE_NAMESPACE,
         namespace_name=name,
+        cluster=cluster,
         proposed={
             "tier": "high-priority",
             "quotas": copy.deepcopy(research.quotas),

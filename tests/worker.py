@@ -67,10 +67,10 @@ def portal_process(command: list[str], log_path: Path, ready: str, **environment
                     process.wait()
 
 
-def worker_process(log_path: Path, **environment: str):
-    """`celery -A portal worker --pool=solo` in a process of its own."""
+def worker_process(log_path: Path, *, queues: str = "", **environment: str):
+    """`celery -A portal worker --pool=solo` in a process of its own; `queues`: its `-Q`, else the default queue."""
     command = ["-m", "celery", "-A", "portal", "worker", "--pool=solo", "--without-gossip", "--without-mingle"]
-    return portal_process(command, log_path, "ready.", **environment)
+    return portal_process([*command, *(["-Q", queues] if queues else [])], log_path, "ready.", **environment)
 
 
 def web_process(log_path: Path, port: int, **environment: str):

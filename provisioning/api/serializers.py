@@ -2,16 +2,22 @@
 
 from rest_framework import serializers
 
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import ClusterConnection, UsageSample
 
 
 class ClusterSerializer(serializers.ModelSerializer):
-    """Capacity and what is promised against it; the kubeconfig path stays private."""
+    """Capacity and what is promised against it; how the portal connects stays private."""
+
+    name = serializers.CharField(source="cluster.name")
+    description = serializers.CharField(source="cluster.description")
+    is_default = serializers.BooleanField(source="cluster.is_default")
+    guaranteed_gpus = serializers.IntegerField(help_text="Sum over the cluster's live namespaces.")
 
     class Meta:
-        model = Cluster
+        model = ClusterConnection
         fields = [
             "name",
+            "description",
             "is_default",
             "gpu_capacity",
             "ready_nodes",
@@ -24,6 +30,7 @@ class ClusterSerializer(serializers.ModelSerializer):
 
 
 class UsageSampleSerializer(serializers.ModelSerializer):
+    cluster = serializers.CharField(source="cluster.name", read_only=True)
     namespace = serializers.CharField(source="namespace.name", read_only=True)
     used = serializers.DecimalField(
         max_digits=32, decimal_places=9, allow_null=True, help_text="Null: not reported yet (unknown, not 0)."
@@ -31,7 +38,7 @@ class UsageSampleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = UsageSample
-        fields = ["id", "namespace", "namespace_id", "quota_name", "resource", "time", "hard", "used"]
+        fields = ["id", "cluster", "namespace", "namespace_id", "quota_name", "resource", "time", "hard", "used"]
 
 
 class DryRunSerializer(serializers.Serializer):

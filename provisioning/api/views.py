@@ -1,5 +1,7 @@
 """REST endpoints for clusters, usage samples, and the API server's verdict on a request."""
 
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, viewsets
 from rest_framework.response import Response
@@ -7,22 +9,34 @@ from rest_framework.response import Response
 from provisioning.api.filtersets import UsageSampleFilterSet
 from provisioning.api.serializers import ClusterSerializer, DryRunSerializer, UsageSampleSerializer
 from provisioning.applying import dry_run_request
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import ClusterConnection, UsageSample
 from teams import roles
 from teams.api.mixins import VisibleToUserMixin
 from teams.api.pagination import TimeCursorPagination
-from teams.models import Request
+from teams.models import Request, TeamNamespace
 
 
 class ClusterViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     """Clusters: GPU capacity, guaranteed GPUs promised against it, last sync."""
 
-    queryset = Cluster.objects.all()
+    queryset = ClusterConnection.objects.select_related("cluster").annotate(
+        guaranteed_gpus=Coalesce(
+            Subquery(
+                TeamNamespace.objects.live()
+                .filter(cluster=OuterRef("cluster"))
+                .values("cluster")
+                .annotate(total=Sum("guaranteed_gpus"))
+                .values("total")
+            ),
+            0,
+        )
+    )
     serializer_class = ClusterSerializer
-    lookup_field = "name"
+    lookup_field = "cluster__name"
+    lookup_url_kwarg = "name"
     lookup_value_regex = r"[-a-zA-Z0-9_]{1,63}"
-    ordering_fields = ["name"]
-    ordering = ["name"]
+    ordering_fields = ["cluster__name"]
+    ordering = ["cluster__name"]
 
 
 class UsageSampleViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
@@ -32,8 +46,8 @@ class UsageSampleViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     namespace, resource and a time range [start, end).
     """
 
-    queryset = UsageSample.objects.select_related("namespace").only(
-        "id", "namespace__name", "namespace_id", "quota_name", "resource", "time", "hard", "used"
+    queryset = UsageSample.objects.select_related("cluster", "namespace").only(
+        "id", "cluster__name", "namespace__name", "namespace_id", "quota_name", "resource", "time", "hard", "used"
     )
     serializer_class = UsageSampleSerializer
     filterset_class = UsageSampleFilterSet

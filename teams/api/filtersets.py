@@ -39,6 +39,7 @@ class TeamFilterSet(django_filters.FilterSet):
 
 class NamespaceFilterSet(django_filters.FilterSet):
     name = django_filters.CharFilter()
+    cluster = django_filters.CharFilter(field_name="cluster__name", help_text="Cluster name.")
     team = django_filters.CharFilter(field_name="team__slug", help_text="Team slug.")
     cost_center = django_filters.CharFilter(field_name="team__cost_center__code", help_text="Cost center code.")
     tier = django_filters.CharFilter(field_name="tier__slug", help_text="GPU tier slug.")
@@ -49,7 +50,7 @@ class NamespaceFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = TeamNamespace
-        fields = ["name", "team", "cost_center", "tier", "live", "is_drifted"]
+        fields = ["name", "cluster", "team", "cost_center", "tier", "live", "is_drifted"]
 
 
 class RequestFilterSet(django_filters.FilterSet):
@@ -57,10 +58,11 @@ class RequestFilterSet(django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=Request.Kind.choices)
     team = django_filters.CharFilter(field_name="team__slug", help_text="Team slug.")
     namespace = django_filters.CharFilter(field_name="namespace_name", help_text="Namespace name.")
+    cluster = django_filters.CharFilter(field_name="cluster__name", help_text="Cluster name.")
     requested_by = django_filters.CharFilter(field_name="requested_by__username")
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Request
-        fields = ["state", "kind", "team", "namespace", "requested_by", "created_after", "created_before"]
+        fields = ["state", "kind", "team", "namespace", "cluster", "requested_by", "created_after", "created_before"]

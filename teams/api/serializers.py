@@ -10,7 +10,7 @@ from rest_framework import serializers
 from teams.api.fields import StrictBooleanField, StrictCharField, StrictSlugRelatedField
 from teams.catalog import PriceList, TierCatalog
 from teams.limits import MAX_NAME_LENGTH, MAX_NOTE_LENGTH
-from teams.models import Comment, CostCenter, GpuTier, Membership, Rate, Request, Team, TeamNamespace
+from teams.models import Cluster, Comment, CostCenter, GpuTier, Membership, Rate, Request, Team, TeamNamespace
 from teams.usage import usage_rows
 
 #: A namespace spec is a few levels deep; far deeper is an attack or a bug.
@@ -97,6 +97,7 @@ class QuotaUsageSerializer(serializers.Serializer):
 class NamespaceSerializer(serializers.ModelSerializer):
     """Desired state (what was approved), observed state (what the cluster reports) and usage now."""
 
+    cluster = serializers.SlugRelatedField(slug_field="name", read_only=True)
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     cost_center = serializers.CharField(source="team.cost_center.code", read_only=True)
     tier = serializers.SlugRelatedField(slug_field="slug", read_only=True)
@@ -108,6 +109,7 @@ class NamespaceSerializer(serializers.ModelSerializer):
         model = TeamNamespace
         fields = [
             "id",
+            "cluster",
             "name",
             "team",
             "cost_center",
@@ -160,6 +162,7 @@ class ChangeSerializer(serializers.Serializer):
 
 class RequestSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    cluster = serializers.SlugRelatedField(slug_field="name", read_only=True)
     namespace = serializers.IntegerField(source="namespace_id", read_only=True, allow_null=True)
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
     reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, allow_null=True, default=None)
@@ -187,6 +190,7 @@ class RequestSerializer(serializers.ModelSerializer):
             "team",
             "namespace",
             "namespace_name",
+            "cluster",
             "proposed_spec",
             "changes",
             "revision",
@@ -223,6 +227,14 @@ class RequestCreateSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="Name of the namespace to create (create_namespace only); the policy checks it.",
     )
+    cluster = StrictCharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MAX_NAME_LENGTH,
+        help_text="The cluster: where to create the namespace (create_namespace; the policy checks the team may "
+        "use it), or where `namespace` is. Empty: the default cluster.",
+    )
     proposed_spec = serializers.JSONField(
         help_text="A merge patch over the namespace's spec, with the sections the kind may change (tier, labels, "
         "quotas, limitRange). What it omits is kept: a quota named in `quotas` changes only the `hard` keys it "
@@ -248,15 +260,18 @@ class RequestCreateSerializer(serializers.Serializer):
         name = attrs.pop("namespace", "") or ""
         attrs["namespace"] = None
         if name:
+            cluster = attrs["cluster"] or Cluster.objects.get_default().name
             namespace = (
                 TeamNamespace.objects.live()
                 .visible_to(self.context["request"].user)
-                .select_related("team__cost_center", "tier")
-                .filter(name=name)
+                .select_related("cluster", "team__cost_center", "tier")
+                .at(cluster, name)
                 .first()
             )
             if namespace is None:
-                raise serializers.ValidationError({"namespace": [f"There is no namespace {name!r} you can see."]})
+                raise serializers.ValidationError(
+                    {"namespace": [f"There is no namespace {name!r} on cluster {cluster!r} you can see."]}
+                )
             attrs["namespace"] = namespace
         return attrs
 
@@ -296,6 +311,13 @@ class ResubmitSerializer(serializers.Serializer):
     justification = StrictCharField(allow_blank=True)
     namespace_name = StrictCharField(
         required=False, allow_blank=True, default="", help_text="create_namespace only: the name may change too."
+    )
+    cluster = StrictCharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MAX_NAME_LENGTH,
+        help_text="create_namespace only: the cluster may change too; empty keeps it.",
     )
 
     def validate_proposed_spec(self, value: object) -> object:

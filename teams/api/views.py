@@ -28,7 +28,7 @@ from teams.api.serializers import (
     TeamSerializer,
 )
 from teams.catalog import PriceList, TierCatalog
-from teams.models import Comment, CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
+from teams.models import Cluster, Comment, CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]{1,63}"
 
@@ -83,26 +83,29 @@ class NamespaceViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     Namespaces change only through requests.
     """
 
-    queryset = TeamNamespace.objects.select_related("team__cost_center", "tier")
+    queryset = TeamNamespace.objects.select_related("cluster", "team__cost_center", "tier")
     serializer_class = NamespaceSerializer
     filterset_class = NamespaceFilterSet
     ordering_fields = ["name", "created_at", "last_synced_at"]
     ordering = ["name", "id"]
-    #: People know a namespace by its name (a DNS-1123 label); its number keeps working.
-    lookup_value_regex = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+    #: People know a namespace by its cluster and name (`gpu-b/ml-research`); a name alone is the default
+    #: cluster's, as links from before clusters keep working; its number works too.
+    lookup_value_regex = r"(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?/)?[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
 
     def get_object(self) -> TeamNamespace:
-        """By name (the live namespace, else the last deleted of that name), else by id; 404 alike for
-        another team's namespace and for none at all."""
+        """By cluster and name (the live namespace, else the last deleted of that name), else by id; 404
+        alike for another team's namespace and for none at all."""
         value = self.kwargs[self.lookup_field]
         queryset = self.filter_queryset(self.get_queryset())
-        by_name = queryset.filter(name=value).order_by(F("deleted_at").desc(nulls_first=True), "-id").first()
-        if by_name is None and value.isdigit() and len(value) <= MAX_ID_DIGITS:
-            by_name = queryset.filter(pk=int(value)).first()
-        if by_name is None:
+        cluster, _, name = value.rpartition("/")
+        named = queryset.at(cluster or Cluster.objects.get_default().name, name)
+        found = named.order_by(F("deleted_at").desc(nulls_first=True), "-id").first()
+        if found is None and not cluster and value.isdigit() and len(value) <= MAX_ID_DIGITS:
+            found = queryset.filter(pk=int(value)).first()
+        if found is None:
             raise NotFound()
-        self.check_object_permissions(self.request, by_name)
-        return by_name
+        self.check_object_permissions(self.request, found)
+        return found
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "catalog": TierCatalog.load()}
@@ -118,7 +121,7 @@ class NamespaceViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
 class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Requests and their way through approval; every change goes through teams.workflow."""
 
-    queryset = Request.objects.select_related("team", "requested_by", "reviewed_by")
+    queryset = Request.objects.select_related("team", "cluster", "requested_by", "reviewed_by")
     serializer_class = RequestSerializer
     filterset_class = RequestFilterSet
     ordering_fields = ["created_at", "updated_at", "id"]
@@ -133,6 +136,7 @@ class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadO
             kind=body.validated_data["kind"],
             namespace=body.validated_data["namespace"],
             namespace_name=body.validated_data.get("namespace_name", ""),
+            cluster=body.validated_data["cluster"] or None,
             proposed=body.validated_data["proposed_spec"],
             justification=body.validated_data["justification"],
         )
@@ -196,6 +200,7 @@ class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadO
             proposed=body.validated_data["proposed_spec"],
             justification=body.validated_data["justification"],
             namespace_name=body.validated_data["namespace_name"],
+            cluster=body.validated_data["cluster"] or None,
         )
         return Response(self._show(resubmitted))
 

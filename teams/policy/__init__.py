@@ -8,7 +8,7 @@ what the API server would do with them and how to fix them.
 """
 
 from teams.catalog import TierCatalog
-from teams.models import Request, Team, TeamNamespace
+from teams.models import Cluster, Request, Team, TeamNamespace
 from teams.policy.limit_ranges import LimitRangeRules
 from teams.policy.names import NameRules, is_reserved_namespace
 from teams.policy.quotas import QuotaRules
@@ -18,7 +18,15 @@ from teams.policy.tiers import TierRules
 from teams.quantities import Quantity, QuantityError, parse_quantity
 from teams.specs import SECTIONS, namespace_spec, resolve_proposal, spec_changes
 
-__all__ = ["Finding", "PolicyError", "PolicyReport", "check_namespace_spec", "check_request", "is_reserved_namespace"]
+__all__ = [
+    "Finding",
+    "PolicyError",
+    "PolicyReport",
+    "check_namespace_spec",
+    "check_request",
+    "is_reserved_namespace",
+    "resolve_cluster",
+]
 
 Kind = Request.Kind
 
@@ -30,6 +38,7 @@ def check_request(
     namespace_name: str,
     proposed: object,
     namespace: TeamNamespace | None = None,
+    cluster: Cluster | str | None = None,
     request_id: int | None = None,
     resolved: bool = False,
 ) -> PolicyReport:
@@ -37,11 +46,22 @@ def check_request(
 
     `request_id` is the request being re-checked at approval, which must not count as
     its own competitor for the namespace name. `resolved` says `proposed` is a stored
-    proposal, already merged (whole sections), rather than a merge patch.
+    proposal, already merged (whole sections), rather than a merge patch. `cluster` is where a
+    new namespace goes, or its name as a form or the API sent it (the default cluster when
+    None or empty); other kinds act on the namespace where it is.
     """
     checker = _Checker(kind, team, namespace_name, proposed, namespace, request_id)
+    checker.cluster = namespace.cluster if namespace is not None else resolve_cluster(cluster)
+    checker.cluster_name = cluster if isinstance(cluster, str) else ""
     checker.resolved = resolved
     return checker.run()
+
+
+def resolve_cluster(cluster: Cluster | str | None) -> Cluster | None:
+    """The cluster a request names: given, by name (None if there is none of that name), or the default."""
+    if isinstance(cluster, Cluster):
+        return cluster
+    return Cluster.objects.filter(name=cluster).first() if cluster else Cluster.objects.get_default()
 
 
 def check_namespace_spec(*, team: Team, spec: dict) -> PolicyReport:
@@ -51,6 +71,7 @@ def check_namespace_spec(*, team: Team, spec: dict) -> PolicyReport:
     """
     checker = _Checker(Kind.CREATE_NAMESPACE, team, "", spec, None, None)
     checker.check_name = False
+    checker.cluster = None
     return checker.run()
 
 
@@ -145,6 +166,7 @@ class _Checker(NameRules, QuotaRules, ScopeRules, LimitRangeRules, TierRules):
     def check_target(self) -> None:
         if self.kind == Kind.CREATE_NAMESPACE:
             if self.check_name:
+                self.check_cluster()
                 self.check_new_name()
             return
         namespace = self.namespace
@@ -154,6 +176,19 @@ class _Checker(NameRules, QuotaRules, ScopeRules, LimitRangeRules, TierRules):
             self.report.error("namespace", f"{namespace.name} does not belong to team {self.team.slug}.", "invalid")
         elif namespace.deletion_requested_at is not None:
             self.report.error("namespace", f"{namespace.name} is being deleted.", "invalid")
+
+    def check_cluster(self) -> None:
+        """A team asks only for the clusters it is allowed (Team.clusters; none chosen: every cluster)."""
+        if self.cluster is None:
+            known = ", ".join(Cluster.objects.open_to(self.team).values_list("name", flat=True))
+            self.report.error("cluster", f"There is no cluster {self.cluster_name!r}; choose {known}.", "invalid")
+        elif not Cluster.objects.open_to(self.team).filter(pk=self.cluster.pk).exists():
+            allowed = ", ".join(Cluster.objects.open_to(self.team).values_list("name", flat=True))
+            self.report.error(
+                "cluster",
+                f"Team {self.team.slug} cannot ask for namespaces on {self.cluster.name}; choose {allowed}.",
+                "not_allowed",
+            )
 
     def check_force(self, proposed: dict) -> None:
         if not isinstance(proposed.get("force", False), bool):

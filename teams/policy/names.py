@@ -16,7 +16,10 @@ RESERVED_PREFIXES = ("kube-", "openshift-")
 
 
 class NameRules:
-    """The rules on the namespace name a request creates and the labels it proposes."""
+    """The rules on the namespace name a request creates and the labels it proposes.
+
+    Names are unique per cluster: `ml-research` on two clusters is two namespaces.
+    """
 
     def check_new_name(self) -> None:
         name = self.name
@@ -38,14 +41,18 @@ class NameRules:
             self.report.error(
                 field_name, f"{name!r} is reserved for the cluster itself (default, kube-*, openshift-*).", "reserved"
             )
-        elif TeamNamespace.objects.live().filter(name=name).exists():
-            self.report.error(field_name, f"A namespace named {name!r} already exists.", "taken")
+        elif self.cluster is None:
+            return  # check_cluster names the unknown cluster: no name is taken on it
+        elif TeamNamespace.objects.live().filter(cluster=self.cluster, name=name).exists():
+            message = f"A namespace named {name!r} already exists on cluster {self.cluster}."
+            self.report.error(field_name, message, "taken")
         else:
             competing = Request.objects.filter(
-                kind=Kind.CREATE_NAMESPACE, namespace_name=name, state__in=Request.OPEN_STATES
+                kind=Kind.CREATE_NAMESPACE, cluster=self.cluster, namespace_name=name, state__in=Request.OPEN_STATES
             ).exclude(pk=self.request_id)
             if competing.exists():  # whose request it is, and its id, may belong to another team
-                self.report.error(field_name, f"{name!r} is already asked for by another open request.", "taken")
+                message = f"{name!r} on cluster {self.cluster} is already asked for by another open request."
+                self.report.error(field_name, message, "taken")
 
     def check_labels(self, labels: object) -> None:
         if not isinstance(labels, dict):

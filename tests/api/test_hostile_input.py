@@ -230,7 +230,8 @@ def test_a_name_asked_for_by_another_team_says_only_that_it_is_taken(world, clie
 
     fields = refused(clients.lead_b, body)
 
-    assert fields == {"namespace_name": ["'ml-shared' is already asked for by another open request."]}
+    taken = "'ml-shared' on cluster default is already asked for by another open request."
+    assert fields == {"namespace_name": [taken]}
     assert f"#{other.pk}" not in json.dumps(fields)
 
 

@@ -229,7 +229,7 @@ def test_a_new_namespace_lists_every_key_as_added(world, clients):
 
 
 def page_rows(client, namespace: str) -> list[dict]:
-    rows = client.get(reverse("namespace-detail", args=[namespace])).context["usage"]
+    rows = client.get(reverse("namespace-detail", args=["default", namespace])).context["usage"]
     return [{"quota": row.quota, "resource": row.resource, "hard": row.hard, "used": row.used} for row in rows]
 
 

@@ -8,9 +8,10 @@ token is refused every POST before anything is looked up.
 import pytest
 from django.utils import timezone
 
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import UsageSample
 from teams import workflow
 from teams.events import system_actor
+from tests.clusters import connect
 from tests.kube import WORKER_CONTEXT
 from tests.requests import ask_for_namespace
 
@@ -83,9 +84,7 @@ CASES = [
 
 @pytest.fixture
 def objects(world) -> dict:
-    cluster = Cluster.objects.create(
-        name="default", is_default=True, gpu_capacity=64, capacity_synced_at=timezone.now()
-    )
+    cluster = connect("default", is_default=True, gpu_capacity=64, capacity_synced_at=timezone.now())
     namespace = world.namespace("ml-research")
     sample = UsageSample.objects.create(
         cluster=cluster,
@@ -147,7 +146,7 @@ def test_what_each_caller_lists(world, clients, objects):
 
 @pytest.mark.cluster
 def test_dry_run_asks_the_api_server(world, clients, kubeconfig_path):
-    Cluster.objects.create(name="local", kubeconfig_path=str(kubeconfig_path), context=WORKER_CONTEXT, is_default=True)
+    connect("local", kubeconfig_path=str(kubeconfig_path), context=WORKER_CONTEXT, is_default=True)
     request = ask_for_namespace(world, name="ml-research-dry-run")
 
     response = clients.approver.post(f"/api/v1/requests/{request.pk}/dry-run/")

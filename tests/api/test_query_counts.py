@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from chargeback.models import DailyUsage, RollupState
-from provisioning.models import Cluster, UsageSample
-from teams.models import CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
+from provisioning.models import ClusterConnection, UsageSample
+from teams.models import Cluster, CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
 
 GPU = "requests.nvidia.com/gpu"
 
@@ -57,10 +57,12 @@ def populate(world, rows: int) -> None:
         [Membership(user=users[index], team=teams[index], role="lead") for index in range(rows)]
         + [Membership(user=world.research_member, team=teams[index], role="member") for index in range(rows)]
     )
+    default = Cluster.objects.get_default()
     namespaces = TeamNamespace.objects.bulk_create(
         [
             TeamNamespace(
                 name=f"bulk-{index}",
+                cluster=default,
                 team=teams[index],
                 tier=tier,
                 quotas=[{"name": "q", "hard": {GPU: "4"}}],
@@ -73,6 +75,7 @@ def populate(world, rows: int) -> None:
         [
             Request(
                 kind="change_quota",
+                cluster=default,
                 team=teams[index],
                 namespace=namespaces[index],
                 namespace_name=namespaces[index].name,
@@ -84,6 +87,7 @@ def populate(world, rows: int) -> None:
         ]
     )
     clusters = Cluster.objects.bulk_create([Cluster(name=f"bulk-{index}") for index in range(rows)])
+    ClusterConnection.objects.bulk_create([ClusterConnection(cluster=cluster) for cluster in clusters])
     start = datetime(2026, 10, 1, tzinfo=UTC)
     UsageSample.objects.bulk_create(
         [

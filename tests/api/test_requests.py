@@ -5,10 +5,10 @@ import copy
 import pytest
 from django.utils import timezone
 
-from provisioning.models import Cluster
 from teams import workflow
 from teams.events import system_actor
-from teams.models import AuditEvent, Request
+from teams.models import AuditEvent, Cluster, Request
+from tests.clusters import connect
 from tests.requests import ask_for_namespace
 
 State = Request.State
@@ -93,7 +93,9 @@ def test_another_teams_namespace_or_team_does_not_exist_for_a_lead(world, client
     other_team = clients.lead_a.post(URL, create_body(world, team="platform"), format="json")
 
     assert other_namespace.status_code == 400
-    assert other_namespace.json()["fields"] == {"namespace": ["There is no namespace 'ml-production' you can see."]}
+    assert other_namespace.json()["fields"] == {
+        "namespace": ["There is no namespace 'ml-production' on cluster 'default' you can see."]
+    }
     assert other_team.status_code == 400
     assert other_team.json()["fields"] == {"team": ["Object with slug=platform does not exist."]}
 
@@ -134,7 +136,7 @@ def test_an_approver_approves_with_a_note_and_approving_twice_is_a_conflict(worl
 
 @pytest.fixture
 def small_cluster(db) -> Cluster:
-    return Cluster.objects.create(name="default", is_default=True, gpu_capacity=30, capacity_synced_at=timezone.now())
+    return connect("default", is_default=True, gpu_capacity=30, capacity_synced_at=timezone.now())
 
 
 def test_an_approval_beyond_capacity_is_a_409_with_the_numbers_unless_overridden(world, clients, small_cluster):
@@ -150,11 +152,17 @@ def test_an_approval_beyond_capacity_is_a_409_with_the_numbers_unless_overridden
         "code": "capacity_exceeded",
         "detail": "Approving would guarantee 32 GPUs on a cluster with 30; confirm the override to approve anyway.",
         "fields": {},
-        "capacity": {"capacity": 30, "guaranteed_now": 24, "guaranteed_after": 32},
+        "capacity": {"cluster": "default", "capacity": 30, "guaranteed_now": 24, "guaranteed_after": 32},
     }
     assert overridden.status_code == 200
     event = AuditEvent.objects.get(request=request, verb="request.approved")
-    assert event.after["capacity"] == {"capacity": 30, "guaranteed_now": 24, "guaranteed_after": 32, "overridden": True}
+    assert event.after["capacity"] == {
+        "cluster": "default",
+        "capacity": 30,
+        "guaranteed_now": 24,
+        "guaranteed_after": 32,
+        "overridden": True,
+    }
 
 
 def test_nobody_approves_their_own_request(world, clients, second_approver):

@@ -32,11 +32,10 @@ from django.contrib.auth import get_user_model
 from portal.celery import app as celery_app
 from provisioning import applying
 from provisioning.cluster import ClusterGateway
-from provisioning.models import Cluster
 from teams import workflow
 from teams.catalog import TierCatalog
 from teams.demo import seed_demo
-from teams.models import AuditEvent, Request, Team, TeamNamespace
+from teams.models import AuditEvent, Cluster, Request, Team, TeamNamespace
 from tests.bench._cluster import BENCH_LABEL, admin_client, bench_namespaces, run_selector, wait_for_earlier_runs
 from tests.bench._database import scratch_database
 from tests.bench._report import heading, median, ms, percentile, table
@@ -204,6 +203,7 @@ class ApprovalBenchmark:
         """What the task asks of the cluster for one new namespace, through the portal's gateway, timed alone."""
         namespace = TeamNamespace(
             name=f"bench-{self.run_id}-d{index:03d}",
+            cluster=self.cluster,
             team=self.team,
             tier=self.tier,
             labels={BENCH_LABEL: self.run_id},

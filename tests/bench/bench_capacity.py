@@ -76,6 +76,7 @@ def grow_to(size: int, shapes: list[TeamNamespace]) -> None:
         copies.append(
             TeamNamespace(
                 name=f"cap-{run}-{index:05d}",
+                cluster=shape.cluster,
                 team=shape.team,
                 tier=shape.tier,
                 labels=copy.deepcopy(shape.labels),

@@ -34,6 +34,8 @@ from pathlib import Path
 
 from django.core.management.utils import get_random_secret_key
 
+from tests.clusters import connect
+
 ROOT = Path(__file__).resolve().parents[2]
 #: The reports' "now": rolled up until 13:00, raw samples until 13:30.
 DAILY_UNTIL = datetime(2026, 11, 1, tzinfo=UTC)
@@ -215,7 +217,6 @@ class ChildBenchmark:
 
     def generate(self) -> None:
         from chargeback.models import RollupState
-        from provisioning.models import Cluster
         from teams.demo import seed_demo
         from teams.models import CostCenter, GpuTier, Rate, Team, TeamNamespace
 
@@ -243,14 +244,19 @@ class ChildBenchmark:
                 for index in range(team_count)
             ]
         )
+        self.cluster = connect("bench", is_default=True)
         namespaces = TeamNamespace.objects.bulk_create(
             [
-                TeamNamespace(name=f"ns-{index}", team=teams[index % team_count], tier=tiers[index % len(tiers)])
+                TeamNamespace(
+                    name=f"ns-{index}",
+                    cluster=self.cluster,
+                    team=teams[index % team_count],
+                    tier=tiers[index % len(tiers)],
+                )
                 for index in range(count)
             ],
             batch_size=2000,
         )
-        self.cluster = Cluster.objects.create(name="bench", is_default=True)
         self.namespaces = [
             (namespace.pk, namespace.tier_id, namespace.team_id, teams[index % team_count].cost_center_id, index)
             for index, namespace in enumerate(namespaces)
@@ -266,8 +272,7 @@ class ChildBenchmark:
 
     def add_raw_30s(self) -> None:
         """Raw samples every 30 s instead of every 5 min: 10x the rows, the rollups unchanged."""
-        from provisioning.models import Cluster
-        from teams.models import TeamNamespace
+        from teams.models import Cluster, TeamNamespace
 
         started = time.perf_counter()
         self.cluster = Cluster.objects.get(name="bench")

@@ -44,7 +44,6 @@ from django.utils.crypto import get_random_string
 from accounts.actions import create_api_token
 from chargeback.models import METRICS, DailyUsage, HourlyUsage, RollupState
 from portal.celery import app as celery_app
-from provisioning.models import Cluster
 from teams import workflow
 from teams.capacity import CapacityTotals
 from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, GUARANTEED_GPU_KEY
@@ -53,6 +52,7 @@ from teams.forms import build_form
 from teams.models import CostCenter, Membership, Request, Team, TeamNamespace
 from tests.bench._database import scratch_database
 from tests.bench._report import heading, median, percentile, table
+from tests.clusters import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS_FILE = Path(__file__).with_name("_load_users.py")
@@ -229,9 +229,7 @@ class World:
             [in_group(user=user, group=approvers) for user in self.approvers]
             + [in_group(user=user, group=finance) for user in self.finance]
         )
-        cluster = Cluster.objects.get_default()
-        cluster.gpu_capacity, cluster.capacity_synced_at = 100_000, datetime.now(UTC)
-        cluster.save(update_fields=["gpu_capacity", "capacity_synced_at"])
+        self.cluster = connect("default", is_default=True, gpu_capacity=100_000, capacity_synced_at=datetime.now(UTC))
 
     def grow_to(self, size: int) -> None:
         """Namespaces in the shapes of the seed's three, spread over the teams, as a sync leaves them."""
@@ -249,6 +247,7 @@ class World:
             made.append(
                 TeamNamespace(
                     name=f"{team.slug}-ns-{index // len(self.teams):03d}",
+                    cluster=self.cluster,
                     team=team,
                     tier=shape.tier,
                     labels=dict(shape.labels),

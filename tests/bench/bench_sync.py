@@ -32,11 +32,11 @@ from kubernetes import client, config
 
 from provisioning.cluster import LIST_PAGE_SIZE, ClusterGateway
 from provisioning.manifests import MANAGED_SELECTOR, render_namespace, render_quotas
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import UsageSample
 from provisioning.sync import sync_usage
 from teams.catalog import TierCatalog
 from teams.demo import seed_demo
-from teams.models import TeamNamespace
+from teams.models import Cluster, TeamNamespace
 from tests.bench._cluster import (
     BENCH_LABEL,
     admin_client,
@@ -48,6 +48,7 @@ from tests.bench._cluster import (
 )
 from tests.bench._database import scratch_database
 from tests.bench._report import heading, median, ms, table
+from tests.clusters import connect
 
 #: Longer than the quota controller's resync (10 s on the local cluster): no change for this long is settled.
 SETTLE_SECONDS = 12
@@ -103,8 +104,8 @@ class SyncBenchmark:
         ]
         TeamNamespace.objects.all().delete()
         self.catalog = TierCatalog.load()
-        self.cluster = Cluster.objects.create(
-            name="bench", kubeconfig_path=settings.KUBECONFIG, context=settings.KUBE_CONTEXT, is_default=True
+        self.cluster = connect(
+            "bench", kubeconfig_path=settings.KUBECONFIG, context=settings.KUBE_CONTEXT, is_default=True
         )
         self.created = 0
         self.quotas = 0
@@ -154,6 +155,7 @@ class SyncBenchmark:
             team, tier, quotas, limit_range = self.shapes[index % len(self.shapes)]
             namespace = TeamNamespace(
                 name=f"bench-{self.run_id}-{index:05d}",
+                cluster=self.cluster,
                 team=team,
                 tier=tier,
                 labels={BENCH_LABEL: self.run_id},
@@ -296,7 +298,9 @@ class SyncBenchmark:
         )
 
     def measure_wall_time(self, count: int) -> None:
-        api = config.new_client_from_config(config_file=self.cluster.kubeconfig_path, context=self.cluster.context)
+        api = config.new_client_from_config(
+            config_file=self.cluster.connection.kubeconfig_path, context=self.cluster.connection.context
+        )
         core = client.CoreV1Api(api)
 
         def bare(**options) -> None:

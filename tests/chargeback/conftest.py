@@ -23,8 +23,8 @@ from decimal import Decimal
 import pytest
 
 from chargeback.rollups import roll_up
-from provisioning.models import Cluster, UsageSample
-from teams.models import GpuTier, Rate
+from provisioning.models import UsageSample
+from teams.models import Cluster, GpuTier, Rate
 
 GPU = "requests.nvidia.com/gpu"
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -44,7 +44,7 @@ def hours(start: datetime, end: datetime):
 
 
 def write_october(world) -> None:
-    cluster = Cluster.objects.get_or_create(name="default", defaults={"is_default": True})[0]
+    cluster = Cluster.objects.get_default()
     research = world.namespace("ml-research")
     experiments = world.namespace("ml-experiments")
     samples = []

@@ -14,7 +14,8 @@ import pytest
 
 from chargeback.reports import ReportQuery, build_report
 from chargeback.rollups import roll_up
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import UsageSample
+from teams.models import Cluster
 from tests.chargeback.conftest import GPU
 
 DAY_START = datetime(2026, 12, 1, tzinfo=UTC)
@@ -25,7 +26,7 @@ NOW = datetime(2026, 12, 2, 11, 15, tzinfo=UTC)
 @pytest.fixture
 def first_minutes(world, settings):
     settings.CHARGEBACK_MAX_GAP_SECONDS = 7200
-    cluster = Cluster.objects.get_or_create(name="default", defaults={"is_default": True})[0]
+    cluster = Cluster.objects.get_default()
     research = world.namespace("ml-research")
     for minute, used in ((0, "4"), (30, "6")):
         UsageSample.objects.create(

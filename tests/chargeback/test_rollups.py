@@ -9,9 +9,10 @@ from django.db.models import Sum
 from chargeback import tasks
 from chargeback.models import METRICS, DailyUsage, HourlyUsage, RollupState
 from chargeback.rollups import prune_samples, restart_from, roll_up
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import UsageSample
 from teams.models import GpuTier
 from tests.chargeback.conftest import at, write_october
+from tests.clusters import connect
 
 
 def hourly_table() -> list[tuple]:
@@ -38,7 +39,7 @@ def test_rolling_up_hour_by_hour_equals_rolling_up_at_once_and_repeating_changes
 
 def test_a_steady_quota_sampled_once_is_billed_while_any_other_key_shows_sync_is_watching(world, settings):
     settings.CHARGEBACK_MAX_GAP_SECONDS = 7200
-    cluster = Cluster.objects.create(name="default", is_default=True)
+    cluster = connect("default", is_default=True)
     research = world.namespace("ml-research")
     UsageSample.objects.create(
         cluster=cluster, namespace=research, quota_name="q", resource="requests.nvidia.com/gpu",

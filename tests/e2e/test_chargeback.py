@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import UsageSample
+from teams.models import Cluster
 from tests.e2e.pages import scrolls_sideways
 from tests.e2e.test_phone_width import DESKTOP, PHONE
 
@@ -20,7 +21,7 @@ GPU = "requests.nvidia.com/gpu"
 @pytest.fixture
 def first_hour(world):
     """Two raw samples of ml-research this month and nothing rolled up: what a fresh demo has."""
-    cluster = Cluster.objects.get_or_create(name="default", defaults={"is_default": True})[0]
+    cluster = Cluster.objects.get_default()
     now = timezone.now()
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     for moment, used in ((max(now - timedelta(minutes=50), month_start), "4"), (now - timedelta(seconds=1), "6")):

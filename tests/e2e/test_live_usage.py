@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from provisioning.models import Cluster
 from teams import workflow
+from tests.clusters import connect
 from tests.requests import ask_for_gpus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -18,7 +18,7 @@ def gpu_used_cell(page):
 
 def test_usage_and_the_queue_header_refresh_without_reload_and_keep_typed_input(world, sign_in, live_server, settings):
     settings.PROVISIONING_SYNC_INTERVAL = 1
-    Cluster.objects.create(name="local", is_default=True)
+    connect("local", is_default=True)
     namespace = world.namespace("ml-research")
     lead = sign_in("research-lead")
     lead.goto(f"{live_server.url}/namespaces/ml-research/")
@@ -47,7 +47,7 @@ def test_usage_and_the_queue_header_refresh_without_reload_and_keep_typed_input(
 
 def test_the_cluster_page_follows_a_sync_without_reload(world, sign_in, live_server, settings):
     settings.PROVISIONING_SYNC_INTERVAL = 1
-    cluster = Cluster.objects.create(name="local", is_default=True, gpu_capacity=64)
+    cluster = connect("local", is_default=True, gpu_capacity=64)
     approver = sign_in("approver")
     approver.goto(f"{live_server.url}/cluster/?sort=name")
     research = approver.locator("table.overview tr", has_text="ml-research")
@@ -58,10 +58,10 @@ def test_the_cluster_page_follows_a_sync_without_reload(world, sign_in, live_ser
     namespace = world.namespace("ml-research")
     namespace.observed_quotas = {"ml-research-quota": {"hard": {GPU: "8"}, "used": {GPU: "6"}}}
     namespace.save()
-    cluster.gpu_capacity = 56
-    cluster.save()
+    cluster.connection.gpu_capacity = 56
+    cluster.connection.save()
 
     expect(research).to_contain_text(f"{GPU}: 6/8", timeout=10_000)
-    expect(approver.locator(".stats")).to_contain_text("56 GPUs allocatable")
+    expect(approver.locator("table.clusters .capacity")).to_contain_text("56 on")
     expect(approver.locator(".stats")).to_contain_text("6 GPUs in use")
     assert approver.evaluate("window.notReloaded") is True

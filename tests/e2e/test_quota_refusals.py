@@ -19,7 +19,7 @@ def refused(world, cluster, core, admin_api, unique_name) -> TeamNamespace:
     namespace = world.namespace("ml-research")
     namespace.name = unique_name("ml-research")
     namespace.save()
-    applying.apply_namespace(namespace, cluster=cluster)
+    applying.apply_namespace(namespace)
     wait_quota_synced(core, namespace.name, "ml-research-quota")
     wait_pods_allowed(core, namespace.name)
     pod = pod_manifest("main", gpus=4, priority_class="ml-high")

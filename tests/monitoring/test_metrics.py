@@ -9,10 +9,11 @@ from django.utils import timezone
 from kombu import Connection
 from prometheus_client.parser import text_string_to_metric_families
 
-from provisioning.models import Cluster
+from provisioning.models import ClusterConnection
 from teams import workflow
 from teams.events import system_actor
 from teams.models import Request, TeamNamespace
+from tests.clusters import connect
 from tests.requests import ask_for_gpus, ask_for_namespace
 
 pytestmark = pytest.mark.django_db
@@ -137,12 +138,14 @@ def test_namespace_gpus_carry_team_cost_center_and_tier_and_unknown_usage_is_abs
     metrics = scrape(client)
 
     research = (
+        ("cluster", "default"),
         ("cost_center", "rd-001"),
         ("namespace", "ml-research"),
         ("team", "research"),
         ("tier", "high-priority"),
     )
     production = (
+        ("cluster", "default"),
         ("cost_center", "prod-001"),
         ("namespace", "ml-production"),
         ("team", "platform"),
@@ -153,15 +156,15 @@ def test_namespace_gpus_carry_team_cost_center_and_tier_and_unknown_usage_is_abs
     assert metrics[("gpu_portal_namespace_gpu_hard", production)] == 16
     assert ("gpu_portal_namespace_gpu_used", production) not in metrics  # not yet reported: unknown, not 0
     assert not any(dict(labels).get("namespace") == "ml-experiments" for _, labels in metrics)  # never applied
-    assert metrics[("gpu_portal_namespaces_drifted", ())] == 1
+    assert metrics[("gpu_portal_namespaces_drifted", (("cluster", "default"),))] == 1
 
 
 def test_clusters_report_sync_age_capacity_and_the_guaranteed_total_the_queue_shows(client, world, cluster):
     now = timezone.now()
-    Cluster.objects.filter(pk=cluster.pk).update(
+    ClusterConnection.objects.filter(cluster=cluster).update(
         last_synced_at=now - timedelta(seconds=90), gpu_capacity=20, capacity_synced_at=now
     )
-    never = Cluster.objects.create(name="never-synced", kubeconfig_path="/nowhere")
+    never = connect("never-synced", kubeconfig_path="/nowhere")
 
     metrics = scrape(client)
 
@@ -188,12 +191,18 @@ def test_a_scrape_takes_as_many_queries_with_ten_times_the_namespaces(client, wo
     many = queries()
 
     assert TeamNamespace.objects.count() == 33
-    assert few == many == 7
+    assert few == many == 8
     assert scrape(client)[("gpu_portal_namespace_gpu_hard", _labels("copy-29"))] == 8
 
 
 def _labels(namespace: str) -> tuple:
-    return (("cost_center", "rd-001"), ("namespace", namespace), ("team", "research"), ("tier", "high-priority"))
+    return (
+        ("cluster", "local"),
+        ("cost_center", "rd-001"),
+        ("namespace", namespace),
+        ("team", "research"),
+        ("tier", "high-priority"),
+    )
 
 
 # The Celery queue, on the embedded broker and on Redis.
@@ -229,4 +238,4 @@ def test_an_unreachable_broker_shows_as_down_and_the_rest_is_still_served(client
 
     assert metrics[("gpu_portal_celery_broker_up", ())] == 0
     assert not any(name == "gpu_portal_celery_queue_length" for name, _ in metrics)
-    assert ("gpu_portal_namespaces_drifted", ()) in metrics
+    assert ("gpu_portal_namespaces_drifted", (("cluster", "default"),)) in metrics

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioning.models import Cluster
+from provisioning.models import ClusterConnection
 from provisioning.tasks import sync_capacity, sync_usage
 from teams import workflow
 from teams.capacity import CapacityTotals
@@ -103,14 +103,16 @@ def test_prometheus_reads_what_an_approval_applied_and_a_sync_observed(
     sync_usage.delay()
     sync_capacity.delay()
     wait_until(
-        lambda: Cluster.objects.filter(pk=cluster.pk, last_synced_at__isnull=False, capacity_synced_at__isnull=False),
+        lambda: ClusterConnection.objects.filter(
+            cluster=cluster, last_synced_at__isnull=False, capacity_synced_at__isnull=False
+        ),
         timeout=60,
         what="usage and capacity to be synced",
     )
     # And a request still waiting for an approver.
     ask_for_gpus(world, world.namespace("ml-research"), "10")
-    capacity = Cluster.objects.get(pk=cluster.pk).gpu_capacity
-    guaranteed = CapacityTotals().total
+    capacity = ClusterConnection.objects.get(cluster=cluster).gpu_capacity
+    guaranteed = CapacityTotals().of(cluster.pk).guaranteed
 
     set_up = time.time()
 

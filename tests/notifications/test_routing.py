@@ -112,7 +112,7 @@ def test_progress_is_heard_only_by_those_who_chose_it_and_other_events_by_nobody
 
 
 def test_a_quota_warning_reaches_the_whole_team_with_its_link_to_ask_for_more(world):
-    link = "/requests/new/change_quota/?namespace=ml-research&quota|0|requests.nvidia.com/gpu=10"
+    link = "/requests/new/change_quota/?cluster=default&namespace=ml-research&quota|0|requests.nvidia.com/gpu=10"
     events.record(
         "namespace.quota_warning",
         actor=system_actor(),

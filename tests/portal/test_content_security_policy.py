@@ -48,8 +48,8 @@ def portal(world):
         ("research_lead", "/teams/"),
         ("research_lead", "/requests/"),
         ("research_lead", "/requests/{pending}/"),
-        ("research_lead", "/requests/new/change_quota/?namespace=ml-research"),
-        ("research_lead", "/namespaces/ml-research/chart/?range=24h"),
+        ("research_lead", "/requests/new/change_quota/?cluster=default&namespace=ml-research"),
+        ("research_lead", "/clusters/default/namespaces/ml-research/chart/?range=24h"),
         ("research_lead", "/profile/"),
         ("approver", "/queue/"),
         ("approver", "/cluster/"),
@@ -68,7 +68,9 @@ def test_the_portals_pages_need_no_inline_script_style_or_handler(portal, client
 def test_the_usage_bar_is_an_svg_rect_sized_by_an_attribute(portal, client):
     client.force_login(portal.research_lead)
 
-    page = assert_served_under_the_policy_and_needs_nothing_inline(client.get("/namespaces/ml-research/"))
+    page = assert_served_under_the_policy_and_needs_nothing_inline(
+        client.get("/clusters/default/namespaces/ml-research/")
+    )
 
     assert '<svg class="bar ok" role="img" aria-label="75% of hard"><rect height="100%" width="75%"/></svg>' in page
 

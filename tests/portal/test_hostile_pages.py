@@ -93,7 +93,7 @@ def test_the_decisions_and_the_conversation(world, sign_in, action, data):
 def test_the_fit_checker(world, sign_in, data):
     before = row_counts()
 
-    response = sign_in("research-lead").post(reverse("namespace-fit", args=["ml-research"]), data)
+    response = sign_in("research-lead").post(reverse("namespace-fit", args=["default", "ml-research"]), data)
 
     assert_no_500_and_nothing_stored_when_refused(response, before)
 

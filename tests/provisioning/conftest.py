@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from provisioning import applying
-from provisioning.models import Cluster
-from teams.models import TeamNamespace
+from teams.models import Cluster, TeamNamespace
+from tests.clusters import connect
 from tests.kube import WORKER_CONTEXT, wait_pods_allowed, wait_quota_synced
 from tests.provisioning.proxy import TcpProxy
 
@@ -21,7 +21,7 @@ def applied(world, cluster, core, unique_name) -> TeamNamespace:
     namespace.pk = None
     namespace.name = unique_name("applied")
     namespace.save()
-    applying.apply_namespace(namespace, cluster=cluster)
+    applying.apply_namespace(namespace)
     wait_quota_synced(core, namespace.name, "ml-research-quota")
     wait_pods_allowed(core, namespace.name)
     namespace.refresh_from_db()
@@ -41,7 +41,7 @@ def proxy(kubeconfig_path, tmp_path, db) -> Iterator[tuple[TcpProxy, Cluster]]:
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump(document))
     forwarder.forward()
-    cluster = Cluster.objects.create(name="proxied", kubeconfig_path=str(path), context=WORKER_CONTEXT, is_default=True)
+    cluster = connect("proxied", kubeconfig_path=str(path), context=WORKER_CONTEXT, is_default=True)
     yield forwarder, cluster
     forwarder.close()
 

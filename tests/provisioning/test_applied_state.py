@@ -21,7 +21,7 @@ def synced_copy(world, cluster, core, name: str) -> TeamNamespace:
     namespace = world.namespace("ml-research")
     namespace.pk, namespace.name = None, name
     namespace.save()
-    applying.apply_namespace(namespace, cluster=cluster)
+    applying.apply_namespace(namespace)
     wait_quota_synced(core, name, "ml-research-quota")
     sync_usage(cluster)
     return TeamNamespace.objects.select_related("team__cost_center", "tier").get(pk=namespace.pk)
@@ -38,7 +38,7 @@ def test_an_apply_shows_the_applied_hard_before_the_next_sync_which_then_samples
     namespace.quotas = quotas
     namespace.save()
 
-    applying.apply_namespace(namespace, cluster=cluster)
+    applying.apply_namespace(namespace)
 
     namespace.refresh_from_db()
     assert namespace.observed_quotas["ml-research-quota"] == {"hard": quotas[0]["hard"], "used": None}

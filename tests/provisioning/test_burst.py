@@ -6,7 +6,7 @@ from kubernetes.client.exceptions import ApiException
 from provisioning.applying import desired_objects
 from provisioning.cluster import ClusterGateway
 from provisioning.manifests import render_priority_class
-from teams.models import GpuTier, TeamNamespace
+from teams.models import Cluster, GpuTier, TeamNamespace
 from tests.kube import api_message, pod_manifest, wait_pods_allowed, wait_quota_synced
 
 pytestmark = [pytest.mark.django_db, pytest.mark.cluster]
@@ -19,6 +19,7 @@ def make_namespace(world, name: str, *, enforced: bool) -> TeamNamespace:
     tier.save()
     return TeamNamespace.objects.create(
         name=name,
+        cluster=Cluster.objects.get_default(),
         team=world.research,
         tier=tier,
         quotas=[{"name": "gpus", "hard": {"requests.nvidia.com/gpu": "2", "limits.nvidia.com/gpu": "4", "pods": "10"}}],

@@ -8,8 +8,9 @@ import pytest
 from django.urls import reverse
 
 from provisioning.charts import gpu_chart, nice_axis
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import UsageSample
 from teams.constants import GUARANTEED_GPU_KEY
+from teams.models import Cluster
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
@@ -32,7 +33,7 @@ def test_an_axis_ends_at_a_round_value_above_the_largest(maximum, top, ticks):
 @pytest.fixture
 def first_half_hour(world):
     """ml-research's first samples, 30 minutes before NOW: 4 of 8 GPUs, then 6, then an hourly heartbeat."""
-    cluster = Cluster.objects.get_or_create(name="default", defaults={"is_default": True})[0]
+    cluster = Cluster.objects.get_default()
     namespace = world.namespace("ml-research")
     for minutes, used in ((30, "4"), (10, "6"), (5, "6")):
         UsageSample.objects.create(
@@ -63,7 +64,7 @@ def test_a_24h_chart_of_half_an_hour_of_data_shows_that_half_hour(first_half_hou
 def test_the_partial_gives_each_stretch_a_focusable_title_and_the_same_data_as_a_table(first_half_hour, client):
     client.force_login(first_half_hour.team.memberships.get(role="lead").user)
 
-    page = client.get(reverse("usage-chart", args=["ml-research"]), {"range": "24h"}).content.decode()
+    page = client.get(reverse("usage-chart", args=["default", "ml-research"]), {"range": "24h"}).content.decode()
 
     assert len(re.findall(r'<rect class="hit"[^>]* tabindex="0"><title>', page)) == 2
     assert re.findall(r"<title>([^<]+)</title>", page)[1].endswith(": 6 used of 8")

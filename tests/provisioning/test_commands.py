@@ -20,7 +20,7 @@ def test_apply_namespace_applies_the_desired_state(world, cluster, core, unique_
         "requests.nvidia.com/gpu": "8"
     }
     assert f"{namespace.name}: applied PriorityClass/ml-low, Namespace/{namespace.name}" in capsys.readouterr().out
-    assert AuditEvent.objects.filter(verb="namespace.applied", target=f"namespace:{namespace.name}").count() == 1
+    assert AuditEvent.objects.filter(verb="namespace.applied", target=namespace.audit_target).count() == 1
 
 
 def test_apply_namespace_refuses_a_name_the_portal_does_not_manage(world, cluster):

@@ -12,8 +12,8 @@ from provisioning.cluster import (
     TransientError,
 )
 from provisioning.manifests import MANAGED_SELECTOR
-from provisioning.models import Cluster
 from teams.models import TeamNamespace
+from tests.clusters import connect
 from tests.kube import wait_quota_settled
 from tests.seed import seed_manifest
 
@@ -124,7 +124,7 @@ def test_an_unreachable_api_server_is_a_transient_error(db, kubeconfig_path, pro
 
 
 def test_a_missing_kubeconfig_is_a_permanent_error(db):
-    cluster = Cluster.objects.create(name="elsewhere", kubeconfig_path="/nonexistent/kubeconfig")
+    cluster = connect("elsewhere", kubeconfig_path="/nonexistent/kubeconfig")
 
     with pytest.raises(PermanentError, match="Cannot load the connection of cluster elsewhere"):
         ClusterGateway(cluster)

@@ -38,7 +38,7 @@ from django.conf import settings
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 from provisioning.cluster import ClusterGateway
-from provisioning.models import Cluster
+from teams.models import Cluster
 
 def refusal(gateway):
     try:

@@ -9,8 +9,8 @@ from django.db import connection
 from django.utils import timezone
 
 from provisioning.locks import task_lock
-from provisioning.models import Cluster, TaskLock
-from provisioning.tasks import sync_usage
+from provisioning.models import ClusterConnection, TaskLock
+from provisioning.tasks import sync_cluster_usage, sync_usage
 from tests.kube import wait_until
 
 pytestmark = [pytest.mark.cluster]
@@ -44,14 +44,16 @@ def test_a_lease_is_renewed_while_its_holder_works(interval):
 def test_a_skipped_sync_is_a_warning_once_the_last_completed_one_is_older_than_an_interval(
     world, cluster, interval, caplog
 ):
-    with task_lock(LOCK):
+    with task_lock(LOCK, cluster.name):
         pass  # one completed sync, just now
-    with caplog.at_level(logging.INFO, logger="provisioning.locks"), task_lock(LOCK):
-        recent = sync_usage.apply().get()
-        TaskLock.objects.filter(name=LOCK).update(completed_at=timezone.now() - timedelta(seconds=2 * interval))
-        stale = sync_usage.apply().get()
+    with caplog.at_level(logging.INFO, logger="provisioning.locks"), task_lock(LOCK, cluster.name):
+        recent = sync_cluster_usage.apply((cluster.pk,)).get()
+        TaskLock.objects.filter(name=f"{LOCK}:{cluster.name}").update(
+            completed_at=timezone.now() - timedelta(seconds=2 * interval)
+        )
+        stale = sync_cluster_usage.apply((cluster.pk,)).get()
 
-    assert recent == stale == {"skipped": "another sync holds the lock"}
+    assert recent == stale == "skipped: another sync of this cluster holds the lock"
     skips = [r for r in caplog.records if r.message == "lease.skipped"]
     assert [r.levelname for r in skips] == ["INFO", "WARNING"]
     assert skips[1].seconds_since_completed >= 2 * interval
@@ -69,7 +71,7 @@ def test_a_database_outage_mid_sync_leaves_no_gap_longer_than_one_interval(world
     forwarder, cluster = proxy
     sync_usage.delay()
     first = wait_until(
-        lambda: Cluster.objects.filter(pk=cluster.pk, last_synced_at__isnull=False).first(),
+        lambda: ClusterConnection.objects.filter(cluster=cluster, last_synced_at__isnull=False).first(),
         timeout=60,
         what="a first sync",
     )
@@ -78,7 +80,8 @@ def test_a_database_outage_mid_sync_leaves_no_gap_longer_than_one_interval(world
     with caplog.at_level(logging.INFO):
         beat = time.monotonic()
         sync_usage.delay()
-        wait_until(lambda: TaskLock.objects.filter(name=LOCK).exclude(owner="").exists(), timeout=30, what="a lease")
+        held = TaskLock.objects.filter(name=f"{LOCK}:{cluster.name}").exclude(owner="")
+        wait_until(held.exists, timeout=30, what="a lease")
         wait_until(lambda: forwarder.connections > 0, timeout=30, what="the sync to call the API server")
         _terminate_other_connections()  # what a PostgreSQL restart does to the worker's connections
         forwarder.refuse()  # the LIST fails; writing the cluster's health and releasing the lease fail too
@@ -91,13 +94,13 @@ def test_a_database_outage_mid_sync_leaves_no_gap_longer_than_one_interval(world
         time.sleep(max(0.0, beat + interval - time.monotonic()))
         sync_usage.delay()  # beat, one interval after the sync that failed
         wait_until(
-            lambda: Cluster.objects.get(pk=cluster.pk).last_synced_at > first.last_synced_at,
+            lambda: ClusterConnection.objects.get(cluster=cluster).last_synced_at > first.last_synced_at,
             timeout=30,
             what="the next sync",
         )
 
     assert [r.message for r in caplog.records if r.message == "lease.skipped"] == []
-    assert Cluster.objects.get(pk=cluster.pk).health == Cluster.Health.OK
+    assert ClusterConnection.objects.get(cluster=cluster).health == ClusterConnection.Health.OK
 
 
 def _terminate_other_connections() -> None:

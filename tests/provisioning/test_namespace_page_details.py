@@ -22,7 +22,7 @@ def cells(type_: str, resource: str, *values: str) -> str:
 
 
 def test_the_limit_range_reads_like_kubectl_describe(sign_in):
-    html = sign_in("research-member").get(reverse("namespace-detail", args=["ml-research"])).content.decode()
+    html = sign_in("research-member").get(reverse("namespace-detail", args=["default", "ml-research"])).content.decode()
 
     assert KUBECTL_HEAD in html
     assert cells("Container", "cpu", "100m", "32", "1", "2", "-") in html
@@ -55,7 +55,7 @@ def test_without_default_requests_the_job_stays_within_min_and_max(world):
 
 
 def test_the_job_has_a_copy_button_driven_by_a_static_script(sign_in):
-    html = sign_in("research-member").get(reverse("namespace-detail", args=["ml-research"])).content.decode()
+    html = sign_in("research-member").get(reverse("namespace-detail", args=["default", "ml-research"])).content.decode()
 
     assert '<button type="button" data-copy="#job-yaml" aria-controls="job-yaml" hidden>Copy the Job</button>' in html
     assert '<script src="/static/portal/copy.js" defer></script>' in html
@@ -64,10 +64,12 @@ def test_the_job_has_a_copy_button_driven_by_a_static_script(sign_in):
 
 
 def test_a_lead_changes_the_quota_from_the_namespace_page_a_member_does_not(sign_in):
-    link = '<a class="button primary" href="/requests/new/change_quota/?namespace=ml-research">Change quota</a>'
+    link = '<a class="button primary" href="/requests/new/change_quota/?cluster=default&amp;namespace=ml-research">Change quota</a>'
 
-    lead = sign_in("research-lead").get(reverse("namespace-detail", args=["ml-research"])).content.decode()
-    member = sign_in("research-member").get(reverse("namespace-detail", args=["ml-research"])).content.decode()
+    lead = sign_in("research-lead").get(reverse("namespace-detail", args=["default", "ml-research"])).content.decode()
+    member = (
+        sign_in("research-member").get(reverse("namespace-detail", args=["default", "ml-research"])).content.decode()
+    )
 
     assert link in lead
     assert link not in member

@@ -17,11 +17,11 @@ from django.utils import timezone
 
 from provisioning import applying
 from provisioning.cluster import RefusalEvent
-from provisioning.models import Cluster, QuotaRefusal, QuotaWarning, UsageSample
+from provisioning.models import QuotaRefusal, QuotaWarning, UsageSample
 from provisioning.quota_warnings import check_quota_warnings, next_level, suggested_hard, usage_history
 from provisioning.refusals import store_refusals
 from provisioning.sync import sync_usage
-from teams.models import AuditEvent, TeamNamespace
+from teams.models import AuditEvent, Cluster, TeamNamespace
 from teams.thresholds import parse_thresholds, warning_thresholds
 from teams.usage import UsageRow
 from tests.kube import pod_manifest, quota_used, wait_pods_allowed, wait_quota_synced, wait_until
@@ -33,7 +33,7 @@ QUOTA = "ml-research-quota"
 
 
 def warnings_of(namespace: TeamNamespace) -> list[dict]:
-    events = AuditEvent.objects.filter(verb="namespace.quota_warning", target=f"namespace:{namespace.name}")
+    events = AuditEvent.objects.filter(verb="namespace.quota_warning", target=namespace.audit_target)
     return [event.after for event in events.order_by("pk")]
 
 
@@ -45,7 +45,7 @@ def twenty_gpus(world, cluster, core, unique_name) -> TeamNamespace:
     namespace.name = unique_name("warned")
     namespace.quotas[0]["hard"][GPU] = "20"
     namespace.save()
-    applying.apply_namespace(namespace, cluster=cluster)
+    applying.apply_namespace(namespace)
     wait_quota_synced(core, namespace.name, QUOTA)
     wait_pods_allowed(core, namespace.name)
     return namespace
@@ -167,7 +167,7 @@ def test_drift_is_recorded_once_while_the_namespace_stays_drifted(applied, clust
     sync_usage(cluster, now=later)  # the heartbeat checks it in full once more
     applied.refresh_from_db()
 
-    events = AuditEvent.objects.filter(verb="namespace.drift_detected", target=f"namespace:{applied.name}")
+    events = AuditEvent.objects.filter(verb="namespace.drift_detected", target=applied.audit_target)
     assert seen_again == ("1", True)
     assert (applied.last_synced_at, applied.is_drifted) == (later, True)
     assert [(event.actor.username, event.after) for event in events] == [
@@ -253,8 +253,8 @@ def test_the_namespace_page_shows_the_warning_with_its_one_click_request(world, 
     check_quota_warnings([observe(namespace, {GPU: "8"})], timezone.now())
     link = warnings_of(namespace)[0]["link"]
 
-    lead_page = sign_in("research-lead").get("/namespaces/ml-research/").content.decode()
-    member_page = sign_in("research-member").get("/namespaces/ml-research/").content.decode()
+    lead_page = sign_in("research-lead").get("/clusters/default/namespaces/ml-research/").content.decode()
+    member_page = sign_in("research-member").get("/clusters/default/namespaces/ml-research/").content.decode()
 
     shown = re.search(r'<li class="quota-warning">(.*?)</li>', lead_page, re.S)[1]
     assert (

@@ -27,12 +27,12 @@ def applied_copy(world, cluster, name: str) -> TeamNamespace:
     namespace = world.namespace("ml-research")
     namespace.pk, namespace.name = None, name
     namespace.save()
-    applying.apply_namespace(namespace, cluster=cluster)
+    applying.apply_namespace(namespace)
     return TeamNamespace.objects.select_related("team__cost_center", "tier").get(pk=namespace.pk)
 
 
 def events_of(verb: str, namespace: TeamNamespace) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(verb=verb, target=f"namespace:{namespace.name}").order_by("pk"))
+    return list(AuditEvent.objects.filter(verb=verb, target=namespace.audit_target).order_by("pk"))
 
 
 def wait_for_events(verb: str, namespace: TeamNamespace, count: int) -> None:

@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 
 from provisioning.cluster import RefusalEvent
-from provisioning.models import Cluster, QuotaRefusal, UsageSample
+from provisioning.models import QuotaRefusal, UsageSample
 from provisioning.refusals import store_refusals
-from teams.models import Request
+from teams.models import Cluster, Request
 from tests.requests import ask_for_gpus, ask_for_namespace
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def refusal_rows(html: str) -> list[list[str]]:
 
 
 def test_the_lead_sees_the_refusal_and_a_prefilled_request_for_more(refused, sign_in):
-    page = sign_in("research-lead").get("/namespaces/ml-research/")
+    page = sign_in("research-lead").get("/clusters/default/namespaces/ml-research/")
 
     html = page.content.decode()
     assert page.status_code == 200
@@ -58,14 +58,17 @@ def test_the_lead_sees_the_refusal_and_a_prefilled_request_for_more(refused, sig
         ]
     ]
     link = unescape(re.search(r'<a class="button" href="([^"]+)">Ask for 12</a>', html)[1])
-    assert link == "/requests/new/change_quota/?namespace=ml-research&quota%7C0%7Crequests.nvidia.com%2Fgpu=12"
+    assert (
+        link
+        == "/requests/new/change_quota/?cluster=default&namespace=ml-research&quota%7C0%7Crequests.nvidia.com%2Fgpu=12"
+    )
 
     form = sign_in("research-lead").get(link).content.decode()
     assert re.search(r'name="quota\|0\|requests\.nvidia\.com/gpu"[^>]*value="12"', form)
 
 
 def test_a_member_sees_the_refusal_without_the_request_link(refused, sign_in):
-    html = sign_in("research-member").get("/namespaces/ml-research/").content.decode()
+    html = sign_in("research-member").get("/clusters/default/namespaces/ml-research/").content.decode()
 
     assert refusal_rows(html) == [
         ["2026-12-01 10:04", "Job/train", "ml-research-quota · requests.nvidia.com/gpu", "4", "8 / 8", "3", ""]
@@ -74,11 +77,11 @@ def test_a_member_sees_the_refusal_without_the_request_link(refused, sign_in):
 
 
 def test_another_team_neither_sees_the_page_nor_the_refusal(refused, sign_in):
-    assert sign_in("platform-lead").get("/namespaces/ml-research/").status_code == 404
+    assert sign_in("platform-lead").get("/clusters/default/namespaces/ml-research/").status_code == 404
 
 
 def test_a_namespace_without_refusals_says_so(world, sign_in):
-    html = sign_in("research-lead").get("/namespaces/ml-research/").content.decode()
+    html = sign_in("research-lead").get("/clusters/default/namespaces/ml-research/").content.decode()
 
     assert "No pod was refused by this namespace's quotas in the last 30 days." in html
 
@@ -134,7 +137,7 @@ def test_only_approvers_see_the_evidence_and_a_new_namespace_has_none(refused, w
     ],
 )
 def test_a_hostile_prefill_is_only_shown_never_stored(world, sign_in, query):
-    page = sign_in("research-lead").get(f"/requests/new/change_quota/?namespace=ml-research&{query}")
+    page = sign_in("research-lead").get(f"/requests/new/change_quota/?cluster=default&namespace=ml-research&{query}")
 
     assert page.status_code == 200
     assert not Request.objects.exists()

@@ -7,9 +7,10 @@ from django.utils import timezone
 
 from provisioning.cluster import ClusterGateway
 from provisioning.locks import task_lock
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import ClusterConnection, UsageSample
 from provisioning.sync import heartbeat_period, sync_capacity, sync_usage
-from provisioning.tasks import sync_usage as sync_usage_task
+from provisioning.tasks import sync_cluster_usage
+from teams.capacity import CapacityTotals
 from teams.models import AuditEvent, TeamNamespace
 from tests.kube import (
     pod_manifest,
@@ -90,7 +91,7 @@ def test_reconciling_restores_a_drifted_namespace(applied, cluster, core):
     applied.refresh_from_db()
     assert core.read_namespaced_resource_quota("ml-research-quota", applied.name).spec.hard["pods"] == "50"
     assert not applied.is_drifted
-    assert AuditEvent.objects.filter(verb="namespace.reconciled", target=f"namespace:{applied.name}").count() == 1
+    assert AuditEvent.objects.filter(verb="namespace.reconciled", target=applied.audit_target).count() == 1
 
 
 def test_a_removed_label_is_drift(applied, cluster, core):
@@ -117,34 +118,33 @@ def test_a_deleted_namespace_is_missing(applied, cluster, core):
 
 
 def test_capacity_is_the_nodes_gpus_and_the_guarantee_the_portal_promised(world, cluster):
-    cluster = sync_capacity(cluster)
+    connection = sync_capacity(cluster)
 
-    assert cluster.gpu_capacity > 0
-    assert cluster.ready_nodes > 0
+    assert connection.gpu_capacity > 0
+    assert connection.ready_nodes > 0
     # ml-research guarantees 8, ml-production 16; ml-experiments is best effort.
-    assert cluster.guaranteed_gpus == 24
-    assert cluster.health == Cluster.Health.OK
+    assert CapacityTotals().of(cluster.pk).guaranteed == 24
+    assert connection.health == ClusterConnection.Health.OK
 
 
 def test_an_unreachable_cluster_is_recorded_as_unhealthy(world, proxy):
     forwarder, cluster = proxy
     forwarder.refuse()
 
-    result = sync_usage_task.apply().get()
+    result = sync_cluster_usage.apply((cluster.pk,)).get()
 
-    cluster.refresh_from_db()
-    assert result["proxied"].startswith("failed: The API server did not answer")
-    assert cluster.health == Cluster.Health.UNREACHABLE
+    assert result.startswith("failed: The API server did not answer")
+    assert ClusterConnection.objects.get(cluster=cluster).health == ClusterConnection.Health.UNREACHABLE
 
 
 def test_the_periodic_sync_runs_once_at_a_time(world, cluster):
-    with task_lock("provisioning.sync_usage") as held:
+    with task_lock("provisioning.sync_usage", "local") as held:
         assert held
-        assert sync_usage_task.apply().get() == {"skipped": "another sync holds the lock"}
-        with task_lock("provisioning.sync_usage") as second:
+        assert sync_cluster_usage.apply((cluster.pk,)).get() == "skipped: another sync of this cluster holds the lock"
+        with task_lock("provisioning.sync_usage", "local") as second:
             assert not second
 
-    assert "local" in sync_usage_task.apply().get()
+    assert sync_cluster_usage.apply((cluster.pk,)).get()["namespaces"] == 3
 
 
 @pytest.mark.django_db(transaction=True)
@@ -158,10 +158,10 @@ def test_with_auto_reconcile_the_next_sync_restores_a_drifted_quota(applied, clu
         field_manager="kubectl-edit",
     )
 
-    sync_usage_task.apply().get()
+    sync_cluster_usage.apply((cluster.pk,)).get()
 
     wait_until(
-        lambda: AuditEvent.objects.filter(verb="namespace.reconciled", target=f"namespace:{applied.name}").exists(),
+        lambda: AuditEvent.objects.filter(verb="namespace.reconciled", target=applied.audit_target).exists(),
         timeout=60,
         what="the worker to reconcile the namespace",
     )

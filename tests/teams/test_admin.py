@@ -217,7 +217,7 @@ def test_the_admins_re_apply_action_goes_through_the_workflow_and_is_audited(wor
     [event] = AuditEvent.objects.filter(verb="namespace.reapply_requested")
     assert (event.actor, event.target, event.before) == (
         world.approver,
-        "namespace:ml-research",
+        "namespace:default/ml-research",
         {"drift": {}, "reconcile_error": "422 invalid"},
     )
     assert TeamNamespace.objects.get(pk=namespace.pk).reconcile_failed_digest == ""

@@ -132,7 +132,7 @@ def test_seeding_writes_desired_state_as_the_system_and_enqueues_no_apply(world,
     assert not any("reset" in line or "created" in line for line in again)
     assert heard == ["namespace.seeded"]
     event = AuditEvent.objects.filter(verb="namespace.seeded").latest("pk")
-    assert (event.actor.username, event.target) == (SYSTEM_USERNAME, "namespace:ml-research")
+    assert (event.actor.username, event.target) == (SYSTEM_USERNAME, "namespace:default/ml-research")
     assert event.before["spec"]["quotas"] == []
     assert event.after["spec"]["quotas"] == world.namespace("ml-research").quotas
     assert not Request.objects.exists()
@@ -141,7 +141,7 @@ def test_seeding_writes_desired_state_as_the_system_and_enqueues_no_apply(world,
 def test_the_request_forms_offer_no_adoption(world, client):
     client.force_login(world.research_lead)
 
-    page = client.get("/requests/new/adopt_namespace/?namespace=ml-research")
+    page = client.get("/requests/new/adopt_namespace/?cluster=default&namespace=ml-research")
     posted = client.post("/requests/new/adopt_namespace/", {"namespace": "ml-research", "justification": "mine"})
 
     assert (page.status_code, posted.status_code) == (403, 403)

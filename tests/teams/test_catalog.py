@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from teams.capacity import guaranteed_total
 from teams.catalog import PriceList, TierCatalog, check_rate_day, is_billed, tier_default_spec
-from teams.models import GpuTier, Rate, TeamNamespace
+from teams.models import Cluster, GpuTier, Rate, TeamNamespace
 from teams.policy import check_namespace_spec
 
 TODAY = date(2026, 12, 2)
@@ -152,7 +152,8 @@ def test_prices_up_to_today_are_billed_and_a_new_price_starts_tomorrow_at_the_ea
 
 
 def test_a_tier_edited_in_the_admin_moves_its_namespaces_guaranteed_gpus_out_of_the_total(world, rf, admin_user):
-    before = guaranteed_total()
+    default = Cluster.objects.get_default()
+    before = guaranteed_total(default)
     tier = world.namespace("ml-research").tier
     request = rf.post("/admin/")
     request.user = admin_user
@@ -161,5 +162,5 @@ def test_a_tier_edited_in_the_admin_moves_its_namespaces_guaranteed_gpus_out_of_
     site._registry[GpuTier].save_model(request, tier, form=None, change=True)
 
     assert world.namespace("ml-research").guaranteed_gpus == 0  # its 8 GPUs are burst now
-    assert guaranteed_total() <= before - 8
-    assert guaranteed_total() == sum(TeamNamespace.objects.live().values_list("guaranteed_gpus", flat=True))
+    assert guaranteed_total(default) <= before - 8
+    assert guaranteed_total(default) == sum(TeamNamespace.objects.live().values_list("guaranteed_gpus", flat=True))

@@ -27,7 +27,7 @@ def test_changing_the_tier_keeps_the_name_and_the_justification(world, client):
     assert 'name="namespace_name" value="ml-vision"' in html
     assert ">The vision group starts next week.</textarea>" in html
     assert response.context["form"].tier.value == "best-effort"
-    assert 'hx-include="[name=team],[name=tier],[name=namespace_name],[name=justification]"' in html
+    assert 'hx-include="[name=team],[name=cluster],[name=tier],[name=namespace_name],[name=justification]"' in html
 
 
 def test_the_request_page_links_to_a_confirmation_instead_of_cancelling(world, client):

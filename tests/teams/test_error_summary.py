@@ -36,7 +36,9 @@ def test_a_refused_form_has_an_error_title_a_summary_and_fields_marked_invalid(w
 
 
 def test_a_form_not_yet_sent_has_no_error_summary(world, sign_in):
-    html = sign_in("research-lead").get(reverse("request-new", args=["change_quota"]) + "?namespace=ml-research")
+    html = sign_in("research-lead").get(
+        reverse("request-new", args=["change_quota"]) + "?cluster=default&namespace=ml-research"
+    )
 
     assert 'id="error-summary"' not in html.content.decode()
     assert "<title>Change quota · GPU Quota Portal</title>" in html.content.decode()

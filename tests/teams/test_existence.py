@@ -22,11 +22,12 @@ import provisioning.views
 import teams.views
 from accounts.actions import create_api_token
 from notifications.models import Notification, Topic, Webhook
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import UsageSample
 from teams import workflow
 from teams.api.mixins import VisibleToUserMixin
 from teams.events import system_actor
 from teams.models import AuditEvent
+from tests.clusters import connect
 from tests.requests import ask_for_gpus
 
 #: What the API answers for an object that does not exist at all.
@@ -48,15 +49,15 @@ TEAM_OBJECTS: dict[str, Target] = {
     "request-row": ("get", lambda o: ([o["pending"]], "", None), 403),
     "request-dry-run": ("get", lambda o: ([o["pending"]], "", None), 403),
     "request-evidence": ("get", lambda o: ([o["pending"]], "", None), 403),
-    "request-new": ("get", lambda o: (["change_quota"], "?namespace=ml-research", None), 403),
+    "request-new": ("get", lambda o: (["change_quota"], "?cluster=default&namespace=ml-research", None), 403),
     "request-validate": ("post", lambda o: (["change_quota"], "", {"namespace": "ml-research"}), 403),
     "request-preview": ("post", lambda o: (["change_quota"], "", {"namespace": "ml-research"}), 403),
-    "namespace-detail": ("get", lambda o: (["ml-research"], "", None), 200),
-    "namespace-manifests": ("get", lambda o: (["ml-research"], "", None), 200),
-    "namespace-fit": ("post", lambda o: (["ml-research"], "", {"gpus": "1", "count": "1"}), 200),
-    "namespace-usage": ("get", lambda o: (["ml-research"], "", None), 200),
-    "usage-chart": ("get", lambda o: (["ml-research"], "", None), 200),
-    "namespace-reapply": ("post", lambda o: (["ml-research"], "", {}), 403),
+    "namespace-detail": ("get", lambda o: (["default", "ml-research"], "", None), 200),
+    "namespace-manifests": ("get", lambda o: (["default", "ml-research"], "", None), 200),
+    "namespace-fit": ("post", lambda o: (["default", "ml-research"], "", {"gpus": "1", "count": "1"}), 200),
+    "namespace-usage": ("get", lambda o: (["default", "ml-research"], "", None), 200),
+    "usage-chart": ("get", lambda o: (["default", "ml-research"], "", None), 200),
+    "namespace-reapply": ("post", lambda o: (["default", "ml-research"], "", {}), 403),
     # A token is its owner's alone: the member revokes their own, nobody else sees it.
     "token-revoke": ("post", lambda o: ([o["token"]], "", {}), 302),
     # So is a notification: the member opens their own.
@@ -86,6 +87,8 @@ TEAM_OBJECTS: dict[str, Target] = {
 SHARED_OBJECTS = {"v1:tier-detail", "v1:cluster-detail"}
 #: URLs that name no object: lists already scoped by visible_to, per-user pages, the API's own pages.
 NO_OBJECT = {
+    # Names a namespace, but only redirects to the default cluster's page of that name, which decides.
+    "namespace-legacy",
     "home",
     "dashboard",
     "request-list",
@@ -162,7 +165,7 @@ def test_every_api_view_with_a_queryset_is_scoped_by_visible_to():
 
 @pytest.fixture
 def objects(world) -> dict:
-    cluster = Cluster.objects.create(name="default", is_default=True)
+    cluster = connect("default", is_default=True)
     namespace = world.namespace("ml-research")
     sample = UsageSample.objects.create(
         cluster=cluster,

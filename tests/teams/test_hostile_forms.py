@@ -106,7 +106,7 @@ def test_a_decision_note_no_database_stores_is_refused(world, sign_in, pending, 
 
 def test_the_fit_checker_refuses_a_huge_quantity_by_field(world, sign_in):
     response = sign_in("research-lead").post(
-        reverse("namespace-fit", args=["ml-research"]), {"gpus": "1", "cpu": HUGE, "count": "9" * 5000}
+        reverse("namespace-fit", args=["default", "ml-research"]), {"gpus": "1", "cpu": HUGE, "count": "9" * 5000}
     )
 
     assert response.status_code == 200

@@ -13,14 +13,14 @@ def test_the_usage_fragment_shows_the_latest_sync_and_polls_at_the_sync_interval
     settings.PROVISIONING_SYNC_INTERVAL = 7
     namespace = world.namespace("ml-research")
     client = sign_in("research-lead")
-    page = client.get(reverse("namespace-detail", args=["ml-research"])).content.decode()
-    assert 'hx-get="/namespaces/ml-research/usage/" hx-trigger="every 7s"' in page
+    page = client.get(reverse("namespace-detail", args=["default", "ml-research"])).content.decode()
+    assert 'hx-get="/clusters/default/namespaces/ml-research/usage/" hx-trigger="every 7s"' in page
     namespace.observed_quotas = {
         "ml-research-quota": {"hard": {"requests.nvidia.com/gpu": "8"}, "used": {"requests.nvidia.com/gpu": "5"}}
     }
     namespace.save()
 
-    fragment = client.get(reverse("namespace-usage", args=["ml-research"]), **HTMX).content.decode()
+    fragment = client.get(reverse("namespace-usage", args=["default", "ml-research"]), **HTMX).content.decode()
 
     assert fragment.startswith(f'<div class="usage-live" id="usage-{namespace.pk}"')
     assert '<td class="num">5</td>' in fragment
@@ -28,7 +28,7 @@ def test_the_usage_fragment_shows_the_latest_sync_and_polls_at_the_sync_interval
 
 
 def test_another_teams_usage_fragment_is_a_404(world, sign_in):
-    response = sign_in("research-lead").get(reverse("namespace-usage", args=["ml-production"]), **HTMX)
+    response = sign_in("research-lead").get(reverse("namespace-usage", args=["default", "ml-production"]), **HTMX)
 
     assert response.status_code == 404
 

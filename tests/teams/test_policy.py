@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from teams.demo import SEED_LIMIT_RANGE, SEED_PRODUCTION_QUOTA, SEED_RESEARCH_QUOTA, demo_world
-from teams.models import GpuTier, Request, Team
+from teams.models import Cluster, GpuTier, Request, Team
 from teams.policy import check_namespace_spec, check_request
 
 Kind = Request.Kind
@@ -121,7 +121,7 @@ def test_the_seed_can_be_checked_without_its_name(world):
         ("kube-node-lease", "'kube-node-lease' is reserved for the cluster itself (default, kube-*, openshift-*)."),
         ("kube-anything", "'kube-anything' is reserved for the cluster itself (default, kube-*, openshift-*)."),
         ("openshift-gpu", "'openshift-gpu' is reserved for the cluster itself (default, kube-*, openshift-*)."),
-        ("ml-research", "A namespace named 'ml-research' already exists."),
+        ("ml-research", "A namespace named 'ml-research' already exists on cluster default."),
     ],
 )
 def test_namespace_names_follow_dns_1123_and_avoid_reserved_and_taken_ones(world, name, message):
@@ -133,6 +133,7 @@ def test_namespace_names_follow_dns_1123_and_avoid_reserved_and_taken_ones(world
 def test_a_name_already_asked_for_by_an_open_request_is_taken(world):
     Request.objects.create(
         kind=Kind.CREATE_NAMESPACE,
+        cluster=Cluster.objects.get_default(),
         team=world.platform,
         namespace_name="ml-shared",
         justification="x",
@@ -142,7 +143,8 @@ def test_a_name_already_asked_for_by_an_open_request_is_taken(world):
     report = create(world.research, "ml-shared", **research_spec())
 
     # Whose request it is, and its id, belong to another team: the message says only that the name is taken.
-    assert errors(report) == {"namespace_name": ["'ml-shared' is already asked for by another open request."]}
+    taken = "'ml-shared' on cluster default is already asked for by another open request."
+    assert errors(report) == {"namespace_name": [taken]}
 
 
 # Quantities and quota keys.

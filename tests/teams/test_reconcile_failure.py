@@ -24,9 +24,9 @@ def failed(world) -> TeamNamespace:
 
 def test_the_namespace_page_shows_the_failure_and_offers_approvers_a_retry(world, failed, client):
     client.force_login(world.approver)
-    approver = client.get(reverse("namespace-detail", args=["ml-research"])).content.decode()
+    approver = client.get(reverse("namespace-detail", args=["default", "ml-research"])).content.decode()
     client.force_login(world.research_member)
-    member = client.get(reverse("namespace-detail", args=["ml-research"])).content.decode()
+    member = client.get(reverse("namespace-detail", args=["default", "ml-research"])).content.decode()
 
     for page in (approver, member):
         assert "Reconciling failed" in page

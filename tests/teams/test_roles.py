@@ -12,9 +12,10 @@ from django.contrib.auth.models import AnonymousUser, Group
 from accounts.actions import create_api_token
 from accounts.models import ApiToken
 from chargeback.models import DailyUsage, HourlyUsage
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import ClusterConnection, UsageSample
 from teams import roles
-from teams.models import AuditEvent, CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
+from teams.models import AuditEvent, Cluster, CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
+from tests.clusters import connect
 from tests.requests import ask_for_gpus
 
 Role = roles.Role
@@ -123,7 +124,7 @@ def test_the_api_schema_is_for_signed_in_users_unless_public(world, settings, pu
 def shown(world, pending) -> None:
     """One object of each kind besides the seed's: research's usage and platform's API token."""
     namespace = world.namespace("ml-research")
-    cluster = Cluster.objects.create(name="default", is_default=True)
+    cluster = connect("default", is_default=True)
     UsageSample.objects.create(
         cluster=cluster,
         namespace=namespace,
@@ -170,7 +171,8 @@ VISIBLE = {
     UsageSample: ("namespace__name", [[], ["ml-research"], ["ml-research"], [], "all", "all"]),
     HourlyUsage: ("team__slug", [[], ["research"], ["research"], [], "all", "all"]),
     DailyUsage: ("team__slug", [[], ["research"], ["research"], [], "all", "all"]),
-    Cluster: ("name", [[], [], [], [], "all", "all"]),
+    Cluster: ("name", [[], "all", "all", "all", "all", "all"]),
+    ClusterConnection: ("cluster__name", [[], [], [], [], "all", "all"]),
     GpuTier: ("slug", [[], "all", "all", "all", "all", "all"]),
     ApiToken: ("name", [[], [], [], ["ci"], [], []]),
 }

@@ -9,6 +9,7 @@ from django.urls import reverse
 from teams import workflow
 from teams.events import system_actor
 from teams.models import Request, Team, TeamNamespace
+from tests.clusters import connect
 from tests.requests import ask_for_gpus
 
 Kind = Request.Kind
@@ -50,16 +51,44 @@ READ_PAGES = {
     ("get", "dashboard", (), ""): ["login", 200, 200, 200, 200, 200],
     ("get", "request-list", (), ""): ["login", 200, 200, 200, 200, 200],
     ("get", "request-new", ("create_namespace",), ""): ["login", 403, 200, 200, 403, 403],
-    ("get", "request-new", ("change_quota",), "?namespace=ml-research"): ["login", 403, 200, 404, 403, 403],
-    ("get", "request-new", ("change_limit_range",), "?namespace=ml-research"): ["login", 403, 200, 404, 403, 403],
-    ("get", "request-new", ("change_tier",), "?namespace=ml-research"): ["login", 403, 200, 404, 403, 403],
-    ("get", "request-new", ("delete_namespace",), "?namespace=ml-research"): ["login", 403, 200, 404, 403, 403],
+    ("get", "request-new", ("change_quota",), "?cluster=default&namespace=ml-research"): [
+        "login",
+        403,
+        200,
+        404,
+        403,
+        403,
+    ],
+    ("get", "request-new", ("change_limit_range",), "?cluster=default&namespace=ml-research"): [
+        "login",
+        403,
+        200,
+        404,
+        403,
+        403,
+    ],
+    ("get", "request-new", ("change_tier",), "?cluster=default&namespace=ml-research"): [
+        "login",
+        403,
+        200,
+        404,
+        403,
+        403,
+    ],
+    ("get", "request-new", ("delete_namespace",), "?cluster=default&namespace=ml-research"): [
+        "login",
+        403,
+        200,
+        404,
+        403,
+        403,
+    ],
     ("get", "request-new", ("change_quota",), "?namespace=ml-nowhere"): ["login", 404, 404, 404, 404, 404],
     ("get", "queue", (), ""): ["login", 403, 403, 403, 200, 403],
     ("get", "cluster-overview", (), ""): ["login", 403, 403, 403, 200, 403],
-    ("get", "namespace-detail", ("ml-research",), ""): ["login", 200, 200, 404, 200, 200],
-    ("get", "namespace-manifests", ("ml-research",), ""): ["login", 200, 200, 404, 200, 200],
-    ("get", "usage-chart", ("ml-research",), "?range=7d"): ["login", 200, 200, 404, 200, 200],
+    ("get", "namespace-detail", ("default", "ml-research"), ""): ["login", 200, 200, 404, 200, 200],
+    ("get", "namespace-manifests", ("default", "ml-research"), ""): ["login", 200, 200, 404, 200, 200],
+    ("get", "usage-chart", ("default", "ml-research"), "?range=7d"): ["login", 200, 200, 404, 200, 200],
 }
 
 
@@ -127,7 +156,9 @@ def test_retrying_per_role(as_role, pending, role, expected):
 
 @pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 200, 200, 404, 200, 200], strict=True))
 def test_fit_checker_per_role(as_role, role, expected):
-    response = as_role(role).post(reverse("namespace-fit", args=["ml-research"]), {"gpus": "4", "count": "1"})
+    response = as_role(role).post(
+        reverse("namespace-fit", args=["default", "ml-research"]), {"gpus": "4", "count": "1"}
+    )
 
     assert outcome(response) == expected
 
@@ -143,7 +174,7 @@ def test_form_validation_and_preview_per_role(as_role, role, expected):
 
 @pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 404, 302, 403], strict=True))
 def test_reapplying_per_role(as_role, role, expected):
-    response = as_role(role).post(reverse("namespace-reapply", args=["ml-research"]))
+    response = as_role(role).post(reverse("namespace-reapply", args=["default", "ml-research"]))
 
     assert outcome(response) == expected
 
@@ -385,9 +416,7 @@ def test_the_preview_shows_the_yaml_provisioning_would_apply(as_role):
 def test_the_queue_shows_capacity_impact_and_refuses_overcommit_without_override(as_role, pending):
     from django.utils import timezone
 
-    from provisioning.models import Cluster
-
-    Cluster.objects.create(name="small", is_default=True, gpu_capacity=30, capacity_synced_at=timezone.now())
+    connect("small", is_default=True, gpu_capacity=30, capacity_synced_at=timezone.now())
     client = as_role("approver")
 
     page = client.get(reverse("queue")).content.decode()
@@ -397,7 +426,8 @@ def test_the_queue_shows_capacity_impact_and_refuses_overcommit_without_override
     )
 
     assert "guaranteed GPUs 24 → <strong>32</strong> of 30" in page
-    assert "overcommits the cluster" in page
+    assert 'Capacity impact on <span class="mono">small</span>' in page
+    assert "overcommits small" in page
     assert refused.status_code == 409
     assert "Approving would guarantee 32 GPUs on a cluster with 30" in refused.content.decode()
     assert approved.status_code == 200
@@ -436,8 +466,10 @@ def test_the_fit_checker_names_what_would_not_fit(as_role):
     }
     namespace.save()
 
-    response = as_role("lead_a").post(reverse("namespace-fit", args=["ml-research"]), {"gpus": "4", "count": "1"})
-    bad = as_role("lead_a").post(reverse("namespace-fit", args=["ml-research"]), {"gpus": "x", "count": "0"})
+    response = as_role("lead_a").post(
+        reverse("namespace-fit", args=["default", "ml-research"]), {"gpus": "4", "count": "1"}
+    )
+    bad = as_role("lead_a").post(reverse("namespace-fit", args=["default", "ml-research"]), {"gpus": "x", "count": "0"})
 
     html = response.content.decode()
     assert "It would not fit." in html
@@ -455,6 +487,7 @@ def grow(world, rows: int) -> None:
     TeamNamespace.objects.bulk_create(
         TeamNamespace(
             name=f"research-{index}",
+            cluster=template.cluster,
             team=world.research,
             tier=template.tier,
             quotas=template.quotas,
@@ -465,6 +498,7 @@ def grow(world, rows: int) -> None:
     Request.objects.bulk_create(
         Request(
             kind=Kind.CREATE_NAMESPACE,
+            cluster=template.cluster,
             team=world.research,
             namespace_name=f"new-{index}",
             justification="x",
@@ -480,7 +514,7 @@ PAGES = [
     ("lead_a", "request-list", ()),
     ("approver", "queue", ()),
     ("approver", "cluster-overview", ()),
-    ("lead_a", "namespace-detail", ("research-1",)),
+    ("lead_a", "namespace-detail", ("default", "research-1")),
 ]
 
 

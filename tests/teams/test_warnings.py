@@ -64,7 +64,9 @@ def test_the_queue_card_shows_only_what_the_request_introduces_and_counts_the_re
 
 
 def test_the_form_shows_each_warning_once(world, sign_in):
-    page = sign_in("research-lead").get(reverse("request-new", args=["change_quota"]) + "?namespace=ml-research")
+    page = sign_in("research-lead").get(
+        reverse("request-new", args=["change_quota"]) + "?cluster=default&namespace=ml-research"
+    )
 
     html = page.content.decode()
     assert html.count(UNENFORCED) == 1

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from teams import workflow
 from teams.events import event_recorded, system_actor
-from teams.models import AuditEvent, Request, TeamNamespace
+from teams.models import AuditEvent, Cluster, Request, TeamNamespace
 from teams.policy import PolicyError
+from tests.clusters import connect
 from tests.requests import ask_for_gpus, ask_for_namespace
 
 State = Request.State
@@ -257,12 +258,15 @@ def test_approval_rechecks_policy_against_the_state_of_the_day(world):
     first = ask_for_namespace(world, "ml-vision")
     workflow.cancel_request(first.pk, actor=world.research_lead)
     second = ask_for_namespace(world, "ml-vision")
-    TeamNamespace.objects.create(name="ml-vision", team=world.platform, tier=world.platform.default_tier)
+    TeamNamespace.objects.create(
+        name="ml-vision", cluster=Cluster.objects.get_default(), team=world.platform, tier=world.platform.default_tier
+    )
 
     with pytest.raises(PolicyError) as raised:
         workflow.approve_request(second.pk, actor=world.approver)
 
-    assert raised.value.message_dict == {"namespace_name": ["A namespace named 'ml-vision' already exists."]}
+    taken = "A namespace named 'ml-vision' already exists on cluster default."
+    assert raised.value.message_dict == {"namespace_name": [taken]}
     assert Request.objects.get(pk=second.pk).state == State.PENDING
 
 
@@ -379,9 +383,7 @@ def small_cluster(world):
     """A cluster of 28 GPUs; the seed already guarantees 24 of them."""
     from django.utils import timezone
 
-    from provisioning.models import Cluster
-
-    return Cluster.objects.create(name="small", is_default=True, gpu_capacity=28, capacity_synced_at=timezone.now())
+    return connect("small", is_default=True, gpu_capacity=28, capacity_synced_at=timezone.now())
 
 
 def test_an_approval_that_overcommits_guaranteed_gpus_is_refused_without_an_override(world, small_cluster):
@@ -403,6 +405,7 @@ def test_an_overridden_overcommit_is_approved_and_audited(world, small_cluster):
 
     event = AuditEvent.objects.get(request=request, verb="request.approved")
     assert event.after["capacity"] == {
+        "cluster": "small",
         "capacity": 28,
         "guaranteed_now": 24,
         "guaranteed_after": 32,

@@ -6,9 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from provisioning.adoption import read_existing_spec
 from provisioning.cluster import ClusterError
-from provisioning.models import Cluster
 from teams import workflow
-from teams.models import GpuTier, Team, TeamNamespace
+from teams.models import Cluster, GpuTier, Team, TeamNamespace
 from teams.policy import PolicyError
 
 
@@ -24,9 +23,15 @@ class Command(BaseCommand):
         parser.add_argument("--team", required=True, help="Slug of the team that will own it.")
         parser.add_argument("--actor", required=True, help="Username of the approver who adopts it (audited).")
         parser.add_argument("--tier", help="GPU tier slug; the team's default tier if omitted.")
+        parser.add_argument("--cluster", help="The cluster it is on; default: the default cluster.")
         parser.add_argument("--yes", action="store_true", help="Adopt without asking for confirmation.")
 
-    def handle(self, *args, name: str, team: str, actor: str, tier: str | None, yes: bool, **options) -> None:
+    def handle(
+        self, *args, name: str, team: str, actor: str, tier: str | None, cluster: str | None, yes: bool, **options
+    ) -> None:
+        where = Cluster.objects.filter(name=cluster).first() if cluster else Cluster.objects.get_default()
+        if where is None:
+            raise CommandError(f"No cluster {cluster!r}.")
         owner = Team.objects.filter(slug=team).select_related("default_tier").first()
         if owner is None:
             raise CommandError(f"No team {team!r}.")
@@ -36,10 +41,10 @@ class Command(BaseCommand):
         adopter = get_user_model().objects.filter(username=actor).first()
         if adopter is None:
             raise CommandError(f"No user {actor!r}.")
-        if TeamNamespace.objects.live().filter(name=name).exists():
-            raise CommandError(f"The portal already manages {name}.")
+        if TeamNamespace.objects.live().filter(cluster=where, name=name).exists():
+            raise CommandError(f"The portal already manages {name} on {where}.")
         try:
-            observed = read_existing_spec(Cluster.objects.get_default(), name)
+            observed = read_existing_spec(where, name)
         except ClusterError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"{name} on the cluster today (becomes its desired state):")
@@ -48,7 +53,7 @@ class Command(BaseCommand):
             raise CommandError("Not adopted.")
         try:
             request = workflow.adopt_namespace(
-                actor=adopter, team=owner, tier=chosen_tier, name=name, observed=observed
+                actor=adopter, team=owner, tier=chosen_tier, name=name, observed=observed, cluster=where
             )
         except PolicyError as error:
             for finding in error.report.errors:

@@ -4,7 +4,7 @@ from provisioning import applying
 from provisioning.cluster import ClusterError
 from teams import events
 from teams.events import system_actor
-from teams.models import TeamNamespace
+from teams.models import Cluster, TeamNamespace
 
 
 class Command(BaseCommand):
@@ -12,13 +12,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("names", nargs="*", help="Namespaces to apply.")
-        parser.add_argument("--all", action="store_true", help="Apply every namespace the portal manages.")
+        parser.add_argument(
+            "--all", action="store_true", help="Apply every namespace the portal manages (on every cluster)."
+        )
+        parser.add_argument(
+            "--cluster", help="The cluster of the named namespaces (or of --all); default: the default."
+        )
         parser.add_argument(
             "--force", action="store_true", help="Take back fields another field manager changed (resolves drift)."
         )
 
-    def handle(self, *args, names: list[str], all: bool, force: bool, **options) -> None:
-        namespaces = TeamNamespace.objects.live().select_related("team__cost_center", "tier")
+    def handle(self, *args, names: list[str], all: bool, force: bool, cluster: str | None, **options) -> None:
+        namespaces = TeamNamespace.objects.live().select_related("cluster", "team__cost_center", "tier")
+        if cluster or not all:
+            where = Cluster.objects.filter(name=cluster).first() if cluster else Cluster.objects.get_default()
+            if where is None:
+                raise CommandError(f"No cluster {cluster!r}.")
+            namespaces = namespaces.filter(cluster=where)
         if not all:
             if not names:
                 raise CommandError("Name the namespaces to apply, or pass --all.")
@@ -32,11 +42,13 @@ class Command(BaseCommand):
                 applied = applying.apply_namespace(namespace, force=force)
             except ClusterError as error:
                 failures += 1
-                self.stderr.write(f"{namespace.name}: {error}")
+                self.stderr.write(f"{namespace.cluster}/{namespace.name}: {error}")
                 continue
             events.record(
-                "namespace.applied", actor=system_actor(), target=f"namespace:{namespace.name}", after={"forced": force}
+                "namespace.applied", actor=system_actor(), target=namespace.audit_target, after={"forced": force}
             )
-            self.stdout.write(f"{namespace.name}: applied {', '.join(f'{o.kind}/{o.name}' for o in applied)}")
+            self.stdout.write(
+                f"{namespace.cluster}/{namespace.name}: applied {', '.join(f'{o.kind}/{o.name}' for o in applied)}"
+            )
         if failures:
             raise CommandError(f"{failures} namespace(s) could not be applied.")

@@ -1,24 +1,38 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from provisioning.cluster import ClusterError
-from provisioning.models import Cluster
+from provisioning.models import ClusterConnection
 from provisioning.sync import sync_capacity, sync_usage
+from teams.capacity import guaranteed_total
 
 
 class Command(BaseCommand):
-    help = "Read quota usage and GPU capacity back from every cluster now, as the periodic task does."
+    help = "Read quota usage and GPU capacity back from every cluster (or one) now, as the periodic tasks do."
 
-    def handle(self, *args, **options) -> None:
-        for cluster in Cluster.objects.all_or_default():
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--cluster", help="Sync only this cluster.")
+
+    def handle(self, *args, cluster: str | None, **options) -> None:
+        connections = [c for c in ClusterConnection.objects.every() if cluster in (None, c.cluster.name)]
+        if not connections:
+            raise CommandError(f"No connected cluster {cluster!r}.")
+        failed = []
+        for connection in connections:
+            name = connection.cluster.name
             try:
-                result = sync_usage(cluster)
-                cluster = sync_capacity(cluster)
+                result = sync_usage(connection.cluster)
+                connection = sync_capacity(connection.cluster)
             except ClusterError as error:
-                raise CommandError(f"{cluster.name}: {error}") from error
+                # One cluster down does not keep the others from being synced, as in the periodic tasks.
+                self.stderr.write(f"{name}: {error}")
+                failed.append(name)
+                continue
+            drifted = f": {', '.join(result.drifted)}" if result.drifted else ""
             self.stdout.write(
-                f"{cluster.name}: {result.namespaces} namespaces ({result.checked} changed or due a heartbeat), "
-                f"{result.samples} samples stored, "
-                f"{len(result.drifted)} drifted{': ' + ', '.join(result.drifted) if result.drifted else ''}; "
-                f"{cluster.gpu_capacity} GPUs on {cluster.ready_nodes} ready nodes, "
-                f"{cluster.guaranteed_gpus} guaranteed"
+                f"{name}: {result.namespaces} namespaces ({result.checked} changed or due a heartbeat), "
+                f"{result.samples} samples stored, {len(result.drifted)} drifted{drifted}; "
+                f"{connection.gpu_capacity} GPUs on {connection.ready_nodes} ready nodes, "
+                f"{guaranteed_total(connection.cluster)} guaranteed"
             )
+        if failed:
+            raise CommandError(f"Could not sync {', '.join(failed)}.")
