@@ -281,14 +281,14 @@ class ClusterGateway:
             if pod.status.phase in ("Pending", "Running") and pod.metadata.deletion_timestamp is None
         )
 
-    def list_quota_usage(self) -> list[QuotaReading]:
+    def list_quota_usage(self, *, from_watch_cache: bool = False) -> list[QuotaReading]:
         """Every managed ResourceQuota in the cluster, in one paginated LIST.
 
         Read as raw JSON: at 10,000 quotas the typed client's deserialisation costs
-        twice the fetch itself.
+        twice the fetch itself. `from_watch_cache`: see `_list_raw`.
         """
         readings = []
-        for item in self._list_raw(self.core.list_resource_quota_for_all_namespaces):
+        for item in self._list_raw(self.core.list_resource_quota_for_all_namespaces, from_watch_cache=from_watch_cache):
             status = item.get("status") or {}
             readings.append(
                 QuotaReading(
@@ -301,7 +301,7 @@ class ClusterGateway:
             )
         return readings
 
-    def list_managed_namespaces(self) -> dict[str, dict]:
+    def list_managed_namespaces(self, *, from_watch_cache: bool = False) -> dict[str, dict]:
         """name -> {labels, phase, resource_version} of every namespace carrying the ownership label."""
         return {
             item["metadata"]["name"]: {
@@ -309,10 +309,10 @@ class ClusterGateway:
                 "phase": (item.get("status") or {}).get("phase", ""),
                 "resource_version": item["metadata"].get("resourceVersion", ""),
             }
-            for item in self._list_raw(self.core.list_namespace)
+            for item in self._list_raw(self.core.list_namespace, from_watch_cache=from_watch_cache)
         }
 
-    def list_quota_refusals(self) -> list[RefusalEvent]:
+    def list_quota_refusals(self, *, from_watch_cache: bool = False) -> list[RefusalEvent]:
         """Every FailedCreate Event saying "exceeded quota", in one paginated LIST across namespaces.
 
         The API server filters by reason (a field selector); the message is matched here, since
@@ -320,7 +320,10 @@ class ClusterGateway:
         """
         refusals = []
         for item in self._list_raw(
-            self.core.list_event_for_all_namespaces, selector=None, field_selector="reason=FailedCreate"
+            self.core.list_event_for_all_namespaces,
+            selector=None,
+            field_selector="reason=FailedCreate",
+            from_watch_cache=from_watch_cache,
         ):
             message = item.get("message") or ""
             if "exceeded quota" not in message:
@@ -365,14 +368,28 @@ class ClusterGateway:
         return info.git_version
 
     def _list_raw(
-        self, method, selector: str | None = MANAGED_SELECTOR, field_selector: str | None = None
+        self,
+        method,
+        selector: str | None = MANAGED_SELECTOR,
+        field_selector: str | None = None,
+        *,
+        from_watch_cache: bool = False,
     ) -> Iterator[dict]:
+        """Every item of a LIST, page by page.
+
+        By default a quorum read (etcd, as of now). `from_watch_cache` asks for
+        `resourceVersion="0"`: whatever the API server's watch cache holds, which may lag
+        the latest write by a moment, without reading and decoding every object from etcd.
+        The cache ignores `limit` (one page); should a server page anyway, later pages
+        follow their continue token, which carries its own version.
+        """
         token = None
         while True:
             response = self._call(
                 method,
                 label_selector=selector,
                 field_selector=field_selector,
+                resource_version="0" if from_watch_cache and token is None else None,
                 limit=self.page_size,
                 _continue=token,
                 _preload_content=False,
