@@ -157,9 +157,28 @@ class _Namespace(msgspec.Struct):
     status: _NamespaceStatus = msgspec.field(default_factory=_NamespaceStatus)
 
 
-_QUOTA_PAGE = msgspec.json.Decoder(_Page[_Quota])
-_NAMESPACE_PAGE = msgspec.json.Decoder(_Page[_Namespace])
+QUOTA_PAGE = msgspec.json.Decoder(_Page[_Quota])
+NAMESPACE_PAGE = msgspec.json.Decoder(_Page[_Namespace])
 _DICT_PAGE = msgspec.json.Decoder(_Page[dict])
+
+
+def quota_reading(item: _Quota) -> QuotaReading:
+    return QuotaReading(
+        namespace=item.metadata.namespace,
+        name=item.metadata.name,
+        hard=item.spec.hard,
+        used=item.status.used if item.status.hard is not None else None,
+        resource_version=item.metadata.resource_version,
+    )
+
+
+def namespace_state(item: _Namespace) -> dict:
+    """{labels, phase, resource_version} of one Namespace."""
+    return {
+        "labels": item.metadata.labels,
+        "phase": item.status.phase,
+        "resource_version": item.metadata.resource_version,
+    }
 
 
 def _kind_methods(api: client.ApiClient) -> dict[str, tuple]:
@@ -339,33 +358,21 @@ class ClusterGateway:
     def list_quota_usage(self, *, from_watch_cache: bool = False) -> list[QuotaReading]:
         """Every managed ResourceQuota in the cluster, in one paginated LIST.
 
-        Read as raw JSON: at 10,000 quotas the typed client's deserialisation costs
-        twice the fetch itself. `from_watch_cache`: see `_list_raw`.
+        Decoded from the JSON into QUOTA_PAGE's few fields: at 10,000 quotas the typed
+        client's deserialisation costs twice the fetch itself. `from_watch_cache`: see `_list_raw`.
         """
         return [
-            QuotaReading(
-                namespace=item.metadata.namespace,
-                name=item.metadata.name,
-                hard=item.spec.hard,
-                used=item.status.used if item.status.hard is not None else None,
-                resource_version=item.metadata.resource_version,
-            )
+            quota_reading(item)
             for item in self._list_raw(
-                self.core.list_resource_quota_for_all_namespaces, page=_QUOTA_PAGE, from_watch_cache=from_watch_cache
+                self.core.list_resource_quota_for_all_namespaces, page=QUOTA_PAGE, from_watch_cache=from_watch_cache
             )
         ]
 
     def list_managed_namespaces(self, *, from_watch_cache: bool = False) -> dict[str, dict]:
         """name -> {labels, phase, resource_version} of every namespace carrying the ownership label."""
         return {
-            item.metadata.name: {
-                "labels": item.metadata.labels,
-                "phase": item.status.phase,
-                "resource_version": item.metadata.resource_version,
-            }
-            for item in self._list_raw(
-                self.core.list_namespace, page=_NAMESPACE_PAGE, from_watch_cache=from_watch_cache
-            )
+            item.metadata.name: namespace_state(item)
+            for item in self._list_raw(self.core.list_namespace, page=NAMESPACE_PAGE, from_watch_cache=from_watch_cache)
         }
 
     def list_quota_refusals(self, *, from_watch_cache: bool = False) -> list[RefusalEvent]:
