@@ -193,8 +193,8 @@ def _read_cluster(cluster: Cluster) -> tuple[list[QuotaReading], dict[str, dict]
     All three come from the API server's watch cache rather than a quorum read of etcd: cheaper
     (no read and decoding of every object), and safe here because a sync is a reconciliation
     repeated every cycle. An answer a moment stale is corrected by the next cycle's (samples
-    step to the newer values then, a refusal is stored a cycle later), and it cannot raise a
-    false alarm: drift is only flagged when two consecutive cycles both see it (see sync_usage).
+    step to the newer values then, a refusal is stored a cycle later), and it raises no alarm
+    on its own: drift is only flagged when two consecutive cycles both see it (see sync_usage).
     """
     try:
         with ClusterGateway(cluster) as gateway:
