@@ -205,7 +205,7 @@ start_controller_manager() {
         --resource-quota-sync-period "${QUOTA_SYNC_PERIOD}" \
         --leader-elect=false \
         --profiling=false \
-        --v 1
+        --v 1 ${CLUSTER_CONTROLLER_MANAGER_ARGS}
 }
 
 start_scheduler() {

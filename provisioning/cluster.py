@@ -13,7 +13,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
+import msgspec
 import urllib3
 from django.conf import settings
 from kubernetes import client, config
@@ -106,6 +108,78 @@ class RefusalEvent:
 class Capacity:
     gpus: int
     ready_nodes: int
+
+
+# The fields of LIST answers the gateway reads. Decoding into these skips everything else in
+# the JSON (managedFields, annotations, ...) without building it: at 2,000 namespaces about a
+# tenth of the time `json.loads` takes for the whole answer (tests/bench/bench_sync.py).
+
+Item = TypeVar("Item")
+
+
+class _ListMeta(msgspec.Struct):
+    continue_token: str = msgspec.field(default="", name="continue")
+
+
+class _Page(msgspec.Struct, Generic[Item]):
+    items: list[Item] | None = None
+    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
+
+
+class _ObjectMeta(msgspec.Struct, rename="camel"):
+    name: str
+    namespace: str = ""
+    resource_version: str = ""
+    labels: dict[str, str] = {}
+
+
+class _QuotaSpec(msgspec.Struct):
+    hard: dict[str, str] = {}
+
+
+class _QuotaStatus(msgspec.Struct):
+    #: Absent until the quota controller has looked at the quota.
+    hard: dict[str, str] | None = None
+    used: dict[str, str] | None = None
+
+
+class _Quota(msgspec.Struct):
+    metadata: _ObjectMeta
+    spec: _QuotaSpec = msgspec.field(default_factory=_QuotaSpec)
+    status: _QuotaStatus = msgspec.field(default_factory=_QuotaStatus)
+
+
+class _NamespaceStatus(msgspec.Struct):
+    phase: str = ""
+
+
+class _Namespace(msgspec.Struct):
+    metadata: _ObjectMeta
+    status: _NamespaceStatus = msgspec.field(default_factory=_NamespaceStatus)
+
+
+QUOTA_PAGE = msgspec.json.Decoder(_Page[_Quota])
+NAMESPACE_PAGE = msgspec.json.Decoder(_Page[_Namespace])
+_DICT_PAGE = msgspec.json.Decoder(_Page[dict])
+
+
+def quota_reading(item: _Quota) -> QuotaReading:
+    return QuotaReading(
+        namespace=item.metadata.namespace,
+        name=item.metadata.name,
+        hard=item.spec.hard,
+        used=item.status.used if item.status.hard is not None else None,
+        resource_version=item.metadata.resource_version,
+    )
+
+
+def namespace_state(item: _Namespace) -> dict:
+    """{labels, phase, resource_version} of one Namespace."""
+    return {
+        "labels": item.metadata.labels,
+        "phase": item.status.phase,
+        "resource_version": item.metadata.resource_version,
+    }
 
 
 def _kind_methods(api: client.ApiClient) -> dict[str, tuple]:
@@ -284,38 +358,27 @@ class ClusterGateway:
             if pod.status.phase in ("Pending", "Running") and pod.metadata.deletion_timestamp is None
         )
 
-    def list_quota_usage(self) -> list[QuotaReading]:
+    def list_quota_usage(self, *, from_watch_cache: bool = False) -> list[QuotaReading]:
         """Every managed ResourceQuota in the cluster, in one paginated LIST.
 
-        Read as raw JSON: at 10,000 quotas the typed client's deserialisation costs
-        twice the fetch itself.
+        Decoded from the JSON into QUOTA_PAGE's few fields: at 10,000 quotas the typed
+        client's deserialisation costs twice the fetch itself. `from_watch_cache`: see `_list_raw`.
         """
-        readings = []
-        for item in self._list_raw(self.core.list_resource_quota_for_all_namespaces):
-            status = item.get("status") or {}
-            readings.append(
-                QuotaReading(
-                    namespace=item["metadata"]["namespace"],
-                    name=item["metadata"]["name"],
-                    hard=item["spec"].get("hard") or {},
-                    used=status.get("used") if "hard" in status else None,
-                    resource_version=item["metadata"].get("resourceVersion", ""),
-                )
+        return [
+            quota_reading(item)
+            for item in self._list_raw(
+                self.core.list_resource_quota_for_all_namespaces, page=QUOTA_PAGE, from_watch_cache=from_watch_cache
             )
-        return readings
+        ]
 
-    def list_managed_namespaces(self) -> dict[str, dict]:
+    def list_managed_namespaces(self, *, from_watch_cache: bool = False) -> dict[str, dict]:
         """name -> {labels, phase, resource_version} of every namespace carrying the ownership label."""
         return {
-            item["metadata"]["name"]: {
-                "labels": item["metadata"].get("labels") or {},
-                "phase": (item.get("status") or {}).get("phase", ""),
-                "resource_version": item["metadata"].get("resourceVersion", ""),
-            }
-            for item in self._list_raw(self.core.list_namespace)
+            item.metadata.name: namespace_state(item)
+            for item in self._list_raw(self.core.list_namespace, page=NAMESPACE_PAGE, from_watch_cache=from_watch_cache)
         }
 
-    def list_quota_refusals(self) -> list[RefusalEvent]:
+    def list_quota_refusals(self, *, from_watch_cache: bool = False) -> list[RefusalEvent]:
         """Every FailedCreate Event saying "exceeded quota", in one paginated LIST across namespaces.
 
         The API server filters by reason (a field selector); the message is matched here, since
@@ -323,7 +386,10 @@ class ClusterGateway:
         """
         refusals = []
         for item in self._list_raw(
-            self.core.list_event_for_all_namespaces, selector=None, field_selector="reason=FailedCreate"
+            self.core.list_event_for_all_namespaces,
+            selector=None,
+            field_selector="reason=FailedCreate",
+            from_watch_cache=from_watch_cache,
         ):
             message = item.get("message") or ""
             if "exceeded quota" not in message:
@@ -368,21 +434,36 @@ class ClusterGateway:
         return info.git_version
 
     def _list_raw(
-        self, method, selector: str | None = MANAGED_SELECTOR, field_selector: str | None = None
-    ) -> Iterator[dict]:
+        self,
+        method,
+        selector: str | None = MANAGED_SELECTOR,
+        field_selector: str | None = None,
+        *,
+        page: msgspec.json.Decoder = _DICT_PAGE,
+        from_watch_cache: bool = False,
+    ) -> Iterator:
+        """Every item of a LIST, page by page, decoded by `page` (as dicts unless told).
+
+        By default a quorum read (etcd, as of now). `from_watch_cache` asks for
+        `resourceVersion="0"`: whatever the API server's watch cache holds, which may lag
+        the latest write by a moment, without reading and decoding every object from etcd.
+        The cache ignores `limit` (one page); should a server page anyway, later pages
+        follow their continue token, which carries its own version.
+        """
         token = None
         while True:
             response = self._call(
                 method,
                 label_selector=selector,
                 field_selector=field_selector,
+                resource_version="0" if from_watch_cache and token is None else None,
                 limit=self.page_size,
                 _continue=token,
                 _preload_content=False,
             )
-            page = json.loads(response.data)
-            yield from page.get("items") or []
-            token = (page.get("metadata") or {}).get("continue")
+            answer = page.decode(response.data)
+            yield from answer.items or []
+            token = answer.metadata.continue_token
             if not token:
                 return
 

@@ -62,7 +62,8 @@ def failed(world, cluster, worker, settings, unique_name) -> tuple[TeamNamespace
     healthy = applied_copy(world, cluster, unique_name("healthy"))
     break_desired_state(namespace)
 
-    sync_usage_task.apply().get()  # the desired state moved: drift, and a reconcile is enqueued
+    sync_usage_task.apply().get()  # the desired state moved: drift, flagged and reconciled at the next sync
+    sync_usage_task.apply().get()
     wait_for_events("namespace.reconcile_failed", namespace, 1)
     return TeamNamespace.objects.get(pk=namespace.pk), healthy
 

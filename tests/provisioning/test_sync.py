@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from provisioning import applying
 from provisioning.cluster import ClusterGateway
 from provisioning.locks import task_lock
 from provisioning.models import ClusterConnection, UsageSample
@@ -68,6 +69,7 @@ def test_a_quota_edited_behind_the_portals_back_is_drift_with_the_diff(applied, 
         field_manager="kubectl-edit",
     )
 
+    sync_usage(cluster)
     result = sync_usage(cluster)
 
     applied.refresh_from_db()
@@ -82,6 +84,7 @@ def test_reconciling_restores_a_drifted_namespace(applied, cluster, core):
     core.patch_namespaced_resource_quota(
         "ml-research-quota", applied.name, {"spec": {"hard": {"pods": "500"}}}, field_manager="kubectl-edit"
     )
+    sync_usage(cluster)
     sync_usage(cluster)
     from provisioning.tasks import reconcile_namespace
 
@@ -98,8 +101,10 @@ def test_a_removed_label_is_drift(applied, cluster, core):
     core.patch_namespace(applied.name, {"metadata": {"labels": {"gpu-tier": "critical"}}})
 
     sync_usage(cluster)
+    sync_usage(cluster)
 
     applied.refresh_from_db()
+    assert applied.is_drifted
     assert applied.drift == {"labels": {"gpu-tier": {"desired": "high-priority", "observed": "critical"}}}
 
 
@@ -159,6 +164,7 @@ def test_with_auto_reconcile_the_next_sync_restores_a_drifted_quota(applied, clu
     )
 
     sync_cluster_usage.apply((cluster.pk,)).get()
+    sync_cluster_usage.apply((cluster.pk,)).get()  # drift is flagged, and reconciled, once two syncs in a row see it
 
     wait_until(
         lambda: AuditEvent.objects.filter(verb="namespace.reconciled", target=applied.audit_target).exists(),
@@ -178,9 +184,11 @@ def test_a_steady_cycle_checks_no_namespace_in_full(applied, cluster, core):
         "ml-research-quota", applied.name, {"spec": {"hard": {"pods": "500"}}}, field_manager="kubectl-edit"
     )
     moved = sync_usage(cluster)
+    confirmed = sync_usage(cluster)
 
     assert (steady.checked, steady.samples) == (0, 0)
-    assert (moved.checked, moved.drifted) == (1, [applied.name])
+    assert (moved.checked, moved.drifted) == (1, [])
+    assert (confirmed.checked, confirmed.samples, confirmed.drifted) == (1, 0, [applied.name])
     assert UsageSample.objects.filter(namespace=applied, resource="pods").count() == 2
 
 
@@ -188,6 +196,7 @@ def test_a_drifted_namespace_stays_reported_while_nothing_moves(applied, cluster
     core.patch_namespaced_resource_quota(
         "ml-research-quota", applied.name, {"spec": {"hard": {"pods": "500"}}}, field_manager="kubectl-edit"
     )
+    sync_usage(cluster)
     sync_usage(cluster)
 
     again = sync_usage(cluster)
@@ -247,3 +256,67 @@ def test_changes_do_not_postpone_the_heartbeat_of_the_keys_that_did_not_change(a
     sync_usage(cluster, now=start + period + timedelta(minutes=1))
 
     assert samples_at(start + period + timedelta(minutes=1)) == set(applied.quotas[0]["hard"])
+
+
+def drift_events(namespace: TeamNamespace) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(verb="namespace.drift_detected", target=f"namespace:{namespace.name}"))
+
+
+def test_drift_is_flagged_only_when_the_next_sync_sees_it_too(applied, cluster, core):
+    core.patch_namespaced_resource_quota(
+        "ml-research-quota", applied.name, {"spec": {"hard": {"pods": "500"}}}, field_manager="kubectl-edit"
+    )
+
+    first = sync_usage(cluster)
+    applied.refresh_from_db()
+    first_seen = (applied.is_drifted, applied.drift, drift_events(applied))
+    second = sync_usage(cluster)  # nothing moved on the cluster, yet the namespace is checked again
+    applied.refresh_from_db()
+
+    difference = {"quotas": {"ml-research-quota": {"pods": {"desired": "50", "observed": "500"}}}}
+    assert (first.drifted, first_seen) == ([], (False, difference, []))
+    assert (second.checked, second.drifted) == (1, [applied.name])
+    assert (applied.is_drifted, applied.drift) == (True, difference)
+    assert [event.after["drift"] for event in drift_events(applied)] == [difference]
+
+
+def test_a_difference_the_next_sync_no_longer_sees_is_never_flagged(applied, cluster, core):
+    """What a stale read of the watch cache looks like: one cycle sees a state the next one does not."""
+    core.patch_namespaced_resource_quota(
+        "ml-research-quota", applied.name, {"spec": {"hard": {"pods": "500"}}}, field_manager="kubectl-edit"
+    )
+    first = sync_usage(cluster)
+    core.patch_namespaced_resource_quota(
+        "ml-research-quota", applied.name, {"spec": {"hard": {"pods": "50"}}}, field_manager="kubectl-edit"
+    )
+
+    second = sync_usage(cluster)
+    third = sync_usage(cluster)
+
+    applied.refresh_from_db()
+    assert (first.drifted, second.drifted, third.drifted) == ([], [], [])
+    assert (applied.is_drifted, applied.drift, drift_events(applied)) == (False, {}, [])
+
+
+def test_a_quota_that_moves_is_checked_and_the_others_are_not(applied, cluster, core, world, unique_name):
+    other = world.namespace("ml-research")
+    other.pk, other.name = None, unique_name("still")
+    other.save()
+    applying.apply_namespace(other, cluster=cluster)
+    for namespace in (applied, other):
+        wait_quota_settled(core, namespace.name, "ml-research-quota")
+    sync_usage(cluster)
+    synced_other = TeamNamespace.objects.get(pk=other.pk).last_synced_at
+
+    core.create_namespaced_pod(applied.name, pod_manifest("moves-usage", gpus=1))
+    wait_until(
+        lambda: quota_used(core, applied.name, "ml-research-quota").get("requests.nvidia.com/gpu") == "1",
+        timeout=60,
+        what="the quota controller to count the pod",
+    )
+    moved = sync_usage(cluster)
+
+    applied.refresh_from_db()
+    assert moved.checked == 1
+    assert applied.observed_quotas["ml-research-quota"]["used"]["requests.nvidia.com/gpu"] == "1"
+    assert TeamNamespace.objects.get(pk=other.pk).last_synced_at == synced_other
