@@ -25,6 +25,8 @@ class _NoAliasLoader(yaml.SafeLoader):
 
 def check_uploaded(content: bytes, context: str) -> tuple[str, dict, str]:
     """(text, parsed kubeconfig, context used) of an uploaded kubeconfig, or ValidationError naming the field."""
+    if not content:
+        raise ValidationError({"kubeconfig": "Choose a kubeconfig file to upload; this one is empty."})
     if len(content) > MAX_KUBECONFIG_BYTES:
         raise ValidationError(
             {"kubeconfig": f"The kubeconfig is {len(content):,} bytes; at most {MAX_KUBECONFIG_BYTES:,} are accepted."}
