@@ -515,7 +515,7 @@ def _connect(cluster: ClusterConnection) -> client.ApiClient:
                 client_configuration=configuration,
                 persist_config=False,
             )
-    except (ConfigException, OSError, credentials.CredentialsError, yaml.YAMLError) as error:
+    except (ConfigException, OSError, ValueError, credentials.CredentialsError, yaml.YAMLError) as error:
         raise PermanentError(f"Cannot load the connection of cluster {cluster.name}: {error}") from error
     # Retries belong to the Celery task (bounded, with backoff), not to urllib3 inside one call.
     configuration.retries = False
