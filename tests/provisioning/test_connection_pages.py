@@ -46,7 +46,9 @@ def test_an_approver_uploads_a_kubeconfig_and_never_sees_it_again(sign_in, kubec
     assert "uploaded kubeconfig (stored encrypted)" in page
     assert "Cluster gpu-page is connected. Test the connection below." in page
     stored = ClusterConnection.objects.get(cluster__name="gpu-page").kubeconfig_encrypted
-    for shown in (page, client.get(reverse("cluster-overview")).content.decode()):
+    api = client.get(reverse("v1:cluster-list")).content.decode()
+    assert '"name":"gpu-page"' in api
+    for shown in (page, client.get(reverse("cluster-overview")).content.decode(), api):
         assert token_of(kubeconfig_path) not in shown
         assert stored not in shown
         assert "certificate-authority-data" not in shown
