@@ -359,6 +359,10 @@ KUBECONFIG = env.get_str("KUBECONFIG", "" if KUBE_IN_POD else str(BASE_DIR / ".c
 KUBE_CONTEXT = env.get_str("KUBE_CONTEXT", "" if KUBE_IN_POD else "gpu-portal-worker")
 # The name the default cluster gets when the first use creates it from KUBECONFIG and KUBE_CONTEXT.
 DEFAULT_CLUSTER_NAME = env.get_str("DEFAULT_CLUSTER_NAME", "default")
+# Fernet keys that encrypt kubeconfigs uploaded in the portal (provisioning.credentials), comma-separated: the
+# first encrypts, every one decrypts, so a new key goes first and the old one stays until
+# `manage.py rotate_cluster_credentials` has re-encrypted every connection. Empty: uploading is refused.
+CLUSTER_CREDENTIALS_KEY = env.get_list("CLUSTER_CREDENTIALS_KEY", [])
 
 # seed_demo's password for every demo user, so a demo can be scripted.
 DEMO_PASSWORD = env.get_str("DEMO_PASSWORD", "gpu-portal-demo")

@@ -5,21 +5,26 @@ from teams.admin import LookOnlyAdmin
 
 
 @admin.register(ClusterConnection)
-class ClusterConnectionAdmin(admin.ModelAdmin):
-    """How the portal reaches each cluster; what was seen there is read-only."""
+class ClusterConnectionAdmin(LookOnlyAdmin):
+    """Read-only: connections are added, changed and removed on the portal's cluster pages or with
+    `manage.py connect_cluster` (provisioning.connections, audited); uploaded credentials are never shown."""
 
-    list_display = ["cluster", "health", "gpu_capacity", "ready_nodes", "last_synced_at"]
+    list_display = ["cluster", "source", "health", "gpu_capacity", "ready_nodes", "last_synced_at"]
     list_filter = ["health"]
     list_select_related = ["cluster"]
     search_fields = ["cluster__name"]
-    readonly_fields = [
-        "gpu_capacity",
-        "ready_nodes",
+    fields = [
+        "cluster",
+        "source",
+        "context",
         "health",
         "last_error",
+        "gpu_capacity",
+        "ready_nodes",
         "last_synced_at",
         "capacity_synced_at",
     ]
+    readonly_fields = fields
 
 
 @admin.register(UsageSample)

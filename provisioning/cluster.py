@@ -17,12 +17,14 @@ from typing import Generic, TypeVar
 
 import msgspec
 import urllib3
+import yaml
 from django.conf import settings
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.incluster_config import InClusterConfigLoader
 
+from provisioning import credentials
 from provisioning.manifests import MANAGED_SELECTOR
 from provisioning.models import ClusterConnection
 from teams.constants import GPU_RESOURCE, MANAGED_BY_LABEL, MANAGED_BY_VALUE
@@ -180,6 +182,46 @@ def namespace_state(item: _Namespace) -> dict:
         "phase": item.status.phase,
         "resource_version": item.metadata.resource_version,
     }
+
+
+@dataclass(frozen=True)
+class GpuNode:
+    """A node offering nvidia.com/gpu, as "test connection" shows it."""
+
+    name: str
+    is_ready: bool
+    gpus: int
+
+
+@dataclass(frozen=True, order=True)
+class Permission:
+    """One verb on one resource, cluster-wide, as `kubectl auth can-i` names it."""
+
+    verb: str
+    resource: str
+    group: str = ""
+    name: str = ""
+
+    def __str__(self) -> str:
+        resource = f"{self.resource}.{self.group}" if self.group else self.resource
+        return f"{self.verb} {resource}/{self.name}" if self.name else f"{self.verb} {resource}"
+
+
+def _rule(groups: tuple[str, ...], resources: tuple[str, ...], verbs: tuple[str, ...], name: str = "") -> list:
+    return [Permission(verb, resource, group, name) for group in groups for resource in resources for verb in verbs]
+
+
+_READ = ("get", "list", "watch")
+#: What the portal's identity needs on every cluster it provisions: the rules of cluster/rbac.yaml and
+#: deploy/base/rbac.yaml, expanded (tests/provisioning/test_connection_check.py keeps them equal).
+REQUIRED_PERMISSIONS: tuple[Permission, ...] = (
+    *_rule(("",), ("namespaces", "resourcequotas", "limitranges"), (*_READ, "create", "patch", "update", "delete")),
+    *_rule(("scheduling.k8s.io",), ("priorityclasses",), (*_READ, "create", "patch", "update")),
+    *_rule(("rbac.authorization.k8s.io",), ("rolebindings",), ("get", "list", "create", "patch", "update", "delete")),
+    *_rule(("rbac.authorization.k8s.io",), ("clusterroles",), ("bind",), "edit"),
+    *_rule(("",), ("nodes", "pods"), _READ),
+    *_rule(("", "events.k8s.io"), ("events",), _READ),
+)
 
 
 def _kind_methods(api: client.ApiClient) -> dict[str, tuple]:
@@ -433,6 +475,48 @@ class ClusterGateway:
         info = self._call(client.VersionApi(self.api).get_code, _request_timeout=(timeout, timeout))
         return info.git_version
 
+    def list_gpu_nodes(self) -> list[GpuNode]:
+        """Every node with nvidia.com/gpu allocatable (Ready or not), by name."""
+        nodes = []
+        for node in self._list_raw(self.core.list_node, selector=None):
+            status = node.get("status") or {}
+            allocatable = status.get("allocatable") or {}
+            if GPU_RESOURCE not in allocatable:
+                continue
+            conditions = status.get("conditions") or []
+            nodes.append(
+                GpuNode(
+                    name=node["metadata"]["name"],
+                    is_ready=any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions),
+                    gpus=parse_quantity(allocatable[GPU_RESOURCE]).as_int_ceiling(),
+                )
+            )
+        return sorted(nodes, key=lambda node: node.name)
+
+    def missing_permissions(self, required: tuple[Permission, ...] = REQUIRED_PERMISSIONS) -> list[Permission]:
+        """Which of `required` this identity lacks, asked one SelfSubjectAccessReview per permission.
+
+        An access review answers exactly "may I do this verb here", whichever bindings grant it;
+        SelfSubjectRulesReview lists only one namespace's rules and is incomplete by design.
+        """
+        authorization = client.AuthorizationV1Api(self.api)
+        missing = []
+        for permission in required:
+            review = client.V1SelfSubjectAccessReview(
+                spec=client.V1SelfSubjectAccessReviewSpec(
+                    resource_attributes=client.V1ResourceAttributes(
+                        verb=permission.verb,
+                        group=permission.group,
+                        resource=permission.resource,
+                        name=permission.name or None,
+                    )
+                )
+            )
+            answer = self._call(authorization.create_self_subject_access_review, review)
+            if not answer.status.allowed:
+                missing.append(permission)
+        return missing
+
     def _list_raw(
         self,
         method,
@@ -497,6 +581,14 @@ def _connect(cluster: ClusterConnection) -> client.ApiClient:
             InClusterConfigLoader(
                 token_filename=str(account / "token"), cert_filename=str(account / "ca.crt")
             ).load_and_set(configuration)
+        elif cluster.kubeconfig_encrypted:
+            # Decrypted in memory only; the loader writes just the embedded certificates to temporary files.
+            config.load_kube_config_from_dict(
+                yaml.safe_load(credentials.decrypt(cluster.kubeconfig_encrypted)),
+                context=cluster.context or None,
+                client_configuration=configuration,
+                persist_config=False,
+            )
         else:
             config.load_kube_config(
                 config_file=cluster.kubeconfig_path or None,
@@ -504,7 +596,7 @@ def _connect(cluster: ClusterConnection) -> client.ApiClient:
                 client_configuration=configuration,
                 persist_config=False,
             )
-    except (ConfigException, OSError) as error:
+    except (ConfigException, OSError, ValueError, credentials.CredentialsError, yaml.YAMLError) as error:
         raise PermanentError(f"Cannot load the connection of cluster {cluster.name}: {error}") from error
     # Retries belong to the Celery task (bounded, with backoff), not to urllib3 inside one call.
     configuration.retries = False

@@ -49,6 +49,8 @@ class ClusterConnection(models.Model):
     kubeconfig_path = models.CharField(max_length=500, blank=True, help_text="Empty with in-cluster config.")
     context = models.CharField(max_length=200, blank=True, help_text="Context in the kubeconfig; empty: current.")
     in_cluster = models.BooleanField(default=False, help_text="Use the pod's service account instead of a kubeconfig.")
+    #: An uploaded kubeconfig, Fernet-encrypted (provisioning.credentials); never shown again once stored.
+    kubeconfig_encrypted = models.TextField(blank=True, editable=False)
     gpu_capacity = models.PositiveIntegerField(default=0, help_text="Allocatable nvidia.com/gpu over Ready nodes.")
     ready_nodes = models.PositiveIntegerField(default=0)
     health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
@@ -67,6 +69,15 @@ class ClusterConnection(models.Model):
     @property
     def name(self) -> str:
         return self.cluster.name
+
+    @property
+    def source(self) -> str:
+        """Where its credentials come from, in words safe to show anyone who may see the cluster."""
+        if self.in_cluster:
+            return "in-cluster (the pod's ServiceAccount)"
+        if self.kubeconfig_encrypted:
+            return "uploaded kubeconfig (stored encrypted)"
+        return f"kubeconfig at {self.kubeconfig_path}" if self.kubeconfig_path else "default kubeconfig"
 
 
 class UsageSampleQuerySet(models.QuerySet):

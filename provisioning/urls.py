@@ -17,4 +17,8 @@ urlpatterns = [
     path("requests/<int:pk>/dry-run/", views.request_dry_run, name="request-dry-run"),
     path("requests/<int:pk>/evidence/", views.request_evidence, name="request-evidence"),
     path("cluster/", views.cluster_overview, name="cluster-overview"),
+    path("clusters/connect/", views.cluster_connect, name="cluster-connect"),
+    path("clusters/<slug:cluster>/connection/", views.cluster_connection, name="cluster-connection"),
+    path("clusters/<slug:cluster>/connection/test/", views.cluster_connection_test, name="cluster-connection-test"),
+    path("clusters/<slug:cluster>/remove/", views.cluster_remove, name="cluster-remove"),
 ]

@@ -5,13 +5,16 @@ Namespaces and requests come through visible_to(user): another team's are a 404 
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from provisioning import applying
+from provisioning import applying, connections
 from provisioning.charts import RANGES, gpu_chart
+from provisioning.connection_check import check_connection
 from provisioning.fit import check_fit, parse_ask
+from provisioning.forms import ConnectionForm
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
 from provisioning.quota_warnings import current_warnings
 from provisioning.refusals import recent_refusals
@@ -178,3 +181,78 @@ def _visible_namespace(request: HttpRequest, cluster: str, name: str) -> TeamNam
     """The live namespace if the user may see it; 404 alike for another team's and for none at all."""
     namespaces = TeamNamespace.objects.visible_to(request.user).live()
     return get_object_or_404(namespaces.select_related("cluster", "team__cost_center", "tier").at(cluster, name))
+
+
+@login_required
+def cluster_connect(request: HttpRequest) -> HttpResponse:
+    """An approver adds a cluster: its name, and a kubeconfig uploaded, a path, or in-cluster."""
+    roles.require_approver(request.user)
+    form = ConnectionForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            cluster = connections.connect_cluster(
+                actor=request.user,
+                name=form.cleaned_data["name"].strip(),
+                description=form.cleaned_data["description"].strip(),
+                source=form.to_source(),
+            )
+        except ValidationError as error:
+            form.add_service_errors(error.message_dict)
+        else:
+            messages.success(request, f"Cluster {cluster.name} is connected. Test the connection below.")
+            return redirect("cluster-connection", cluster=cluster.name)
+    status = 400 if form.is_bound else 200
+    return render(request, "provisioning/cluster_connect.html", {"form": form}, status=status)
+
+
+@login_required
+def cluster_connection(request: HttpRequest, cluster: str) -> HttpResponse:
+    """One cluster's connection: where its credentials come from (never the credentials), its last health,
+    a test, and a form to change how it is reached."""
+    roles.require_approver(request.user)
+    target = get_object_or_404(Cluster, name=cluster)
+    connection = ClusterConnection.objects.filter(cluster=target).first()
+    form = ConnectionForm(request.POST or None, request.FILES or None, naming=False)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connections.change_connection(target, actor=request.user, source=form.to_source())
+        except ValidationError as error:
+            form.add_service_errors(error.message_dict)
+        else:
+            messages.success(request, f"Cluster {target.name} is now reached through the new connection.")
+            return redirect("cluster-connection", cluster=target.name)
+    context = {"cluster": target, "connection": connection, "form": form, "check": None}
+    return render(request, "provisioning/cluster_connection.html", context, status=400 if form.is_bound else 200)
+
+
+@login_required
+@require_POST
+def cluster_connection_test(request: HttpRequest, cluster: str) -> HttpResponse:
+    """Test connection: the cluster's answer shown on its page (a fragment for htmx)."""
+    roles.require_approver(request.user)
+    target = get_object_or_404(Cluster, name=cluster)
+    connection = ClusterConnection.objects.filter(cluster=target).first()
+    check = check_connection(connection) if connection else None
+    if request.htmx:
+        return render(request, "provisioning/partials/connection_check.html", {"check": check, "cluster": target})
+    form = ConnectionForm(naming=False)
+    context = {"cluster": target, "connection": connection, "form": form, "check": check}
+    return render(request, "provisioning/cluster_connection.html", context)
+
+
+@login_required
+def cluster_remove(request: HttpRequest, cluster: str) -> HttpResponse:
+    """Remove a cluster the portal no longer provisions; refused, saying why, while it holds namespaces."""
+    roles.require_approver(request.user)
+    target = get_object_or_404(Cluster, name=cluster)
+    refusal = ""
+    if request.method == "POST":
+        try:
+            connections.remove_cluster(target, actor=request.user)
+        except ValidationError as error:
+            refusal = " ".join(error.message_dict["cluster"])
+        else:
+            messages.success(request, f"Cluster {cluster} is removed.")
+            return redirect("cluster-overview")
+    context = {"cluster": target, "refusal": refusal}
+    return render(request, "provisioning/cluster_remove.html", context, status=409 if refusal else 200)

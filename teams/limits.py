@@ -28,6 +28,9 @@ MAX_LIMIT_RANGE_ITEMS = 8
 MAX_LIMIT_RESOURCES = 32
 MAX_LABELS = 32
 
+#: A kubeconfig uploaded to connect a cluster: a few certificates and tokens, even with many contexts.
+MAX_KUBECONFIG_BYTES = 256 * 1024
+
 #: A chargeback report: how many periods (rows per group) and how long a range.
 MAX_REPORT_PERIODS = 400
 MAX_REPORT_DAYS = 3 * 366

@@ -84,7 +84,13 @@ TEAM_OBJECTS: dict[str, Target] = {
     "v1:usage-sample-detail": ("get", lambda o: ([o["sample"]], "", None), 200),
 }
 #: Objects that belong to no team: the tier catalogue (everyone's), clusters (approvers' and finance's).
-SHARED_OBJECTS = {"v1:tier-detail", "v1:cluster-detail"}
+SHARED_OBJECTS = {
+    "v1:tier-detail",
+    "v1:cluster-detail",
+    "cluster-connection",
+    "cluster-connection-test",
+    "cluster-remove",
+}
 #: URLs that name no object: lists already scoped by visible_to, per-user pages, the API's own pages.
 NO_OBJECT = {
     # Names a namespace, but only redirects to the default cluster's page of that name, which decides.
@@ -95,6 +101,7 @@ NO_OBJECT = {
     "queue",
     "queue-bulk-approve",
     "cluster-overview",
+    "cluster-connect",
     "profile",
     "chargeback:report",
     "login",
