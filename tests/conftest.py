@@ -20,6 +20,7 @@ from portal.celery import app as celery_app
 from provisioning.models import Cluster
 from teams.demo import seed_demo
 from teams.models import Team, TeamNamespace
+from tests.control_plane import ControlPlane
 from tests.kube import ADMIN_CONTEXT, LOCAL_KUBECONFIG, WORKER_CONTEXT, local_kubectl
 from tests.worker import running_worker
 
@@ -131,6 +132,24 @@ def cluster(db, kubeconfig_path) -> Cluster:
     return Cluster.objects.create(
         name="local", kubeconfig_path=str(kubeconfig_path), context=WORKER_CONTEXT, is_default=True
     )
+
+
+@pytest.fixture
+def throwaway_cluster(db, tmp_path) -> Iterator[tuple[ControlPlane, Cluster]]:
+    """A control plane of the test's own, the default cluster as the worker reaches it: a test may stop it."""
+    if not (local_kubectl().parent / "kube-apiserver").exists():
+        pytest.skip("a throwaway control plane needs the binaries cluster/build.sh builds")
+    plane = ControlPlane.in_directory(tmp_path / "control-plane")
+    try:
+        plane.up()
+        yield (
+            plane,
+            Cluster.objects.create(
+                name="throwaway", kubeconfig_path=str(plane.kubeconfig), context=WORKER_CONTEXT, is_default=True
+            ),
+        )
+    finally:
+        plane.tear_down()
 
 
 @pytest.fixture
