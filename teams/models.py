@@ -288,6 +288,12 @@ class TeamNamespace(models.Model):
                 fields=["name"], condition=Q(deleted_at__isnull=True), name="teamnamespace_unique_live_name"
             )
         ]
+        indexes = [
+            # The cluster's guaranteed total (every queue page) as an index-only scan, not a read of every row.
+            models.Index(
+                fields=["guaranteed_gpus"], condition=Q(deleted_at__isnull=True), name="teamnamespace_live_guaranteed"
+            )
+        ]
         ordering = ["name"]
         verbose_name = "team namespace"
 
