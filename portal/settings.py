@@ -151,7 +151,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-USE_I18N = True
+# English only, no catalogs ship: without the translation machinery every number and date a page
+# renders skips a lookup of the language (BENCHMARKS.md, Load).
+USE_I18N = False
 USE_TZ = True
 
 # Every asset is served by the portal itself (WhiteNoise): GPU clusters are often air-gapped.

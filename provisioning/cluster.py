@@ -553,7 +553,25 @@ class ClusterGateway:
 
     def _call(self, method, *args, **kwargs):
         self.api_calls += 1
-        return _call(method, *args, **kwargs)
+        try:
+            return _call(method, *args, **kwargs)
+        except PermanentError as error:
+            # An API server that is starting answers before its informers have synced, and RBAC then
+            # refuses what it allows a moment later: seen as 403s right after a control plane restarted.
+            if error.status in (401, 403) and not self.is_ready():
+                raise TransientError(f"The API server is not ready yet: {error}", status=error.status) from None
+            raise
+
+    def is_ready(self) -> bool:
+        """Whether the API server's /readyz passes: open to every identity (system:public-info-viewer)."""
+        self.api_calls += 1
+        method, url, headers, _, _ = self.api.param_serialize("GET", "/readyz", auth_settings=["BearerToken"])
+        try:
+            response = self.api.call_api(method, url, header_params=headers, _request_timeout=TIMEOUT)
+            response.read()
+        except (ApiException, urllib3.exceptions.HTTPError, OSError):
+            return False
+        return response.status == 200
 
 
 def _connection_of(cluster: Cluster) -> ClusterConnection:

@@ -358,6 +358,14 @@ class TeamNamespace(models.Model):
                 name="teamnamespace_unique_live_name_per_cluster",
             )
         ]
+        indexes = [
+            # A cluster's guaranteed total (every queue page) as an index-only scan, not a read of every row.
+            models.Index(
+                fields=["cluster", "guaranteed_gpus"],
+                condition=Q(deleted_at__isnull=True),
+                name="teamnamespace_live_guaranteed",
+            )
+        ]
         ordering = ["name", "cluster"]
         verbose_name = "team namespace"
 

@@ -26,8 +26,11 @@ from teams.usage import usage_rows
 Kind = Request.Kind
 State = Request.State
 RECENT_REQUESTS = 10
-#: Pending requests per queue page: rendering 200 at once took half a second (BENCHMARKS.md, Load).
-QUEUE_PAGE_SIZE = 50
+#: Pending requests per queue page: each row is most of the page's time, so the page is bounded
+#: by this, not by the queue's length (BENCHMARKS.md, Load).
+QUEUE_PAGE_SIZE = 20
+#: Namespace cards per dashboard page: a lead of 50 namespaces waited for all 50 usage tables.
+DASHBOARD_PAGE_SIZE = 12
 #: The prefix of the approve form's inputs for amounts granted in part: `grant|<field of a changes row>`.
 GRANT = "grant|"
 
@@ -44,11 +47,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    namespaces = list(
-        TeamNamespace.objects.visible_to(request.user).live().select_related("cluster", "team__cost_center", "tier")
-    )
+    namespaces = TeamNamespace.objects.visible_to(request.user).live()
+    page = Paginator(
+        namespaces.select_related("cluster", "team__cost_center", "tier").order_by("name", "cluster__name", "pk"),
+        DASHBOARD_PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
     totals = CapacityTotals()
-    shown_clusters = {namespace.cluster_id for namespace in namespaces}
+    shown_clusters = set(namespaces.values_list("cluster_id", flat=True).distinct())
     visible_requests = Request.objects.visible_to(request.user)
     shown = visible_requests.select_related("team", "requested_by")
     recent = list(shown.filter(state__in=Request.OPEN_STATES).order_by("-created_at")[:RECENT_REQUESTS])
@@ -67,8 +72,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                     namespace.pk in failing,
                     totals.of(namespace.cluster_id).status,
                 )
-                for namespace in namespaces
+                for namespace in page.object_list
             ],
+            "page": page,
             # Everyone sees the clusters their namespaces are on; approvers and finance see every one.
             "clusters": [
                 row for row in totals.rows if row.cluster.pk in shown_clusters or roles.can_see_clusters(request.user)
@@ -374,7 +380,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             "page_query": urlencode({key: value for key, value in filters.items() if value}),
             "totals": totals,
             "filters": filters,
-            "teams": Team.objects.visible_to(request.user),
+            # Slugs and names, not rows: an approver sees every team, 200 model instances a page otherwise.
+            "teams": Team.objects.visible_to(request.user).values_list("slug", "name"),
             "tiers": GpuTier.objects.visible_to(request.user),
             "kinds": Kind.choices,
         },

@@ -20,6 +20,7 @@ from portal.celery import app as celery_app
 from teams.demo import seed_demo
 from teams.models import Cluster, Team, TeamNamespace
 from tests.clusters import connect
+from tests.control_plane import ControlPlane
 from tests.kube import ADMIN_CONTEXT, LOCAL_KUBECONFIG, WORKER_CONTEXT, local_kubectl
 from tests.worker import running_worker
 
@@ -129,6 +130,22 @@ def core(admin_api: ApiClient) -> CoreV1Api:
 def cluster(db, kubeconfig_path) -> Cluster:
     """The default cluster, reached as the worker's least-privilege identity."""
     return connect("local", kubeconfig_path=str(kubeconfig_path), context=WORKER_CONTEXT, is_default=True)
+
+
+@pytest.fixture
+def throwaway_cluster(db, tmp_path) -> Iterator[tuple[ControlPlane, Cluster]]:
+    """A control plane of the test's own, the default cluster as the worker reaches it: a test may stop it."""
+    if not (local_kubectl().parent / "kube-apiserver").exists():
+        pytest.skip("a throwaway control plane needs the binaries cluster/build.sh builds")
+    plane = ControlPlane.in_directory(tmp_path / "control-plane")
+    try:
+        plane.up()
+        yield (
+            plane,
+            connect("throwaway", kubeconfig_path=str(plane.kubeconfig), context=WORKER_CONTEXT, is_default=True),
+        )
+    finally:
+        plane.tear_down()
 
 
 @pytest.fixture

@@ -16,8 +16,10 @@ involved: the pages read what the database holds.
 """
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import socket
 import subprocess
 import sys
@@ -159,9 +161,11 @@ def own_queue() -> Iterator[None]:
 @dataclass
 class Costs:
     """Per page: SQL statements, median time alone (ms; the first of the rounds fills caches and is not
-    counted), and the htmx fragments its HTML makes the browser request as soon as it is loaded."""
+    counted), the htmx fragments its HTML makes the browser request as soon as it is loaded, and the
+    Python function calls of one request: the same on a busy machine as on a quiet one."""
 
     queries: dict[str, int]
+    calls: dict[str, int]
     alone: dict[str, float]
     on_load: dict[str, int]
     #: The queue's CapacityTotals() alone (ms): every live namespace's tier and quotas, read and summed.
@@ -327,7 +331,7 @@ class World:
             "chargeback API (JSON)": (None, "get", self.chargeback_url("json"), {"HTTP_AUTHORIZATION": token}),
             "chargeback API (CSV)": (None, "get", self.chargeback_url("csv"), {"HTTP_AUTHORIZATION": token}),
         }
-        counts, alone, on_load = {}, {}, {}
+        counts, alone, on_load, calls = {}, {}, {}, {}
         for page, (user, method, path, extra) in requests.items():
             client = Client(HTTP_HOST="localhost")
             if user is not None:
@@ -343,12 +347,15 @@ class World:
             counts[page] = len(captured.captured_queries)
             alone[page] = median(times[1:]) * 1000  # the first request fills caches
             on_load[page] = response.content.decode().count('hx-trigger="load')
+            profile = cProfile.Profile()
+            profile.runcall(getattr(client, method), path, secure=True, **extra)
+            calls[page] = pstats.Stats(profile).total_calls
         times = []
         for _ in range(ALONE_ROUNDS):
             started = time.perf_counter()
             CapacityTotals()
             times.append(time.perf_counter() - started)
-        return Costs(counts, alone, on_load, capacity=median(times[1:]) * 1000)
+        return Costs(counts, calls, alone, on_load, capacity=median(times[1:]) * 1000)
 
     # What the simulated people need.
 
@@ -623,6 +630,7 @@ def print_results(result: LoadResult, costs: dict[int, Costs], options) -> None:
                 f"{small.queries[page]} / {large.queries[page]}" if page in small.queries else "-",
                 f"{small.on_load[page]} / {large.on_load[page]}" if page in small.on_load else "-",
                 f"{large.alone[page]:.1f}" if page in large.alone else "-",
+                f"{large.calls[page]:,}" if page in large.calls else "-",
             )
         )
     total = sum(len(times) for times in result.timings.values())
@@ -644,6 +652,7 @@ def print_results(result: LoadResult, costs: dict[int, Costs], options) -> None:
                 f"SQL at {options.small:,} / {options.namespaces:,}",
                 "htmx loads fired on load",
                 "ms alone (in-process)",
+                "Python calls (in-process)",
             ],
             rows,
         ),

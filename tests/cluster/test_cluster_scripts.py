@@ -5,7 +5,6 @@ that shares the built binaries but has its own state dir and ports)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -14,12 +13,11 @@ import pytest
 from kubernetes import config
 from kubernetes.client import VersionApi
 
+from tests.control_plane import STOP, UP, ControlPlane, run_script
 from tests.kube import K8S_VERSION, REPO_ROOT
 
 pytestmark = pytest.mark.cluster
 
-UP = REPO_ROOT / "cluster" / "up.sh"
-STOP = REPO_ROOT / "cluster" / "stop.sh"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
@@ -49,23 +47,6 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def run_script(script: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
 def test_up_twice_reuses_the_cache_and_the_running_processes(local_cluster: Path) -> None:
     before = pids(local_cluster)
     assert set(COMPONENTS) <= set(before)
@@ -84,45 +65,35 @@ def test_up_twice_reuses_the_cache_and_the_running_processes(local_cluster: Path
 
 def test_a_second_control_plane_starts_and_stops_without_leftovers(tmp_path: Path, local_cluster: Path) -> None:
     # given a throwaway state dir and free ports, sharing the built binaries
-    state_dir = tmp_path / "cluster"
-    apiserver, etcd, etcd_peer, controller_manager, scheduler = free_ports(5)
-    env = {
-        **os.environ,
-        "CLUSTER_STATE_DIR": str(state_dir),
-        "CLUSTER_APISERVER_PORT": str(apiserver),
-        "CLUSTER_ETCD_PORT": str(etcd),
-        "CLUSTER_ETCD_PEER_PORT": str(etcd_peer),
-        "CLUSTER_CONTROLLER_MANAGER_PORT": str(controller_manager),
-        "CLUSTER_SCHEDULER_PORT": str(scheduler),
-        "CLUSTER_SIMULATOR": "0",
-    }
+    plane = ControlPlane.in_directory(tmp_path / "cluster")
+    state_dir = plane.state_dir
     try:
         # when it is started
-        run_script(UP, env, timeout=180)
-        started = pids(state_dir)
+        plane.up()
+        started = plane.pids()
 
         # then it answers on its own port with its own kubeconfig
         assert set(started) == set(COMPONENTS)
-        client = config.new_client_from_config(config_file=str(state_dir / "kubeconfig"))
+        client = config.new_client_from_config(config_file=str(plane.kubeconfig))
         try:
-            assert client.configuration.host == f"https://127.0.0.1:{apiserver}"
+            assert client.configuration.host == f"https://127.0.0.1:{plane.apiserver_port}"
             assert VersionApi(client).get_code().git_version == K8S_VERSION
         finally:
             client.close()
         assert sorted(processes_mentioning(str(state_dir))) == sorted(started.values())
 
         # when it is stopped
-        result = run_script(STOP, env, timeout=120)
+        result = plane.stop()
 
         # then none of its processes is left, the shared cluster still runs, and a second stop is a no-op
         for name, pid in started.items():
             assert f"stopped {name} (pid {pid})" in result.stderr
         assert processes_mentioning(str(state_dir)) == []
-        assert pids(state_dir) == {}
+        assert plane.pids() == {}
         assert all(Path(f"/proc/{pid}").exists() for pid in pids(local_cluster).values())
-        assert run_script(STOP, env, timeout=30).stderr == ""
+        assert plane.stop(timeout=30).stderr == ""
     finally:
-        subprocess.run(["bash", str(STOP)], env=env, capture_output=True, timeout=120)
+        plane.tear_down()
 
 
 def test_stop_leaves_alone_a_process_that_reused_a_recorded_pid(tmp_path: Path) -> None:

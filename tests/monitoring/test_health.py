@@ -53,18 +53,21 @@ def test_readyz_is_200_when_database_broker_and_cluster_answer(client, cluster, 
 
 
 @pytest.mark.cluster
-def test_readyz_is_503_naming_the_cluster_while_its_api_server_is_unreachable_and_200_once_it_is_back(client, proxy):
-    forwarder, _ = proxy
-    forwarder.refuse()
+def test_readyz_is_503_naming_a_stopped_cluster_and_200_once_it_is_started_again(client, throwaway_cluster):
+    """A real control plane, stopped and started with cluster/stop.sh and cluster/up.sh (never the shared one)."""
+    plane, _ = throwaway_cluster
 
+    up = client.get("/readyz", **POD)
+    plane.stop()
     down = client.get("/readyz", **POD)
-    forwarder.forward()
+    plane.up()
     back = client.get("/readyz", **POD)
 
+    assert (up.status_code, lines(up)["Cluster(throwaway)"]) == (200, "OK")
     assert down.status_code == 503
-    assert lines(down)["Cluster(proxied)"].startswith("Unavailable: The API server did not answer")
+    assert lines(down)["Cluster(throwaway)"].startswith("Unavailable: The API server did not answer")
     assert lines(down)["Database(alias='default')"] == "OK"
-    assert (back.status_code, lines(back)["Cluster(proxied)"]) == (200, "OK")
+    assert (back.status_code, lines(back)["Cluster(throwaway)"]) == (200, "OK")
 
 
 @pytest.mark.cluster

@@ -123,6 +123,18 @@ def test_an_unreachable_api_server_is_a_transient_error(db, kubeconfig_path, pro
         gateway.node_gpu_capacity()
 
 
+def test_readiness_is_the_api_servers_readyz_as_the_worker_sees_it(db, proxy):
+    forwarder, cluster = proxy
+
+    with ClusterGateway(cluster) as gateway:
+        answering = gateway.is_ready()
+    forwarder.refuse()
+    with ClusterGateway(cluster) as gateway:
+        cut_off = gateway.is_ready()
+
+    assert (answering, cut_off) == (True, False)
+
+
 def test_a_missing_kubeconfig_is_a_permanent_error(db):
     cluster = connect("elsewhere", kubeconfig_path="/nonexistent/kubeconfig")
 

@@ -33,12 +33,12 @@ State = Request.State
 
 @pytest.fixture(scope="module")
 def plane_b(tmp_path_factory) -> Iterator[ControlPlane]:
-    plane = ControlPlane(tmp_path_factory.mktemp("cluster-b"), nodes=2, gpus_per_node=8)
+    plane = ControlPlane.in_directory(tmp_path_factory.mktemp("cluster-b"), nodes=2, gpus_per_node=8)
     try:
         plane.up()
         yield plane
     finally:
-        plane.stop()
+        plane.tear_down()
 
 
 @pytest.fixture(scope="module")

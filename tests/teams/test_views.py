@@ -530,8 +530,8 @@ def test_pages_run_a_constant_number_of_queries(as_role, world, django_assert_ma
     assert response.status_code == 200
 
 
-def test_the_queue_shows_fifty_requests_a_page_oldest_first_and_keeps_its_filters(as_role, world):
-    grow(world, 60)
+def test_the_queue_shows_twenty_requests_a_page_oldest_first_and_keeps_its_filters(as_role, world):
+    grow(world, 24)
     client = as_role("approver")
 
     first = client.get(reverse("queue"), {"kind": "create_namespace"}).content.decode()
@@ -539,16 +539,34 @@ def test_the_queue_shows_fifty_requests_a_page_oldest_first_and_keeps_its_filter
     not_a_page = client.get(reverse("queue"), {"page": "abc"})
 
     shown = [set(re.findall(r'<li class="card queue-row" id="request-(\d+)"', html)) for html in (first, second)]
-    assert [len(ids) for ids in shown] == [50, 10]
+    assert [len(ids) for ids in shown] == [20, 4]
     assert shown[0] | shown[1] == {
         str(pk) for pk in Request.objects.filter(state=State.PENDING).values_list("pk", flat=True)
     }
     assert max(map(int, shown[0])) < min(map(int, shown[1]))
-    assert "Requests 1 to 50 of 60, oldest first." in first
+    assert "Requests 1 to 20 of 24, oldest first." in first
     assert '<a href="?kind=create_namespace&amp;page=2">Newer</a>' in first
     assert '<a href="?kind=create_namespace&amp;page=1">Older</a>' in second
     assert not_a_page.status_code == 200
-    assert "Requests 1 to 50 of 60, oldest first." in not_a_page.content.decode()
+    assert "Requests 1 to 20 of 24, oldest first." in not_a_page.content.decode()
+
+
+def test_the_dashboard_shows_twelve_namespaces_a_page_by_name(as_role, world):
+    grow(world, 15)
+    client = as_role("lead_a")
+    names = sorted(TeamNamespace.objects.visible_to(world.research_lead).live().values_list("name", flat=True))
+
+    first = client.get(reverse("dashboard")).content.decode()
+    second = client.get(reverse("dashboard"), {"page": "2"}).content.decode()
+    not_a_page = client.get(reverse("dashboard"), {"page": "abc"}).content.decode()
+
+    cards = [re.findall(r'<h2 id="ns-\d+"><a href="[^"]+">([^<]+)</a>', html) for html in (first, second, not_a_page)]
+    assert len(names) == 16
+    assert cards == [names[:12], names[12:], names[:12]]
+    assert "Namespaces 1 to 12 of 16, by name." in first
+    assert '<a href="?page=2">Next</a>' in first
+    assert "Namespaces 13 to 16 of 16, by name." in second
+    assert '<a href="?page=1">Previous</a>' in second
 
 
 def test_deciding_a_request_that_does_not_exist_is_404_not_500(as_role):
