@@ -96,20 +96,22 @@ def clusters(now: datetime) -> Iterator[Metric]:
     )
     capacity = GaugeMetricFamily(
         "gpu_portal_cluster_gpu_capacity",
-        "Allocatable nvidia.com/gpu over the cluster's Ready nodes at the last capacity sync.",
+        "Allocatable GPU-equivalents (nvidia.com/gpu, MIG slices and shared GPUs by weight) over the cluster's "
+        "Ready nodes at the last capacity sync.",
         labels=["cluster"],
     )
     guaranteed = GaugeMetricFamily(
         "gpu_portal_cluster_gpu_guaranteed",
-        "GPUs the portal guarantees on the cluster: the sum over live namespaces, as the approval queue shows it.",
+        "GPU-equivalents the portal guarantees on the cluster: the sum over live namespaces, as the approval queue "
+        "shows it.",
         labels=["cluster"],
     )
     for name, is_default, gpus, capacity_synced_at, last_synced_at in rows:
         age.add_metric([name], (now - last_synced_at).total_seconds() if last_synced_at else float("inf"))
         if capacity_synced_at is not None:
-            capacity.add_metric([name], gpus)
+            capacity.add_metric([name], float(gpus))
         if is_default:
-            guaranteed.add_metric([name], totals.total)
+            guaranteed.add_metric([name], float(totals.total))
     yield from (age, capacity, guaranteed)
 
 

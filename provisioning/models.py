@@ -1,6 +1,7 @@
 """Clusters the portal provisions, the usage it observes there, and locks for periodic work."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db import models
 
@@ -44,9 +45,20 @@ class Cluster(models.Model):
     context = models.CharField(max_length=200, blank=True, help_text="Context in the kubeconfig; empty: current.")
     in_cluster = models.BooleanField(default=False, help_text="Use the pod's service account instead of a kubeconfig.")
     is_default = models.BooleanField(default=False)
-    gpu_capacity = models.PositiveIntegerField(default=0, help_text="Allocatable nvidia.com/gpu over Ready nodes.")
+    gpu_capacity = models.DecimalField(
+        max_digits=16,
+        decimal_places=6,
+        default=Decimal(0),
+        help_text="Allocatable GPU-equivalents over Ready nodes: nvidia.com/gpu, and MIG slices and shared GPUs "
+        "by their weights (teams.models.GpuResource).",
+    )
     ready_nodes = models.PositiveIntegerField(default=0)
-    guaranteed_gpus = models.PositiveIntegerField(default=0, help_text="Sum over managed namespaces.")
+    guaranteed_gpus = models.DecimalField(
+        max_digits=16,
+        decimal_places=6,
+        default=Decimal(0),
+        help_text="GPU-equivalents, summed over managed namespaces.",
+    )
     health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
     last_error = models.TextField(blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)

@@ -1,6 +1,7 @@
 """Provisioning's answers to the workflow: enqueueing applies, and the capacity approvers weigh."""
 
 import logging
+from decimal import Decimal
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ def enqueue_reconcile_on_event(sender, event, **kwargs) -> None:
         logger.exception("namespace.enqueue_failed", extra={"namespace": name})
 
 
-def default_cluster_gpu_capacity() -> int | None:
-    """Allocatable GPUs of the default cluster at its last capacity sync; None before the first."""
+def default_cluster_gpu_capacity() -> Decimal | None:
+    """Allocatable GPU-equivalents of the default cluster at its last capacity sync; None before the first."""
     from provisioning.models import Cluster
 
     cluster = Cluster.objects.filter(is_default=True).only("gpu_capacity", "capacity_synced_at").first()

@@ -207,10 +207,10 @@ def _load(due: dict[int, _Due]) -> Iterable[TeamNamespace]:
 
 
 def sync_capacity(cluster: Cluster) -> Cluster:
-    """Node GPU capacity, and the guaranteed GPUs the portal has promised against it."""
+    """Node GPU capacity in GPU-equivalents (slices by the catalog's weights), and the guarantee against it."""
     try:
         with ClusterGateway(cluster) as gateway:
-            capacity = gateway.node_gpu_capacity()
+            capacity = gateway.node_gpu_capacity(TierCatalog.load().weights)
     except ClusterError as error:
         Cluster.objects.filter(pk=cluster.pk).update(health=_health_of(error), last_error=str(error))
         raise

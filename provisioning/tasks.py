@@ -29,6 +29,7 @@ from provisioning.models import Cluster, PendingApply
 from provisioning.sync import sync_capacity as sync_cluster_capacity
 from provisioning.sync import sync_usage as sync_cluster_usage
 from teams import events, workflow
+from teams.capacity import json_gpus
 from teams.events import system_actor
 from teams.models import Request, TeamNamespace
 
@@ -130,7 +131,7 @@ def sync_usage() -> dict:
 def sync_capacity() -> dict:
     def sync(cluster: Cluster) -> dict:
         cluster = sync_cluster_capacity(cluster)
-        return {"gpus": cluster.gpu_capacity, "guaranteed": cluster.guaranteed_gpus}
+        return {"gpus": json_gpus(cluster.gpu_capacity), "guaranteed": json_gpus(cluster.guaranteed_gpus)}
 
     return _each_cluster("provisioning.sync_capacity", sync)
 

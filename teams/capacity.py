@@ -1,11 +1,15 @@
 """What an approval does to the cluster's guaranteed GPUs, against its capacity.
 
-Capacity is observed by provisioning, which teams must not import: provisioning
-registers a provider here in its AppConfig.ready().
+Both sides are GPU-equivalents: whole GPUs, MIG slices and time-sliced shares each
+counted as units times the catalog's weight (teams.models.GpuResource), so a slice
+guaranteed is weighed against the slices the nodes advertise. Capacity is observed by
+provisioning, which teams must not import: provisioning registers a provider here in
+its AppConfig.ready().
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import Sum
 
@@ -13,24 +17,24 @@ from teams.catalog import TierCatalog
 from teams.models import Request, TeamNamespace
 from teams.specs import merge_spec, namespace_spec
 
-_capacity_provider: Callable[[], int | None] | None = None
+_capacity_provider: Callable[[], Decimal | None] | None = None
 
 
-def register_capacity_provider(provider: Callable[[], int | None]) -> None:
-    """`provider()` returns the cluster's allocatable GPUs, or None while they are unknown."""
+def register_capacity_provider(provider: Callable[[], Decimal | None]) -> None:
+    """`provider()` returns the cluster's allocatable GPU-equivalents, or None while they are unknown."""
     global _capacity_provider
     _capacity_provider = provider
 
 
-def gpu_capacity() -> int | None:
+def gpu_capacity() -> Decimal | None:
     return _capacity_provider() if _capacity_provider else None
 
 
 @dataclass(frozen=True)
 class CapacityImpact:
-    capacity: int | None
-    guaranteed_now: int
-    guaranteed_after: int
+    capacity: Decimal | None
+    guaranteed_now: Decimal
+    guaranteed_after: Decimal
 
     @property
     def overcommits(self) -> bool:
@@ -42,11 +46,19 @@ class CapacityImpact:
         )
 
     def as_dict(self) -> dict:
+        """For an audit row's JSON: whole GPU-equivalents as numbers, a share as its exact decimal text."""
         return {
-            "capacity": self.capacity,
-            "guaranteed_now": self.guaranteed_now,
-            "guaranteed_after": self.guaranteed_after,
+            "capacity": json_gpus(self.capacity),
+            "guaranteed_now": json_gpus(self.guaranteed_now),
+            "guaranteed_after": json_gpus(self.guaranteed_after),
         }
+
+
+def json_gpus(amount: Decimal | int | None) -> int | str | None:
+    if amount is None:
+        return None
+    amount = Decimal(amount)
+    return int(amount) if amount == amount.to_integral_value() else f"{amount.normalize():f}"
 
 
 def count_guaranteed(namespace: TeamNamespace, catalog: TierCatalog | None = None) -> None:
@@ -56,7 +68,8 @@ def count_guaranteed(namespace: TeamNamespace, catalog: TierCatalog | None = Non
 
 
 def recount_guaranteed() -> int:
-    """Count every live namespace again: a tier's edit may move quotas between guaranteed and burst."""
+    """Count every live namespace again: a tier's edit may move quotas between guaranteed and burst, and a
+    GPU resource's new weight changes what its slices are worth."""
     catalog = TierCatalog.load()
     namespaces = list(TeamNamespace.objects.live().only("pk", "tier_id", "quotas", "guaranteed_gpus"))
     changed = []
@@ -69,9 +82,9 @@ def recount_guaranteed() -> int:
     return len(changed)
 
 
-def guaranteed_total() -> int:
-    """The guaranteed GPUs of every live namespace: what approvers weigh against capacity."""
-    return TeamNamespace.objects.live().aggregate(total=Sum("guaranteed_gpus"))["total"] or 0
+def guaranteed_total() -> Decimal:
+    """The guaranteed GPU-equivalents of every live namespace: what approvers weigh against capacity."""
+    return TeamNamespace.objects.live().aggregate(total=Sum("guaranteed_gpus"))["total"] or Decimal(0)
 
 
 class CapacityTotals:
@@ -88,9 +101,9 @@ class CapacityTotals:
 
     def impact(self, request: Request) -> CapacityImpact:
         namespace = request.namespace if request.namespace_id else None
-        current = namespace.guaranteed_gpus if namespace is not None and namespace.deleted_at is None else 0
+        current = namespace.guaranteed_gpus if namespace is not None and namespace.deleted_at is None else Decimal(0)
         if request.kind == Request.Kind.DELETE_NAMESPACE:
-            after = 0
+            after = Decimal(0)
         else:
             base = namespace_spec(namespace) if namespace is not None else {}
             spec = merge_spec(base, request.approved_spec)

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from provisioning.cluster import ClusterError
 from provisioning.models import Cluster
 from provisioning.sync import sync_capacity, sync_usage
+from teams.catalog import format_gpus
 
 
 class Command(BaseCommand):
@@ -19,6 +20,6 @@ class Command(BaseCommand):
                 f"{cluster.name}: {result.namespaces} namespaces ({result.checked} changed or due a heartbeat), "
                 f"{result.samples} samples stored, "
                 f"{len(result.drifted)} drifted{': ' + ', '.join(result.drifted) if result.drifted else ''}; "
-                f"{cluster.gpu_capacity} GPUs on {cluster.ready_nodes} ready nodes, "
-                f"{cluster.guaranteed_gpus} guaranteed"
+                f"{format_gpus(cluster.gpu_capacity)} GPUs on {cluster.ready_nodes} ready nodes, "
+                f"{format_gpus(cluster.guaranteed_gpus)} guaranteed"
             )
