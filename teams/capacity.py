@@ -10,6 +10,7 @@ its AppConfig.ready().
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 from django.db.models import Sum
 
@@ -91,13 +92,17 @@ class CapacityTotals:
     """The cluster's guaranteed GPUs, read once and reused for every row of a queue.
 
     The one source of the guaranteed total: the queue and the cluster page both show `total`,
-    so they cannot disagree between syncs. One SUM at any number of namespaces.
+    so they cannot disagree between syncs. One SUM at any number of namespaces; the catalog
+    is read only when a request's impact is asked for.
     """
 
     def __init__(self) -> None:
-        self.catalog = TierCatalog.load()
         self.total = guaranteed_total()
         self.capacity = gpu_capacity()
+
+    @cached_property
+    def catalog(self) -> TierCatalog:
+        return TierCatalog.load()
 
     def impact(self, request: Request) -> CapacityImpact:
         namespace = request.namespace if request.namespace_id else None
