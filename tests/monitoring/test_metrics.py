@@ -188,7 +188,7 @@ def test_a_scrape_takes_as_many_queries_with_ten_times_the_namespaces(client, wo
     many = queries()
 
     assert TeamNamespace.objects.count() == 33
-    assert few == many == 7
+    assert few == many == 6
     assert scrape(client)[("gpu_portal_namespace_gpu_hard", _labels("copy-29"))] == 8
 
 

@@ -139,7 +139,9 @@ def test_a_best_effort_namespace_caps_the_shared_gpus_of_other_classes_at_zero(w
     spec = tier_default_spec(GpuTier.objects.get(slug="best-effort"), "new")
 
     assert spec["quotas"][1]["hard"] == {GPU: "0", SHARED: "0"}
-    assert check_request(Kind.CREATE_NAMESPACE, team=world.data_science, namespace_name="new", proposed=spec).errors == []
+    assert (
+        check_request(Kind.CREATE_NAMESPACE, team=world.data_science, namespace_name="new", proposed=spec).errors == []
+    )
 
 
 def test_the_request_form_offers_the_shares_the_tier_allows_with_their_weight(world):
