@@ -7,7 +7,7 @@ from teams.catalog import format_gpus
 from teams.constants import GPU_LIMIT_KEY, GPU_RESOURCE, GUARANTEED_GPU_KEY
 from teams.models import GpuTier, Request
 from teams.policy.limit_ranges import container_limit
-from teams.quantities import parse_quantity
+from teams.quantities import QuantityError, parse_quantity
 from teams.specs import merge_spec, namespace_spec
 
 Kind = Request.Kind
@@ -38,8 +38,6 @@ class TierRules:
         if tier is None:
             return
         quotas = spec.get("quotas") or []
-        if not self.check_gpu_resources(quotas, tier):
-            return
         allocation = self.catalog.gpu_allocation(quotas, tier)
         gpu_field = self.gpu_field(quotas)
         if not tier.allows_guaranteed_gpus:
@@ -65,14 +63,21 @@ class TierRules:
         if self.kind == Kind.CHANGE_QUOTA and self.namespace is not None:
             self.warn_below_usage(quotas)
 
-    def check_gpu_resources(self, quotas: list[dict], tier: GpuTier) -> bool:
-        """Each GPU resource a quota holds must be one the tier allows, counted as `requests.<name>`.
+    def check_gpu_resources_of(self, current: dict, proposed: dict) -> None:
+        """The GPU resources of the namespace as it would be, whatever else is wrong with the request:
+        each quota line is judged on its own, so every refused share is named at once. Only what the
+        request changes is judged: a share the tier stopped allowing does not block another change."""
+        if "quotas" not in proposed and "tier" not in proposed:
+            return
+        spec = merge_spec(current, proposed)
+        tier = self.tiers.get(spec["tier"]) if isinstance(spec.get("tier"), str) else None
+        quotas = spec.get("quotas")
+        if tier is not None and isinstance(quotas, list):
+            self.check_gpu_resources([quota for quota in quotas if isinstance(quota, dict)], tier)
 
-        Returns whether the quotas passed, so the weighted rules only run over resources the
-        catalog knows how to weigh.
-        """
+    def check_gpu_resources(self, quotas: list[dict], tier: GpuTier) -> None:
+        """Each GPU resource a quota holds must be one the tier allows, counted as `requests.<name>`."""
         allowed = self.catalog.allowed_gpu_resources(tier)
-        passed = True
         for quota in quotas:
             for key, value in (quota.get("hard") or {}).items():
                 resource = self.catalog.gpu_resource_of(key)
@@ -87,8 +92,7 @@ class TierRules:
                         f"requests.{resource}.",
                         "gpu_limit_not_counted",
                     )
-                    passed = False
-                elif resource not in allowed and parse_quantity(value).value > 0:
+                elif resource not in allowed and _is_positive(value):
                     choices = ", ".join(allowed) or "none"
                     self.report.error(
                         field_name,
@@ -96,19 +100,16 @@ class TierRules:
                         "for one of those, or for a tier that allows this one.",
                         "gpu_resource_not_allowed",
                     )
-                    passed = False
         if GPU_RESOURCE not in allowed:
             for quota in quotas:
                 value = (quota.get("hard") or {}).get(GUARANTEED_GPU_KEY)
-                if value is not None and parse_quantity(value).value > 0:
+                if value is not None and _is_positive(value):
                     self.report.error(
                         f"quotas[{quota.get('name')}].hard[{GUARANTEED_GPU_KEY}]",
                         f"The {tier.name} tier does not allow whole GPUs ({GPU_RESOURCE}); its GPU resources are "
                         f"{', '.join(allowed) or 'none'}.",
                         "gpu_resource_not_allowed",
                     )
-                    passed = False
-        return passed
 
     def check_no_guaranteed_gpus(self, quotas: list[dict], tier: GpuTier) -> None:
         """A tier without guaranteed GPUs: each GPU quota must count only pods at its preemptible classes."""
@@ -203,6 +204,14 @@ class TierRules:
             if keys := self.catalog.gpu_request_keys(quota.get("hard") or {}):
                 return f"quotas[{quota.get('name')}].hard[{keys[0]}]"
         return "quotas"
+
+
+def _is_positive(value: object) -> bool:
+    """Whether a quota amount grants something; one that does not parse is the quantity rule's to name."""
+    try:
+        return parse_quantity(value).value > 0
+    except QuantityError:
+        return False
 
 
 def _gpu_limit_field(quotas: Iterable[dict], limit: Decimal) -> str | None:
