@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.admin.sites import site
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from provisioning.models import Cluster
@@ -235,3 +236,29 @@ def test_the_catalog_reads_weights_and_allowed_resources_in_three_queries(world,
 
     assert catalog.weights["nvidia.com/mig-3g.40gb"] == Decimal("0.428571")
     assert catalog.allowed_gpu_resources(catalog.by_slug["best-effort"]) == ("nvidia.com/gpu", "nvidia.com/gpu.shared")
+
+
+def test_slices_asked_for_on_the_form_become_a_pending_request_and_a_refusal_lands_next_to_its_input(world, client):
+    client.force_login(world.research_lead)
+    data = {
+        "team": world.research.pk,
+        "namespace_name": "ml-notebooks",
+        "tier": "high-priority",
+        f"quota|0|{MIG_1G}": "14",
+        f"quota|0|{SHARED}": "8",
+        "quota|0|pods": "20",
+        "justification": "Notebooks for the reading group.",
+    }
+
+    refused = client.post(reverse("request-new", args=["create_namespace"]), {**data, f"quota|0|{SHARED}": "1.5"})
+    accepted = client.post(reverse("request-new", args=["create_namespace"]), data)
+
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert 'id="f-quota-0-requests-nvidia-com-gpu-shared-error"' in html
+    assert f"{SHARED} counts whole units; &#x27;1.5&#x27; is not a whole number." in html
+    assert accepted.status_code == 302
+    request = Request.objects.get()
+    assert request.proposed_spec["quotas"] == [
+        {"name": "ml-notebooks-quota", "hard": {MIG_1G: "14", SHARED: "8", "pods": "20"}}
+    ]
