@@ -262,3 +262,21 @@ def test_slices_asked_for_on_the_form_become_a_pending_request_and_a_refusal_lan
     assert request.proposed_spec["quotas"] == [
         {"name": "ml-notebooks-quota", "hard": {MIG_1G: "14", SHARED: "8", "pods": "20"}}
     ]
+
+
+def test_the_demo_catalog_weighs_the_local_clusters_shares_and_lets_research_use_them(world):
+    weights = dict(GpuResource.objects.values_list("name", "weight"))
+    allowed = {tier.slug: sorted(tier.gpu_resources.values_list("name", flat=True)) for tier in GpuTier.objects.all()}
+
+    assert weights == {
+        "nvidia.com/gpu": Decimal(1),
+        "nvidia.com/mig-1g.10gb": Decimal("0.142857"),
+        "nvidia.com/mig-2g.20gb": Decimal("0.285714"),
+        "nvidia.com/mig-3g.40gb": Decimal("0.428571"),
+        "nvidia.com/gpu.shared": Decimal("0.25"),
+    }
+    assert allowed == {
+        "critical": ["nvidia.com/gpu"],
+        "high-priority": sorted(weights),
+        "best-effort": ["nvidia.com/gpu", "nvidia.com/gpu.shared"],
+    }
