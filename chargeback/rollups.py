@@ -139,6 +139,7 @@ def integrate_hours(
             max_gap=max_gap,
             is_guaranteed=quota_classifier(namespace, catalog),
             deleted_at=epoch(namespace.deleted_at) if namespace.deleted_at else None,
+            gpu_weights=catalog.weights,
         )
         for bucket, values in totals.items():
             if any(values.values()):
@@ -271,12 +272,13 @@ def roll_up_days() -> tuple[int, int]:
 def restart_from(moment: datetime) -> None:
     """Recompute from `moment` on (e.g. after fixing samples): the state at `moment` is rebuilt from raw samples."""
     start = floor_hour(moment)
+    weights = TierCatalog.load().weights
     states: dict[int, NamespaceState] = {}
     rows = UsageSample.objects.filter(time__lt=start).order_by("namespace_id", "time", "id")
     for namespace_id, time, quota, key, hard, used in rows.values_list(
         "namespace_id", "time", "quota_name", "resource", "hard", "used"
     ).iterator(chunk_size=20000):
-        states.setdefault(namespace_id, NamespaceState()).apply(Sample(epoch(time), quota, key, hard, used))
+        states.setdefault(namespace_id, NamespaceState()).apply(Sample(epoch(time), quota, key, hard, used), weights)
     with transaction.atomic():
         save_checkpoints(states)
         RollupState.objects.update_or_create(name=RollupState.HOURLY, defaults={"complete_until": start})

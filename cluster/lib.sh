@@ -33,6 +33,9 @@ CLUSTER_NAME="${CLUSTER_NAME:-gpu-portal}"
 CLUSTER_SIMULATOR="${CLUSTER_SIMULATOR:-1}"
 CLUSTER_SIM_NODES="${CLUSTER_SIM_NODES:-8}"
 CLUSTER_SIM_GPUS_PER_NODE="${CLUSTER_SIM_GPUS_PER_NODE:-8}"
+# Partitioned nodes beside them, one per space-separated entry: a MIG node (8 A100s cut into 1g, 2g and
+# 3g slices) and a time-sliced node (8 GPUs shared four ways). Empty: whole-GPU nodes only.
+CLUSTER_SIM_PARTITIONED="${CLUSTER_SIM_PARTITIONED-nvidia.com/mig-1g.10gb=30,nvidia.com/mig-2g.20gb=6,nvidia.com/mig-3g.40gb=4 nvidia.com/gpu.shared=32}"
 CLUSTER_SIM_ARGS="${CLUSTER_SIM_ARGS:-}"
 # More kube-controller-manager flags, e.g. a higher --kube-api-qps for a benchmark's thousands of namespaces.
 CLUSTER_CONTROLLER_MANAGER_ARGS="${CLUSTER_CONTROLLER_MANAGER_ARGS:-}"

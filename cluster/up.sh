@@ -244,10 +244,15 @@ start_simulator() {
         log "WARNING: run 'make venv' and then 'make cluster' again (the control plane itself is up)."
         return 0
     fi
+    local partitioned=() spec
+    for spec in ${CLUSTER_SIM_PARTITIONED}; do
+        partitioned+=(--partitioned-node "${spec}")
+    done
     # -m from the repo root: works without Django settings.
     (cd "${REPO_ROOT}" && start_component simulator "${VENV_PYTHON}" -u -m provisioning.simulator \
         --kubeconfig "${KUBECONFIG_PATH}" --context gpu-portal-admin \
-        --nodes "${CLUSTER_SIM_NODES}" --gpus-per-node "${CLUSTER_SIM_GPUS_PER_NODE}" ${CLUSTER_SIM_ARGS})
+        --nodes "${CLUSTER_SIM_NODES}" --gpus-per-node "${CLUSTER_SIM_GPUS_PER_NODE}" "${partitioned[@]}" \
+        ${CLUSTER_SIM_ARGS})
     wait_for "${CLUSTER_SIM_NODES} simulated GPU nodes to be Ready" "${READY_TIMEOUT}" nodes_ready
 }
 

@@ -93,20 +93,22 @@ def clusters(now: datetime) -> Iterator[Metric]:
     )
     capacity = GaugeMetricFamily(
         "gpu_portal_cluster_gpu_capacity",
-        "Allocatable nvidia.com/gpu over the cluster's Ready nodes at the last capacity sync.",
+        "Allocatable GPU-equivalents (nvidia.com/gpu, MIG slices and shared GPUs by weight) over the cluster's "
+        "Ready nodes at the last capacity sync.",
         labels=["cluster"],
     )
     guaranteed = GaugeMetricFamily(
         "gpu_portal_cluster_gpu_guaranteed",
-        "GPUs the portal guarantees on the cluster: the sum over live namespaces, as the approval queue shows it.",
+        "GPU-equivalents the portal guarantees on the cluster: the sum over live namespaces, as the approval queue "
+        "shows it.",
         labels=["cluster"],
     )
     for row in totals.rows:
         name, last_synced_at = row.cluster.name, row.status.last_synced_at
         age.add_metric([name], (now - last_synced_at).total_seconds() if last_synced_at else float("inf"))
         if row.capacity is not None:
-            capacity.add_metric([name], row.capacity)
-        guaranteed.add_metric([name], row.guaranteed)
+            capacity.add_metric([name], float(row.capacity))
+        guaranteed.add_metric([name], float(row.guaranteed))
     yield from (age, capacity, guaranteed)
 
 

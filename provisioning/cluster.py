@@ -10,8 +10,9 @@ admin) and permanent (record the API server's message, do not retry).
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -108,7 +109,7 @@ class RefusalEvent:
 
 @dataclass(frozen=True)
 class Capacity:
-    gpus: int
+    gpus: Decimal
     ready_nodes: int
 
 
@@ -453,9 +454,16 @@ class ClusterGateway:
             )
         return refusals
 
-    def node_gpu_capacity(self) -> Capacity:
-        """Allocatable nvidia.com/gpu summed over Ready, schedulable nodes."""
-        gpus = ready = 0
+    def node_gpu_capacity(self, weights: Mapping[str, Decimal] | None = None) -> Capacity:
+        """Allocatable GPU-equivalents summed over Ready, schedulable nodes.
+
+        `weights` (the tier catalog's, resource -> GPU-equivalents per unit) says which
+        extended resources are GPUs or shares of one: MIG slices and time-sliced GPUs count
+        by their weight. Without it, `nvidia.com/gpu` alone counts.
+        """
+        weights = weights or {GPU_RESOURCE: Decimal(1)}
+        gpus = Decimal(0)
+        ready = 0
         for node in self._list_raw(self.core.list_node, selector=None):
             conditions = (node.get("status") or {}).get("conditions") or []
             is_ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
@@ -463,7 +471,9 @@ class ClusterGateway:
                 continue
             ready += 1
             allocatable = (node.get("status") or {}).get("allocatable") or {}
-            gpus += parse_quantity(allocatable.get(GPU_RESOURCE, "0")).as_int_ceiling()
+            for resource, weight in weights.items():
+                if resource in allocatable:
+                    gpus += parse_quantity(allocatable[resource]).as_int_ceiling() * weight
         return Capacity(gpus=gpus, ready_nodes=ready)
 
     def check_reachable(self, timeout: float) -> str:

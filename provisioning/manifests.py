@@ -39,10 +39,11 @@ def render_namespace(namespace: TeamNamespace) -> dict:
 def render_quotas(namespace: TeamNamespace, catalog: TierCatalog) -> list[dict]:
     """The desired quotas; with the tier's enforced burst, the GPU limit becomes a real quota.
 
-    Enforced burst splits the GPUs out of each quota: `<namespace>-guaranteed` holds the
+    Enforced burst splits the whole GPUs out of each quota: `<namespace>-guaranteed` holds the
     guaranteed GPUs for every pod not at a preemptible PriorityClass (pods that name no
     class included: checked on a real API server), and `<namespace>-burst` holds limit
-    minus guaranteed for pods at the preemptible classes only.
+    minus guaranteed for pods at the preemptible classes only. MIG slices and shared GPUs
+    stay in their quotas as `requests.<resource>`, the only form Kubernetes counts.
     """
     quotas = [copy.deepcopy(quota) for quota in namespace.quotas]
     if namespace.tier.enforces_gpu_burst and catalog.preemptible_classes:
@@ -68,8 +69,8 @@ def _enforced_burst(namespace: TeamNamespace, quotas: list[dict], catalog: TierC
             "scopeSelector": {"matchExpressions": [expression]},
         }
 
-    burst = allocation.limit - allocation.guaranteed
-    return [*kept, scoped("guaranteed", allocation.guaranteed, "NotIn"), scoped("burst", burst, "In")]
+    burst = allocation.whole_limit - allocation.whole_guaranteed
+    return [*kept, scoped("guaranteed", allocation.whole_guaranteed, "NotIn"), scoped("burst", burst, "In")]
 
 
 def _quota_object(namespace: str, quota: dict) -> dict:

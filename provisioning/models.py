@@ -1,6 +1,7 @@
 """Clusters the portal provisions, the usage it observes there, and locks for periodic work."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -51,7 +52,13 @@ class ClusterConnection(models.Model):
     in_cluster = models.BooleanField(default=False, help_text="Use the pod's service account instead of a kubeconfig.")
     #: An uploaded kubeconfig, Fernet-encrypted (provisioning.credentials); never shown again once stored.
     kubeconfig_encrypted = models.TextField(blank=True, editable=False)
-    gpu_capacity = models.PositiveIntegerField(default=0, help_text="Allocatable nvidia.com/gpu over Ready nodes.")
+    gpu_capacity = models.DecimalField(
+        max_digits=16,
+        decimal_places=6,
+        default=Decimal(0),
+        help_text="Allocatable GPU-equivalents over Ready nodes: nvidia.com/gpu, and MIG slices and shared GPUs "
+        "by their weights (teams.models.GpuResource).",
+    )
     ready_nodes = models.PositiveIntegerField(default=0)
     health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
     last_error = models.TextField(blank=True)

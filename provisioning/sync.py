@@ -231,10 +231,11 @@ def _load(due: dict[int, _Due]) -> Iterable[TeamNamespace]:
 
 
 def sync_capacity(cluster: Cluster) -> ClusterConnection:
-    """The GPUs allocatable on the cluster's Ready nodes: what its guaranteed GPUs are weighed against."""
+    """The GPU-equivalents allocatable on the cluster's Ready nodes (slices by the catalog's weights):
+    what its guaranteed GPUs are weighed against."""
     try:
         with ClusterGateway(cluster) as gateway:
-            capacity = gateway.node_gpu_capacity()
+            capacity = gateway.node_gpu_capacity(TierCatalog.load().weights)
     except ClusterError as error:
         ClusterConnection.objects.filter(cluster=cluster).update(health=_health_of(error), last_error=str(error))
         raise

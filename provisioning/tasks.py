@@ -29,7 +29,7 @@ from provisioning.models import ClusterConnection, PendingApply
 from provisioning.sync import sync_capacity as sync_capacity_of
 from provisioning.sync import sync_usage as sync_usage_of
 from teams import events, workflow
-from teams.capacity import guaranteed_total
+from teams.capacity import guaranteed_total, json_gpus
 from teams.events import system_actor
 from teams.models import Cluster, Request, TeamNamespace
 
@@ -151,7 +151,7 @@ def sync_cluster_usage(cluster_id: int) -> dict | str:
 def sync_cluster_capacity(cluster_id: int) -> dict | str:
     def sync(cluster: Cluster) -> dict:
         connection = sync_capacity_of(cluster)
-        return {"gpus": connection.gpu_capacity, "guaranteed": guaranteed_total(cluster)}
+        return {"gpus": json_gpus(connection.gpu_capacity), "guaranteed": json_gpus(guaranteed_total(cluster))}
 
     return _under_lease("provisioning.sync_capacity", cluster_id, sync)
 

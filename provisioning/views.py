@@ -16,6 +16,7 @@ from provisioning.connection_check import check_connection
 from provisioning.fit import check_fit, parse_ask
 from provisioning.forms import ConnectionForm
 from provisioning.manifests import render_job_example, render_quotas, to_yaml
+from provisioning.models import ClusterConnection
 from provisioning.quota_warnings import current_warnings
 from provisioning.refusals import recent_refusals
 from teams import roles, workflow

@@ -26,6 +26,7 @@ from teams.models import (
     Cluster,
     Comment,
     CostCenter,
+    GpuResource,
     GpuTier,
     Membership,
     Rate,
@@ -131,6 +132,7 @@ class GpuTierAdmin(AuditedModelAdmin):
     ]
     list_filter = ["preemption_policy", "allows_guaranteed_gpus"]
     search_fields = ["slug", "name", "priority_class_name"]
+    filter_horizontal = ["gpu_resources"]
     audit_noun = "tier"
 
     def save_model(self, request, obj, form, change) -> None:
@@ -138,6 +140,44 @@ class GpuTierAdmin(AuditedModelAdmin):
         with transaction.atomic():
             super().save_model(request, obj, form, change)
             recount_guaranteed()
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """Which GPU resources a tier allows is audited like its fields: one row when the list changes."""
+        before = sorted(form.instance.gpu_resources.values_list("name", flat=True)) if change else []
+        super().save_related(request, form, formsets, change)
+        after = sorted(form.instance.gpu_resources.values_list("name", flat=True))
+        if before != after:
+            events.record(
+                "tier.gpu_resources_changed",
+                actor=request.user,
+                target=audit_target(form.instance, self.audit_noun),
+                before={"gpu_resources": before},
+                after={"gpu_resources": after},
+            )
+
+
+@admin.register(GpuResource)
+class GpuResourceAdmin(AuditedModelAdmin):
+    """What a GPU share is worth: a new weight recounts every namespace's guaranteed GPU-equivalents."""
+
+    list_display = ["name", "weight", "description"]
+    search_fields = ["name"]
+    audit_noun = "gpu_resource"
+
+    def save_model(self, request, obj, form, change) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            recount_guaranteed()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        """A resource a tier allows stays: namespaces may hold it, and capacity and chargeback weigh it."""
+        return super().has_delete_permission(request, obj) and not (obj is not None and obj.tiers.exists())
+
+    def get_actions(self, request) -> dict:
+        """No bulk delete: it would not ask, resource by resource, whether a tier allows it."""
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
 
 class RateForm(forms.ModelForm):

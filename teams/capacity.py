@@ -1,5 +1,9 @@
 """What an approval does to its cluster's guaranteed GPUs, against that cluster's capacity.
 
+Both sides are GPU-equivalents: whole GPUs, MIG slices and time-sliced shares each
+counted as units times the catalog's weight (teams.models.GpuResource), so a slice
+guaranteed is weighed against the slices the nodes advertise.
+
 Capacity and health are observed by provisioning, which teams must not import:
 provisioning registers a provider of them here in its AppConfig.ready().
 """
@@ -7,6 +11,7 @@ provisioning registers a provider of them here in its AppConfig.ready().
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from functools import cached_property
 
 from django.db.models import Count, Sum
@@ -20,7 +25,7 @@ from teams.specs import merge_spec, namespace_spec
 class ClusterStatus:
     """What provisioning last saw of a cluster, in the ground floor's words."""
 
-    capacity: int | None
+    capacity: Decimal | None
     ready_nodes: int
     health: str
     health_label: str
@@ -55,9 +60,9 @@ def cluster_status(cluster_id: int) -> ClusterStatus:
 @dataclass(frozen=True)
 class CapacityImpact:
     cluster: str
-    capacity: int | None
-    guaranteed_now: int
-    guaranteed_after: int
+    capacity: Decimal | None
+    guaranteed_now: Decimal
+    guaranteed_after: Decimal
 
     @property
     def overcommits(self) -> bool:
@@ -72,12 +77,20 @@ class CapacityImpact:
         )
 
     def as_dict(self) -> dict:
+        """For an audit row's JSON: whole GPU-equivalents as numbers, a share as its exact decimal text."""
         return {
             "cluster": self.cluster,
-            "capacity": self.capacity,
-            "guaranteed_now": self.guaranteed_now,
-            "guaranteed_after": self.guaranteed_after,
+            "capacity": json_gpus(self.capacity),
+            "guaranteed_now": json_gpus(self.guaranteed_now),
+            "guaranteed_after": json_gpus(self.guaranteed_after),
         }
+
+
+def json_gpus(amount: Decimal | int | None) -> int | str | None:
+    if amount is None:
+        return None
+    amount = Decimal(amount)
+    return int(amount) if amount == amount.to_integral_value() else f"{amount.normalize():f}"
 
 
 def count_guaranteed(namespace: TeamNamespace, catalog: TierCatalog | None = None) -> None:
@@ -87,7 +100,8 @@ def count_guaranteed(namespace: TeamNamespace, catalog: TierCatalog | None = Non
 
 
 def recount_guaranteed() -> int:
-    """Count every live namespace again: a tier's edit may move quotas between guaranteed and burst."""
+    """Count every live namespace again: a tier's edit may move quotas between guaranteed and burst, and a
+    GPU resource's new weight changes what its slices are worth."""
     catalog = TierCatalog.load()
     namespaces = list(TeamNamespace.objects.live().only("pk", "tier_id", "quotas", "guaranteed_gpus"))
     changed = []
@@ -100,9 +114,10 @@ def recount_guaranteed() -> int:
     return len(changed)
 
 
-def guaranteed_total(cluster: Cluster) -> int:
-    """The guaranteed GPUs of every live namespace on `cluster`: what approvers weigh against its capacity."""
-    return TeamNamespace.objects.live().filter(cluster=cluster).aggregate(total=Sum("guaranteed_gpus"))["total"] or 0
+def guaranteed_total(cluster: Cluster) -> Decimal:
+    """The guaranteed GPU-equivalents of the live namespaces on `cluster`: weighed against its capacity."""
+    total = TeamNamespace.objects.live().filter(cluster=cluster).aggregate(total=Sum("guaranteed_gpus"))["total"]
+    return total or Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -110,16 +125,16 @@ class ClusterCapacity:
     """One cluster's guaranteed GPUs against its capacity (None until its first capacity sync)."""
 
     cluster: Cluster
-    guaranteed: int
+    guaranteed: Decimal
     namespaces: int
     status: ClusterStatus
 
     @property
-    def capacity(self) -> int | None:
+    def capacity(self) -> Decimal | None:
         return self.status.capacity
 
     @property
-    def free(self) -> int | None:
+    def free(self) -> Decimal | None:
         """GPUs still free to guarantee; negative when the cluster is overcommitted."""
         return None if self.capacity is None else self.capacity - self.guaranteed
 
@@ -148,7 +163,7 @@ class CapacityTotals:
         self.rows = [
             ClusterCapacity(
                 cluster=cluster,
-                guaranteed=(sums.get(cluster.pk) or {}).get("guaranteed") or 0,
+                guaranteed=(sums.get(cluster.pk) or {}).get("guaranteed") or Decimal(0),
                 namespaces=(sums.get(cluster.pk) or {}).get("namespaces") or 0,
                 status=statuses.get(cluster.pk, UNKNOWN),
             )
@@ -167,9 +182,9 @@ class CapacityTotals:
     def impact(self, request: Request) -> CapacityImpact:
         """What approving `request` does to its own cluster's guaranteed GPUs."""
         namespace = request.namespace if request.namespace_id else None
-        current = namespace.guaranteed_gpus if namespace is not None and namespace.deleted_at is None else 0
+        current = namespace.guaranteed_gpus if namespace is not None and namespace.deleted_at is None else Decimal(0)
         if request.kind == Request.Kind.DELETE_NAMESPACE:
-            after = 0
+            after = Decimal(0)
         else:
             base = namespace_spec(namespace) if namespace is not None else {}
             spec = merge_spec(base, request.approved_spec)

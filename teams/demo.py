@@ -15,8 +15,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from teams.capacity import recount_guaranteed
 from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, GPU_RESOURCE
-from teams.models import CostCenter, GpuTier, Membership, Rate, Resource, Team
+from teams.models import CostCenter, GpuResource, GpuTier, Membership, Rate, Resource, Team
 from teams.policy import check_namespace_spec
 from teams.roles import TEAM_ROLES
 from teams.workflow import seed_namespace
@@ -80,6 +81,22 @@ CONTAINER_DEFAULTS = [
         "defaultRequest": {"cpu": "1", "memory": "4Gi", GPU_RESOURCE: "0"},
     }
 ]
+#: The GPU resources of the demo's nodes (provisioning.simulator's partitioned nodes advertise the shares):
+#: name -> (GPU-equivalents per unit, what it is). A MIG slice is worth its compute slices of an A100's seven.
+GPU_RESOURCES = {
+    GPU_RESOURCE: (Decimal("1"), "A whole GPU: the GPU-equivalent itself."),
+    "nvidia.com/mig-1g.10gb": (Decimal("0.142857"), "MIG 1g.10gb: 1 of the 7 compute slices of an A100 80GB."),
+    "nvidia.com/mig-2g.20gb": (Decimal("0.285714"), "MIG 2g.20gb: 2 of the 7 compute slices of an A100 80GB."),
+    "nvidia.com/mig-3g.40gb": (Decimal("0.428571"), "MIG 3g.40gb: 3 of the 7 compute slices of an A100 80GB."),
+    "nvidia.com/gpu.shared": (Decimal("0.25"), "A GPU time-sliced four ways: a quarter of its time."),
+}
+SHARES = [name for name in GPU_RESOURCES if name != GPU_RESOURCE]
+#: Which GPU resources each tier allows: research may use slices and shares, experiments time-sliced GPUs.
+TIER_GPU_RESOURCES = {
+    "critical": [GPU_RESOURCE],
+    "high-priority": [GPU_RESOURCE, *SHARES],
+    "best-effort": [GPU_RESOURCE, "nvidia.com/gpu.shared"],
+}
 TIERS = [
     {
         "slug": "critical",
@@ -240,8 +257,11 @@ def seed_demo() -> list[str]:
     lines: list[str] = []
     for values in COST_CENTERS:
         CostCenter.objects.update_or_create(code=values["code"], defaults=values)
+    for name, (weight, description) in GPU_RESOURCES.items():
+        GpuResource.objects.update_or_create(name=name, defaults={"weight": weight, "description": description})
     for values in TIERS:
         tier, _ = GpuTier.objects.update_or_create(slug=values["slug"], defaults=values)
+        tier.gpu_resources.set(GpuResource.objects.filter(name__in=TIER_GPU_RESOURCES[tier.slug]))
         _seed_rates(tier)
     for values in TEAMS:
         Team.objects.update_or_create(
@@ -255,6 +275,7 @@ def seed_demo() -> list[str]:
     _seed_users(lines)
     for namespace in demo_world():
         _seed_namespace(namespace, lines)
+    recount_guaranteed()  # the weights above may have changed what other namespaces' slices are worth
     return lines
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from teams.catalog import gpu_input_words, tier_default_spec
-from teams.constants import GUARANTEED_GPU_KEY, QUOTA_KEYS
+from teams.catalog import TierCatalog, gpu_input_words, gpu_share_words, tier_default_spec
+from teams.constants import GPU_RESOURCE, GUARANTEED_GPU_KEY, QUOTA_KEYS
 from teams.models import Cluster, GpuTier, Request, Team, TeamNamespace
 from teams.policy import Finding, PolicyReport
 from teams.roles import require_lead
@@ -239,12 +239,13 @@ def build_form(
     data = data or {}
     form = RequestForm(kind=kind, team=team, namespace=namespace)
     tier_slug = data.get("tier") or (namespace.tier.slug if namespace else team.default_tier.slug if team else "")
+    catalog = TierCatalog.load()
     if namespace is not None:
         tier = namespace.tier
         base = namespace_spec(namespace)
     else:
-        tier = GpuTier.objects.filter(slug=tier_slug).first()
-        base = tier_default_spec(tier, NEW_QUOTA_PREFIX) if tier else {"quotas": [], "limitRange": {}}
+        tier = catalog.by_slug.get(tier_slug)
+        base = tier_default_spec(tier, NEW_QUOTA_PREFIX, catalog) if tier else {"quotas": [], "limitRange": {}}
     form.base_spec = base
     if kind == Kind.CREATE_NAMESPACE:
         form.name = Input("namespace_name", "Namespace name", data.get("namespace_name", ""), "namespace_name")
@@ -259,13 +260,15 @@ def build_form(
         for index, quota in enumerate(base.get("quotas") or [{"name": "quota", "hard": {}}]):
             block_name = quota["name"]
             inputs = []
-            for key, label in QUOTA_KEYS:
+            for key, label in [*QUOTA_KEYS, *share_keys(catalog, tier, quota)]:
                 name = f"quota|{index}|{key}"
                 value = data.get(name, "") if posted else data.get(name, quota["hard"].get(key, ""))
                 item = Input(name, f"{label} ({key})", value, f"quotas[{block_name}].hard[{key}]")
                 if key == GUARANTEED_GPU_KEY and tier is not None:
                     words, item.help = gpu_input_words(tier, quota)
                     item.label = f"{words} ({key})"
+                elif resource := catalog.gpu_resource_of(key):
+                    item.help = gpu_share_words(catalog, resource)
                 inputs.append(item)
             form.quotas.append(QuotaBlock(block_name, bool(quota.get("scopeSelector")), inputs))
     if form.shows_limit_range:
@@ -285,6 +288,14 @@ def build_form(
                 cells.append(Input(name, label, value, f"limitRange.limits[{kind_name}].{limit_field}[{resource}]"))
             form.limit_rows.append(LimitRow(kind_name, resource, cells))
     return form
+
+
+def share_keys(catalog: TierCatalog, tier: GpuTier | None, quota: dict) -> list[tuple[str, str]]:
+    """The quota inputs for GPU shares: each MIG slice or shared GPU the tier allows, and any the quota holds."""
+    allowed = [resource for resource in catalog.allowed_gpu_resources(tier) if resource != GPU_RESOURCE] if tier else []
+    held = [key.removeprefix("requests.") for key in catalog.gpu_request_keys(quota.get("hard") or {})]
+    resources = dict.fromkeys([*allowed, *(resource for resource in held if resource != GPU_RESOURCE)])
+    return [(f"requests.{resource}", "GPU share") for resource in resources]
 
 
 def revision_data(request: Request) -> dict:

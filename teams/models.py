@@ -1,6 +1,7 @@
 """Teams, GPU tiers, namespaces' desired state, requests and their audit trail."""
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from teams import roles
+from teams.constants import GPU_RESOURCE
 from teams.thresholds import validate_thresholds
 
 dns_label_validator = RegexValidator(
@@ -43,6 +45,51 @@ class CostCenter(models.Model):
         return f"{self.code} ({self.name})"
 
 
+class GpuResourceQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "GpuResourceQuerySet":
+        """What a GPU share is worth is part of the catalogue every signed-in user chooses from."""
+        return self if user.is_authenticated else self.none()
+
+
+extended_resource_validator = RegexValidator(
+    r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+    "Use an extended resource name with a domain, such as nvidia.com/mig-1g.10gb.",
+)
+
+
+class GpuResource(models.Model):
+    """An extended resource that schedules a GPU or a share of one, and what a unit is worth in whole GPUs.
+
+    MIG slices (`nvidia.com/mig-1g.10gb`) and time-sliced GPUs (`nvidia.com/gpu.shared`) are
+    counted, priced and compared with capacity in GPU-equivalents: units times `weight`. The
+    weight lives here, once per resource, because a slice is the same share of a GPU in every
+    tier and on every node; tiers only say which resources they allow.
+    """
+
+    name = models.CharField(max_length=253, unique=True, validators=[extended_resource_validator])
+    weight = models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal("0.000001"))],
+        help_text="GPU-equivalents per unit: 1 for nvidia.com/gpu, 0.142857 (1/7 of an A100) for "
+        "nvidia.com/mig-1g.10gb, 0.25 for a GPU time-sliced four ways.",
+    )
+    description = models.CharField(max_length=200, blank=True)
+
+    objects = GpuResourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-weight", "name"]
+        verbose_name = "GPU resource"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.name == GPU_RESOURCE and self.weight is not None and self.weight != 1:
+            raise ValidationError({"weight": f"{GPU_RESOURCE} is the GPU-equivalent itself: its weight is 1."})
+
+
 class GpuTierQuerySet(models.QuerySet):
     def visible_to(self, user) -> "GpuTierQuerySet":
         """Tiers are the catalogue every signed-in user chooses from."""
@@ -73,6 +120,13 @@ class GpuTier(models.Model):
         default=False,
         help_text="Render limits.nvidia.com/gpu as a quota for the preemptible PriorityClass, so the burst is "
         "enforced; off, the seed's literal (unenforced) manifests are applied.",
+    )
+    gpu_resources = models.ManyToManyField(
+        GpuResource,
+        related_name="tiers",
+        blank=True,
+        help_text="The GPU resources a namespace of this tier may hold in its quotas (requests.<name>); "
+        "any other is refused.",
     )
     default_quota_hard = models.JSONField(default=dict, blank=True, help_text="ResourceQuota hard for new namespaces.")
     default_limit_range = models.JSONField(
@@ -310,11 +364,13 @@ class TeamNamespace(models.Model):
         default=list, blank=True, help_text="ResourceQuotas: [{name, hard, scopeSelector?}], quantities canonical."
     )
     limit_range = models.JSONField(default=dict, blank=True, help_text="LimitRange: {name, limits: [...]}, or {}.")
-    guaranteed_gpus = models.PositiveIntegerField(
-        default=0,
+    guaranteed_gpus = models.DecimalField(
+        max_digits=16,
+        decimal_places=6,
+        default=Decimal(0),
         editable=False,
-        help_text="What the quotas guarantee under the tier catalog's rules, kept with them (teams.capacity), so "
-        "the cluster's total is one SUM, not a reading of every namespace's quotas.",
+        help_text="GPU-equivalents the quotas guarantee under the tier catalog's rules and weights, kept with them "
+        "(teams.capacity), so the cluster's total is one SUM, not a reading of every namespace's quotas.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     deletion_requested_at = models.DateTimeField(null=True, blank=True)

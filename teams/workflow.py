@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from teams import events
 from teams.capacity import CapacityImpact, capacity_impact, count_guaranteed
+from teams.catalog import format_gpus
 from teams.events import system_actor
 from teams.limits import MAX_JUSTIFICATION_LENGTH, MAX_NOTE_LENGTH, check_text, required_text, text_problem
 from teams.models import Cluster, Comment, GpuTier, Request, Team, TeamNamespace
@@ -55,7 +56,8 @@ class CapacityExceeded(Exception):
     def __init__(self, impact: CapacityImpact) -> None:
         self.impact = impact
         super().__init__(
-            f"Approving would guarantee {impact.guaranteed_after} GPUs on a cluster with {impact.capacity}; "
+            f"Approving would guarantee {format_gpus(impact.guaranteed_after)} GPUs on a cluster with "
+            f"{format_gpus(impact.capacity)}; "
             "confirm the override to approve anyway."
         )
 

@@ -11,7 +11,12 @@ class ClusterSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="cluster.name")
     description = serializers.CharField(source="cluster.description")
     is_default = serializers.BooleanField(source="cluster.is_default")
-    guaranteed_gpus = serializers.IntegerField(help_text="Sum over the cluster's live namespaces.")
+    guaranteed_gpus = serializers.DecimalField(
+        max_digits=16,
+        decimal_places=6,
+        read_only=True,
+        help_text="GPU-equivalents, summed over the cluster's live namespaces.",
+    )
 
     class Meta:
         model = ClusterConnection

@@ -1,6 +1,8 @@
 """REST endpoints for clusters, usage samples, and the API server's verdict on a request."""
 
-from django.db.models import OuterRef, Subquery, Sum
+from decimal import Decimal
+
+from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, viewsets
@@ -28,7 +30,8 @@ class ClusterViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
                 .annotate(total=Sum("guaranteed_gpus"))
                 .values("total")
             ),
-            0,
+            Value(Decimal(0)),
+            output_field=DecimalField(max_digits=16, decimal_places=6),
         )
     )
     serializer_class = ClusterSerializer

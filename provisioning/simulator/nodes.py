@@ -32,7 +32,20 @@ LIFECYCLE_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreacha
 
 
 def node_names(options: SimulatorOptions) -> list[str]:
-    return [f"{options.node_prefix}{index}" for index in range(options.nodes)]
+    """The whole-GPU nodes, then the partitioned ones."""
+    return [f"{options.node_prefix}{index}" for index in range(options.nodes + len(options.partitioned_nodes))]
+
+
+def gpu_resources(name: str, options: SimulatorOptions) -> dict[str, str]:
+    """What a node advertises of GPUs: nvidia.com/gpu, or (a partitioned node) its MIG slices or shared GPUs.
+
+    NVIDIA's device plugin does the same: a GPU in MIG mode (strategy "mixed") is offered as
+    `nvidia.com/mig-<profile>` units, a time-sliced one (renamed) as `nvidia.com/gpu.shared`.
+    """
+    index = int(name.removeprefix(options.node_prefix))
+    if index < options.nodes:
+        return {GPU_RESOURCE: str(options.gpus_per_node)}
+    return {resource: str(count) for resource, count in options.partitioned_nodes[index - options.nodes]}
 
 
 def now() -> str:
@@ -50,7 +63,7 @@ def node_manifest(name: str, options: SimulatorOptions) -> dict:
                 "kubernetes.io/hostname": name,
                 "kubernetes.io/os": "linux",
                 "kubernetes.io/arch": "amd64",
-                "node.kubernetes.io/instance-type": f"sim-gpu-{options.gpus_per_node}",
+                "node.kubernetes.io/instance-type": _instance_type(name, options),
                 "nvidia.com/gpu.present": "true",
                 "nvidia.com/gpu.product": options.gpu_product,
                 "nvidia.com/gpu.count": str(options.gpus_per_node),
@@ -62,6 +75,13 @@ def node_manifest(name: str, options: SimulatorOptions) -> dict:
     }
 
 
+def _instance_type(name: str, options: SimulatorOptions) -> str:
+    resources = gpu_resources(name, options)
+    if GPU_RESOURCE in resources:
+        return f"sim-gpu-{options.gpus_per_node}"
+    return "sim-gpu-partitioned"
+
+
 def node_status(name: str, options: SimulatorOptions) -> dict:
     """Capacity, allocatable and Ready conditions, refreshed on every heartbeat."""
     resources = {
@@ -69,7 +89,7 @@ def node_status(name: str, options: SimulatorOptions) -> dict:
         "memory": NODE_MEMORY,
         "pods": NODE_PODS,
         "ephemeral-storage": NODE_EPHEMERAL_STORAGE,
-        GPU_RESOURCE: str(options.gpus_per_node),
+        **gpu_resources(name, options),
     }
     timestamp = now()
 
@@ -139,7 +159,7 @@ class NodeKeeper:
             if error.status != 404:
                 raise
             node = self._core.create_node(node_manifest(name, self._options))
-            log_event(logger, "node.registered", node=name, gpus=self._options.gpus_per_node)
+            log_event(logger, "node.registered", node=name, resources=gpu_resources(name, self._options))
         else:
             labels = node_manifest(name, self._options)["metadata"]["labels"]
             if any((node.metadata.labels or {}).get(key) != value for key, value in labels.items()):

@@ -21,6 +21,8 @@ class SimulatorOptions:
     gpus_per_node: int
     gpu_product: str
     node_prefix: str
+    #: One more node per entry, numbered after the whole-GPU nodes: extended resource -> units it advertises.
+    partitioned_nodes: tuple[tuple[tuple[str, int], ...], ...]
     start_delay: float
     job_seconds: float
     workloads: bool
@@ -40,6 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus-per-node", type=int, default=8, help="nvidia.com/gpu per node (default 8)")
     parser.add_argument("--gpu-product", default="NVIDIA-A100-SXM4-80GB", help="nvidia.com/gpu.product label")
     parser.add_argument("--node-prefix", default="gpu-node-", help="node names are PREFIX0..PREFIX{N-1}")
+    parser.add_argument(
+        "--partitioned-node",
+        action="append",
+        default=[],
+        dest="partitioned_nodes",
+        metavar="RESOURCE=COUNT[,RESOURCE=COUNT...]",
+        help="one more node whose GPUs are partitioned: it advertises these extended resources instead of "
+        "nvidia.com/gpu, e.g. nvidia.com/mig-1g.10gb=28,nvidia.com/mig-3g.40gb=4 (MIG) or "
+        "nvidia.com/gpu.shared=32 (time-slicing); repeatable, numbered after the --nodes whole-GPU nodes",
+    )
     parser.add_argument("--start-delay", type=float, default=1.0, help="seconds before a bound pod runs")
     parser.add_argument(
         "--job-seconds",
@@ -83,6 +95,7 @@ def options_from(values: dict[str, object]) -> SimulatorOptions:
         gpus_per_node=int(values["gpus_per_node"]),  # type: ignore[arg-type]
         gpu_product=str(values["gpu_product"]),
         node_prefix=str(values["node_prefix"]),
+        partitioned_nodes=tuple(parse_partitioned_node(str(spec)) for spec in values.get("partitioned_nodes") or ()),
         start_delay=float(values["start_delay"]),  # type: ignore[arg-type]
         job_seconds=float(values["job_seconds"]),  # type: ignore[arg-type]
         workloads=bool(values["workloads"]) or bool(values.get("workloads_only")),
@@ -96,3 +109,14 @@ def options_from(values: dict[str, object]) -> SimulatorOptions:
     if options.nodes < 0 or options.gpus_per_node < 0:
         raise ValueError("--nodes and --gpus-per-node must not be negative")
     return options
+
+
+def parse_partitioned_node(spec: str) -> tuple[tuple[str, int], ...]:
+    """`nvidia.com/mig-1g.10gb=28,nvidia.com/mig-3g.40gb=4` -> ((name, 28), (name, 4)); refuse anything else."""
+    resources = []
+    for part in spec.split(","):
+        name, _, count = part.strip().partition("=")
+        if "/" not in name or not count.isdigit():
+            raise ValueError(f"--partitioned-node {spec!r}: expected RESOURCE=COUNT, e.g. nvidia.com/gpu.shared=32")
+        resources.append((name, int(count)))
+    return tuple(resources)

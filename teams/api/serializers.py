@@ -10,7 +10,18 @@ from rest_framework import serializers
 from teams.api.fields import StrictBooleanField, StrictCharField, StrictSlugRelatedField
 from teams.catalog import PriceList, TierCatalog
 from teams.limits import MAX_NAME_LENGTH, MAX_NOTE_LENGTH
-from teams.models import Cluster, Comment, CostCenter, GpuTier, Membership, Rate, Request, Team, TeamNamespace
+from teams.models import (
+    Cluster,
+    Comment,
+    CostCenter,
+    GpuResource,
+    GpuTier,
+    Membership,
+    Rate,
+    Request,
+    Team,
+    TeamNamespace,
+)
 from teams.usage import usage_rows
 
 #: A namespace spec is a few levels deep; far deeper is an attack or a bug.
@@ -25,9 +36,20 @@ class CostCenterSerializer(serializers.ModelSerializer):
         fields = ["code", "name", "owner_contact", "teams"]
 
 
+class GpuResourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GpuResource
+        fields = ["name", "weight", "description"]
+
+
 class GpuTierSerializer(serializers.ModelSerializer):
     """A tier, and its GPU-hour prices today from the tier catalog's rates (changed in the admin only)."""
 
+    gpu_resources = GpuResourceSerializer(
+        many=True,
+        read_only=True,
+        help_text="GPU resources a namespace of this tier may hold, each with its weight in GPU-equivalents per unit.",
+    )
     reserved_gpu_hour_rate = serializers.SerializerMethodField(help_text="Price of one guaranteed GPU-hour today.")
     used_gpu_hour_rate = serializers.SerializerMethodField(
         help_text="Price of one GPU-hour used beyond guaranteed today."
@@ -46,6 +68,7 @@ class GpuTierSerializer(serializers.ModelSerializer):
             "max_guaranteed_gpus",
             "max_gpu_limit",
             "enforces_gpu_burst",
+            "gpu_resources",
             "default_quota_hard",
             "default_limit_range",
             "reserved_gpu_hour_rate",
@@ -94,6 +117,10 @@ class QuotaUsageSerializer(serializers.Serializer):
     )
 
 
+#: GPU-equivalents in the API: a decimal string with six places, as the catalog's weights have.
+GPU_EQUIVALENTS = serializers.DecimalField(max_digits=16, decimal_places=6, read_only=True)
+
+
 class NamespaceSerializer(serializers.ModelSerializer):
     """Desired state (what was approved), observed state (what the cluster reports) and usage now."""
 
@@ -139,11 +166,14 @@ class NamespaceSerializer(serializers.ModelSerializer):
         catalog: TierCatalog = self.context["catalog"]
         return catalog.gpu_allocation(namespace.quotas, namespace.tier)
 
-    def get_guaranteed_gpus(self, namespace: TeamNamespace) -> int:
-        return self._allocation(namespace).guaranteed
+    @extend_schema_field(GPU_EQUIVALENTS)
+    def get_guaranteed_gpus(self, namespace: TeamNamespace) -> str:
+        """GPU-equivalents: whole GPUs, and MIG slices and shared GPUs by their weights, as a decimal string."""
+        return GPU_EQUIVALENTS.to_representation(self._allocation(namespace).guaranteed)
 
-    def get_gpu_limit(self, namespace: TeamNamespace) -> int:
-        return self._allocation(namespace).limit
+    @extend_schema_field(GPU_EQUIVALENTS)
+    def get_gpu_limit(self, namespace: TeamNamespace) -> str:
+        return GPU_EQUIVALENTS.to_representation(self._allocation(namespace).limit)
 
     @extend_schema_field(QuotaUsageSerializer(many=True))
     def get_usage(self, namespace: TeamNamespace) -> list[dict]:

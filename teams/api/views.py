@@ -49,9 +49,9 @@ class CostCenterViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class GpuTierViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
-    """Classes of service, their limits and their prices."""
+    """Classes of service, their limits, the GPU resources they allow (with weights) and their prices."""
 
-    queryset = GpuTier.objects.all()
+    queryset = GpuTier.objects.prefetch_related("gpu_resources")
     serializer_class = GpuTierSerializer
     lookup_field = "slug"
     lookup_value_regex = SLUG_REGEX

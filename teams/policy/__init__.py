@@ -137,6 +137,7 @@ class _Checker(NameRules, QuotaRules, ScopeRules, LimitRangeRules, TierRules):
             proposed["limitRange"] = self.check_limit_range(proposed["limitRange"])
         elif self.kind == Kind.CHANGE_LIMIT_RANGE:
             self.report.error("limitRange", "This field is required.", "required")
+        self.check_gpu_resources_of(current, proposed)
         if self.report.is_valid:
             self.check_whole_spec(proposed)
             self.check_changes(current, proposed)

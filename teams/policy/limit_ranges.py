@@ -93,28 +93,39 @@ class LimitRangeRules:
                     )
 
     def check_gpu_defaults(self, prefix: str, parsed: dict[str, dict[str, Quantity]]) -> None:
-        maximum = parsed.get("max", {}).get(GPU_RESOURCE)
-        default = parsed.get("default", {}).get(GPU_RESOURCE)
-        default_request = parsed.get("defaultRequest", {}).get(GPU_RESOURCE)
+        """The seed's first mistake, for whole GPUs and every GPU share (MIG slice, time-sliced GPU) alike."""
+        named = {resource for values in parsed.values() for resource in values}
+        resources = sorted(
+            (resource for resource in named if self.catalog.gpu_resource_of(f"requests.{resource}")),
+            key=lambda resource: (resource != GPU_RESOURCE, resource),
+        )
+        for resource in resources:
+            self.check_gpu_default(prefix, parsed, resource)
+
+    def check_gpu_default(self, prefix: str, parsed: dict[str, dict[str, Quantity]], resource: str) -> None:
+        maximum = parsed.get("max", {}).get(resource)
+        default = parsed.get("default", {}).get(resource)
+        default_request = parsed.get("defaultRequest", {}).get(resource)
+        what = "GPUs" if resource == GPU_RESOURCE else f"units of {resource}"
         if maximum is not None and default is None:
             self.report.error(
-                f"{prefix}.default[{GPU_RESOURCE}]",
-                f"max of {GPU_RESOURCE} is {maximum} with no default: the API server then gives every container "
+                f"{prefix}.default[{resource}]",
+                f"max of {resource} is {maximum} with no default: the API server then gives every container "
                 f"that names no GPU a default limit and request of {maximum}, so a CPU-only pod takes {maximum} "
-                f'GPUs of the quota. Set default and defaultRequest of {GPU_RESOURCE} to "0".',
+                f'{what} of the quota. Set default and defaultRequest of {resource} to "0".',
                 "gpu_default_missing",
             )
         elif default is not None and default.value > 0:
             self.report.warn(
-                f"{prefix}.default[{GPU_RESOURCE}]",
+                f"{prefix}.default[{resource}]",
                 f"Every container that names no GPU is given {default} of them: sidecars and CPU-only pods take "
-                f'GPUs of the quota. A default of "0" lets pods ask for GPUs explicitly.',
+                f'{what} of the quota. A default of "0" lets pods ask for GPUs explicitly.',
                 "gpu_default_nonzero",
             )
         if default is not None and default_request is not None and default != default_request:
             self.report.error(
-                f"{prefix}.defaultRequest[{GPU_RESOURCE}]",
-                f"default ({default}) and defaultRequest ({default_request}) of {GPU_RESOURCE} must be equal: "
+                f"{prefix}.defaultRequest[{resource}]",
+                f"default ({default}) and defaultRequest ({default_request}) of {resource} must be equal: "
                 "a GPU cannot be overcommitted, so the API server refuses a pod whose GPU request differs from "
                 "its limit.",
                 "gpu_default_mismatch",

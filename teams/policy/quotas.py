@@ -1,6 +1,5 @@
 """ResourceQuotas: their names, the resources they may limit, and requests never above limits."""
 
-from teams.constants import GPU_RESOURCE
 from teams.limits import MAX_QUOTA_KEYS, MAX_QUOTAS, count_problem
 from teams.policy.names import DNS_SUBDOMAIN, QUALIFIED_NAME
 from teams.quantities import Quantity
@@ -93,7 +92,7 @@ class QuotaRules:
             quantity = self.parse(field_name, value)
             if quantity is None:
                 continue
-            if (key in OBJECT_COUNT_KEYS or key.startswith("count/") or GPU_RESOURCE in key) and (
+            if (key in OBJECT_COUNT_KEYS or key.startswith("count/") or self.catalog.gpu_resource_of(key)) and (
                 quantity.value != quantity.value.to_integral_value()
             ):
                 self.report.error(field_name, f"{key} counts whole units; {value!r} is not a whole number.", "invalid")

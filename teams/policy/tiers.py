@@ -1,11 +1,13 @@
 """Tiers and GPUs: rules over the namespace as it would be after approval."""
 
 from collections.abc import Iterable
+from decimal import Decimal
 
+from teams.catalog import format_gpus
 from teams.constants import GPU_LIMIT_KEY, GPU_RESOURCE, GUARANTEED_GPU_KEY
 from teams.models import GpuTier, Request
 from teams.policy.limit_ranges import container_limit
-from teams.quantities import parse_quantity
+from teams.quantities import QuantityError, parse_quantity
 from teams.specs import merge_spec, namespace_spec
 
 Kind = Request.Kind
@@ -37,21 +39,21 @@ class TierRules:
             return
         quotas = spec.get("quotas") or []
         allocation = self.catalog.gpu_allocation(quotas, tier)
-        gpu_field = _gpu_field(quotas)
+        gpu_field = self.gpu_field(quotas)
         if not tier.allows_guaranteed_gpus:
             self.check_no_guaranteed_gpus(quotas, tier)
         elif allocation.guaranteed > tier.max_guaranteed_gpus:
             self.report.error(
                 gpu_field,
-                f"{allocation.guaranteed} guaranteed GPUs exceed the {tier.name} tier's maximum of "
+                f"{format_gpus(allocation.guaranteed)} guaranteed GPUs exceed the {tier.name} tier's maximum of "
                 f"{tier.max_guaranteed_gpus} per namespace.",
                 "tier_max_guaranteed",
             )
         if allocation.limit > tier.max_gpu_limit:
             self.report.error(
                 _gpu_limit_field(quotas, allocation.limit) or gpu_field,
-                f"A GPU limit of {allocation.limit} exceeds the {tier.name} tier's maximum of {tier.max_gpu_limit} "
-                "per namespace.",
+                f"A GPU limit of {format_gpus(allocation.limit)} exceeds the {tier.name} tier's maximum of "
+                f"{tier.max_gpu_limit} per namespace.",
                 "tier_max_limit",
             )
         if not tier.enforces_gpu_burst:
@@ -61,27 +63,77 @@ class TierRules:
         if self.kind == Kind.CHANGE_QUOTA and self.namespace is not None:
             self.warn_below_usage(quotas)
 
+    def check_gpu_resources_of(self, current: dict, proposed: dict) -> None:
+        """The GPU resources of the namespace as it would be, whatever else is wrong with the request:
+        each quota line is judged on its own, so every refused share is named at once. Only what the
+        request changes is judged: a share the tier stopped allowing does not block another change."""
+        if "quotas" not in proposed and "tier" not in proposed:
+            return
+        spec = merge_spec(current, proposed)
+        tier = self.tiers.get(spec["tier"]) if isinstance(spec.get("tier"), str) else None
+        quotas = spec.get("quotas")
+        if tier is not None and isinstance(quotas, list):
+            self.check_gpu_resources([quota for quota in quotas if isinstance(quota, dict)], tier)
+
+    def check_gpu_resources(self, quotas: list[dict], tier: GpuTier) -> None:
+        """Each GPU resource a quota holds must be one the tier allows, counted as `requests.<name>`."""
+        allowed = self.catalog.allowed_gpu_resources(tier)
+        for quota in quotas:
+            for key, value in (quota.get("hard") or {}).items():
+                resource = self.catalog.gpu_resource_of(key)
+                if resource is None or resource == GPU_RESOURCE:
+                    continue
+                field_name = f"quotas[{quota.get('name')}].hard[{key}]"
+                if key.startswith("limits."):
+                    self.report.error(
+                        field_name,
+                        f"Kubernetes never counts or enforces {key}: for extended resources such as {resource} it "
+                        f"tracks only requests.{resource}, and a pod's request must equal its limit. Use "
+                        f"requests.{resource}.",
+                        "gpu_limit_not_counted",
+                    )
+                elif resource not in allowed and _is_positive(value):
+                    choices = ", ".join(allowed) or "none"
+                    self.report.error(
+                        field_name,
+                        f"The {tier.name} tier does not allow {resource}; its GPU resources are {choices}. Ask "
+                        "for one of those, or for a tier that allows this one.",
+                        "gpu_resource_not_allowed",
+                    )
+        if GPU_RESOURCE not in allowed:
+            for quota in quotas:
+                value = (quota.get("hard") or {}).get(GUARANTEED_GPU_KEY)
+                if value is not None and _is_positive(value):
+                    self.report.error(
+                        f"quotas[{quota.get('name')}].hard[{GUARANTEED_GPU_KEY}]",
+                        f"The {tier.name} tier does not allow whole GPUs ({GPU_RESOURCE}); its GPU resources are "
+                        f"{', '.join(allowed) or 'none'}.",
+                        "gpu_resource_not_allowed",
+                    )
+
     def check_no_guaranteed_gpus(self, quotas: list[dict], tier: GpuTier) -> None:
         """A tier without guaranteed GPUs: each GPU quota must count only pods at its preemptible classes."""
         own = tier.priority_class_name
         for finding in self.catalog.guaranteed_gpu_findings(quotas, tier):
-            field_name = f"quotas[{finding.quota_name}].hard[{GUARANTEED_GPU_KEY}]"
+            key = finding.key
+            field_name = f"quotas[{finding.quota_name}].hard[{key}]"
             if finding.gpus is None:
                 self.report.error(
                     field_name,
                     f"{tier.name} namespaces get 0 guaranteed GPUs, but this quota bounds only pods at preemptible "
                     "PriorityClasses: a pod naming any other class (or none) takes GPUs without bound. Add a quota "
-                    f'with {GUARANTEED_GPU_KEY} "0" scoped to PriorityClass NotIn [{own}].',
+                    f'with {key} "0" scoped to PriorityClass NotIn [{own}].',
                     "tier_no_guaranteed",
                 )
             else:
                 self.report.error(
                     field_name,
-                    f"{tier.name} namespaces get 0 guaranteed GPUs, but this quota holds {finding.gpus} GPUs for "
+                    f"{tier.name} namespaces get 0 guaranteed GPUs, but this quota holds {finding.gpus} "
+                    f"{'GPUs' if key == GUARANTEED_GPU_KEY else 'units of ' + key.removeprefix('requests.')} for "
                     "pods at a PriorityClass that is never preempted (a quota counts pods of every class its "
                     "scopeSelector does not exclude). "
                     f"Scope the quota to the tier's preemptible PriorityClass: a scopeSelector with scopeName "
-                    f'PriorityClass, operator In, values [{own}], and add a quota with {GUARANTEED_GPU_KEY} "0" '
+                    f'PriorityClass, operator In, values [{own}], and add a quota with {key} "0" '
                     f"scoped NotIn [{own}] so that no other pod takes GPUs.",
                     "tier_no_guaranteed",
                 )
@@ -143,18 +195,29 @@ class TierRules:
                         "below_usage",
                     )
 
+    def gpu_field(self, quotas: Iterable[dict]) -> str:
+        """The input a GPU total's error lands on: the first `requests.` of a GPU resource, whole GPUs first."""
+        for quota in quotas:
+            if GUARANTEED_GPU_KEY in (quota.get("hard") or {}):
+                return f"quotas[{quota.get('name')}].hard[{GUARANTEED_GPU_KEY}]"
+        for quota in quotas:
+            if keys := self.catalog.gpu_request_keys(quota.get("hard") or {}):
+                return f"quotas[{quota.get('name')}].hard[{keys[0]}]"
+        return "quotas"
 
-def _gpu_limit_field(quotas: Iterable[dict], limit: int) -> str | None:
+
+def _is_positive(value: object) -> bool:
+    """Whether a quota amount grants something; one that does not parse is the quantity rule's to name."""
+    try:
+        return parse_quantity(value).value > 0
+    except QuantityError:
+        return False
+
+
+def _gpu_limit_field(quotas: Iterable[dict], limit: Decimal) -> str | None:
     """The quota key that declares `limit` GPUs, when a declared limit (not the sum of requests) sets it."""
     for quota in quotas:
         declared = (quota.get("hard") or {}).get(GPU_LIMIT_KEY)
         if declared is not None and parse_quantity(declared).as_int_ceiling() == limit:
             return f"quotas[{quota.get('name')}].hard[{GPU_LIMIT_KEY}]"
     return None
-
-
-def _gpu_field(quotas: Iterable[dict]) -> str:
-    for quota in quotas:
-        if GUARANTEED_GPU_KEY in (quota.get("hard") or {}):
-            return f"quotas[{quota.get('name')}].hard[{GUARANTEED_GPU_KEY}]"
-    return "quotas"

@@ -16,9 +16,9 @@ GPU = "requests.nvidia.com/gpu"
 #: session and user, groups where visibility depends on them, then count, rows and prefetches.
 EXPECTED = {
     "/api/v1/cost-centers/": 6,
-    "/api/v1/tiers/": 5,  # and the rates, once, for every tier's prices today
+    "/api/v1/tiers/": 6,  # and the rates, once, for every tier's prices today, and their GPU resources
     "/api/v1/teams/": 6,
-    "/api/v1/namespaces/": 6,
+    "/api/v1/namespaces/": 8,  # and the tier catalog (tiers, GPU resources, which tier allows which), once
     "/api/v1/requests/": 5,
     "/api/v1/clusters/": 5,
     "/api/v1/usage-samples/": 4,

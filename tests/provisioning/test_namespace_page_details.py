@@ -64,7 +64,10 @@ def test_the_job_has_a_copy_button_driven_by_a_static_script(sign_in):
 
 
 def test_a_lead_changes_the_quota_from_the_namespace_page_a_member_does_not(sign_in):
-    link = '<a class="button primary" href="/requests/new/change_quota/?cluster=default&amp;namespace=ml-research">Change quota</a>'
+    link = (
+        '<a class="button primary" href="/requests/new/change_quota/?cluster=default&amp;namespace=ml-research">'
+        "Change quota</a>"
+    )
 
     lead = sign_in("research-lead").get(reverse("namespace-detail", args=["default", "ml-research"])).content.decode()
     member = (

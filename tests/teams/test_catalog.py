@@ -101,17 +101,18 @@ def test_every_tiers_default_spec_passes_its_own_rules(world, slug):
 def test_the_best_effort_default_spec_keeps_its_gpus_for_preemptible_pods(world):
     spec = tier_default_spec(GpuTier.objects.get(slug="best-effort"), "ds-new")
 
+    # The tier allows time-sliced GPUs too: none to start with, and none for other classes.
     assert spec["quotas"] == [
         {
             "name": "ds-new-quota",
-            "hard": {"requests.nvidia.com/gpu": "4", "pods": "50"},
+            "hard": {"requests.nvidia.com/gpu": "4", "pods": "50", "requests.nvidia.com/gpu.shared": "0"},
             "scopeSelector": {
                 "matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": ["ml-low"]}]
             },
         },
         {
             "name": "ds-new-guaranteed",
-            "hard": {"requests.nvidia.com/gpu": "0"},
+            "hard": {"requests.nvidia.com/gpu": "0", "requests.nvidia.com/gpu.shared": "0"},
             "scopeSelector": {
                 "matchExpressions": [{"scopeName": "PriorityClass", "operator": "NotIn", "values": ["ml-low"]}]
             },

@@ -4,6 +4,7 @@ from provisioning.cluster import ClusterError
 from provisioning.models import ClusterConnection
 from provisioning.sync import sync_capacity, sync_usage
 from teams.capacity import guaranteed_total
+from teams.catalog import format_gpus
 
 
 class Command(BaseCommand):
@@ -31,8 +32,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{name}: {result.namespaces} namespaces ({result.checked} changed or due a heartbeat), "
                 f"{result.samples} samples stored, {len(result.drifted)} drifted{drifted}; "
-                f"{connection.gpu_capacity} GPUs on {connection.ready_nodes} ready nodes, "
-                f"{guaranteed_total(connection.cluster)} guaranteed"
+                f"{format_gpus(connection.gpu_capacity)} GPUs on {connection.ready_nodes} ready nodes, "
+                f"{format_gpus(guaranteed_total(connection.cluster))} guaranteed"
             )
         if failed:
             raise CommandError(f"Could not sync {', '.join(failed)}.")
