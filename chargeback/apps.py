@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class ChargebackConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "chargeback"
+
+    def ready(self) -> None:
+        from chargeback.adjustments import closed_months
+        from teams.catalog import register_closed_months
+
+        register_closed_months(closed_months)

@@ -1,10 +1,11 @@
-"""The usage rolled up from raw samples, per namespace and hour or day.
+"""The usage rolled up from raw samples, per namespace and hour, day or month.
 
 Rolled-up usage is stored as exact integers of unit-seconds: milli-GPU-seconds,
 millicore-seconds and byte-seconds, and plain seconds for unknown time. Dividing by
 3,600 (and 1,000 or 2^30) to hours happens once, when a report is shown.
 """
 
+from django.conf import settings
 from django.db import models
 
 from teams import roles
@@ -86,6 +87,26 @@ class DailyUsage(UsageTotals):
         return f"{self.namespace_id} {self.day}"
 
 
+class MonthlyUsage(UsageTotals):
+    """A complete month of daily rows, summed: a year report reads 12 rows per namespace instead of 365.
+
+    `day` is the month's first day (so that a rate period starting on the 1st sorts it
+    like a daily row); a month with a price change inside it is read from the daily rows.
+    """
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["namespace", "month", "tier", "team", "cost_center"], name="monthlyusage_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["month"])]
+        verbose_name_plural = "monthly usage"
+
+    def __str__(self) -> str:
+        return f"{self.namespace_id} {self.month:%Y-%m}"
+
+
 class SeriesCheckpoint(models.Model):
     """The latest value of one series at the hourly rollup's watermark, in integer units.
 
@@ -120,14 +141,74 @@ class NamespaceCheckpoint(models.Model):
 
 
 class RollupState(models.Model):
-    """How far raw samples have been rolled up: every hour (or day) before `complete_until` is final."""
+    """How far raw samples have been rolled up: every hour (or day, or month) before `complete_until` is final."""
 
     HOURLY = "hourly"
     DAILY = "daily"
+    MONTHLY = "monthly"
 
     name = models.CharField(max_length=16, unique=True)
     complete_until = models.DateTimeField()
+    #: The newest raw sample the rollup had seen: a newer one for a closed month arrived late.
+    last_sample_id = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"{self.name} until {self.complete_until:%Y-%m-%d %H:%M}"
+
+
+class BillingPeriodQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "BillingPeriodQuerySet":
+        """Whole months of every team's money: for finance and approvers only."""
+        return self if roles.sees_every_team(user) else self.none()
+
+
+class BillingPeriod(models.Model):
+    """One calendar month of chargeback that finance closed (and perhaps reopened); a month without a row is open.
+
+    At closing the month's report by namespace is stored as it stood (`snapshot`), with who
+    closed it and when. While closed, its rollup rows are never rewritten: what arrives late
+    for it is booked as UsageAdjustment rows in the first open month.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    month = models.DateField(unique=True, help_text="First day of the month.")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    reopened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    snapshot = models.JSONField(default=dict, blank=True, help_text="The report by namespace as it was at closing.")
+
+    objects = BillingPeriodQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-month"]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.state}"
+
+
+class UsageAdjustment(UsageTotals):
+    """What one namespace's hour in a closed month turned out to be, less what the closed report billed.
+
+    Booked in `booked_month` (the first open month when it was found) and priced at the
+    rates of the hour it corrects; `day`, `week` and `month` are that hour's. Signed.
+    """
+
+    hour = models.DateTimeField()
+    booked_month = models.DateField(help_text="First day of the month whose report carries this line.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["booked_month"]), models.Index(fields=["hour"])]
+
+    def __str__(self) -> str:
+        return f"{self.namespace_id} {self.hour:%Y-%m-%d %H:00} booked in {self.booked_month:%Y-%m}"

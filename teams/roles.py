@@ -49,6 +49,7 @@ PLATFORM_ROLE_GROUPS = {role: name for name, role in GROUP_ROLES.items()}
 
 APPROVERS_ONLY = "Only platform admins in the approvers group can do this."
 CHARGEBACK_READERS_ONLY = "Chargeback is for members of a team, the finance group and approvers."
+FINANCE_ONLY = "Only members of the finance group can do this."
 
 
 def platform_roles(user) -> frozenset[Role]:
@@ -185,6 +186,12 @@ def require_lead(user, team) -> None:
 def require_chargeback_reader(user) -> None:
     if not can_read_chargeback(user):
         raise PermissionDenied(CHARGEBACK_READERS_ONLY)
+
+
+def require_finance(user) -> None:
+    """Closing and reopening months (and budgets) are finance's."""
+    if not is_finance(user):
+        raise PermissionDenied(FINANCE_ONLY)
 
 
 def holds_any_role(user) -> bool:
