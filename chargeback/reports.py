@@ -231,7 +231,8 @@ def _adjustment_rows(query: ReportQuery, viewer, prices: PriceList) -> list[tupl
         since = _as_datetime(usage_month)
         usage = ReportQuery(start=since, end=next_month(since), group_by=query.group_by, split_tiers=query.split_tiers)
         change_days = prices.change_days(usage_month, usage.end.date())
-        sums = [(*key, sum(1 for change in change_days if change <= day), *values) for key, day, values in part]
+        segments = [(sum(1 for change in change_days if change <= day),) if change_days else () for _, day, _ in part]
+        sums = [(*key, *segment, *values) for (key, _, values), segment in zip(part, segments, strict=True)]
         rows, totals = _rows(usage, usage.end, sums, keys + (["segment"] if change_days else []), prices, change_days)
         booked_at = _as_datetime(booked_month)
         if query.step:

@@ -37,6 +37,7 @@ def report(request: HttpRequest) -> HttpResponse:
             chart=gpu_hours_chart(result["rows"]),
             trend=daily_trend_chart(daily["rows"]),
             csv_url=_csv_url(start, end, group_by),
+            focus_url=_focus_url(start, end),
         )
     else:
         status = 400
@@ -73,3 +74,8 @@ def _by_cost_center(result: dict, start: datetime, end: datetime, group_by: str,
 def _csv_url(start: datetime, end: datetime, group_by: str, **extra: str) -> str:
     query = {"start": start.date().isoformat(), "end": end.date().isoformat(), "group_by": group_by, "format": "csv"}
     return f"{reverse('v1:chargeback')}?{urlencode({**query, **extra})}"
+
+
+def _focus_url(start: datetime, end: datetime) -> str:
+    query = {"start": start.date().isoformat(), "end": end.date().isoformat()}
+    return f"{reverse('v1:chargeback-focus')}?{urlencode(query)}"

@@ -105,6 +105,7 @@ NO_OBJECT = {
     "v1:cluster-list",
     "v1:usage-sample-list",
     "v1:chargeback",
+    "v1:chargeback-focus",
     "schema",
     "swagger-ui",
     "api-not-found",
