@@ -94,6 +94,7 @@ NO_OBJECT = {
     "cluster-overview",
     "profile",
     "chargeback:report",
+    "chargeback:periods",
     "login",
     "logout",
     "v1:api-root",
