@@ -6,6 +6,7 @@ millicore-seconds and byte-seconds, and plain seconds for unknown time. Dividing
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from teams import roles
@@ -212,3 +213,91 @@ class UsageAdjustment(UsageTotals):
 
     def __str__(self) -> str:
         return f"{self.namespace_id} {self.hour:%Y-%m-%d %H:00} booked in {self.booked_month:%Y-%m}"
+
+
+class BudgetQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "BudgetQuerySet":
+        """Finance and approvers see every budget; a team's people see their cost centers' and their teams'."""
+        if roles.sees_every_team(user):
+            return self
+        if not user.is_authenticated:
+            return self.none()
+        teams = roles.team_ids(user)
+        return self.filter(
+            models.Q(team__isnull=True, cost_center__teams__in=teams) | models.Q(team__in=teams)
+        ).distinct()
+
+
+class Budget(models.Model):
+    """What a cost center (or one of its teams) may spend per month or quarter, in GPU-hours, money, or both.
+
+    The same budget holds for every period; chargeback.budgets forecasts each period's end
+    and alerts at 80% and 100%, once per crossing.
+    """
+
+    class Period(models.TextChoices):
+        MONTH = "month", "Month"
+        QUARTER = "quarter", "Quarter"
+
+    cost_center = models.ForeignKey(CostCenter, on_delete=models.CASCADE, related_name="budgets")
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="budgets",
+        help_text="Empty: the whole cost center.",
+    )
+    period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTH)
+    gpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="GPU-hours reserved plus burst used."
+    )
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Total cost, in the chargeback currency."
+    )
+
+    objects = BudgetQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cost_center", "team", "period"], name="budget_unique_scope"),
+            models.CheckConstraint(
+                condition=models.Q(gpu_hours__isnull=False) | models.Q(amount__isnull=False), name="budget_has_a_limit"
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(gpu_hours__gt=0) | models.Q(gpu_hours__isnull=True))
+                & (models.Q(amount__gt=0) | models.Q(amount__isnull=True)),
+                name="budget_limits_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.team.slug if self.team_id else self.cost_center.code
+        return f"{scope} per {self.period}"
+
+    def clean(self) -> None:
+        if self.gpu_hours is None and self.amount is None:
+            raise ValidationError({"gpu_hours": "Set GPU-hours, an amount, or both."})
+        if self.team_id and self.cost_center_id and self.team.cost_center_id != self.cost_center_id:
+            raise ValidationError({"team": "The team belongs to another cost center."})
+
+
+class BudgetAlert(models.Model):
+    """One crossing told: a budget's measure reached a threshold (actual or forecast) in one period, once."""
+
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
+    period_start = models.DateField()
+    measure = models.CharField(max_length=16)
+    basis = models.CharField(max_length=16)
+    threshold = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["budget", "period_start", "measure", "basis", "threshold"], name="budgetalert_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.budget} {self.period_start} {self.measure} {self.basis} {self.threshold}%"

@@ -201,6 +201,7 @@ NOT_SHOWN = {
     "chargeback.SeriesCheckpoint",
     "chargeback.NamespaceCheckpoint",
     "chargeback.RollupState",
+    "chargeback.BudgetAlert",
 }
 
 
