@@ -11,6 +11,8 @@ writes in bulk: cost centers, teams and namespaces, a year of daily rollups, the
   W, the last 7 days (to the hour) grouped by namespace, each against the raw SQL
   aggregate over the rollup tables it needs (the same sums and groups, no ORM, no
   pricing): the year reads the monthly rollup, the week daily and hourly rows;
+* the forecast of one monthly budget per cost center (chargeback.budgets), against the
+  month-to-date report by cost center it is built on;
 * at 1,000 namespaces, the same two reports on a copy of the database that also holds
   raw samples at 30-second resolution (10x the rows), the two databases measured in
   alternation: reports read rollups only, so this must not matter (goal <= 1.2x);
@@ -79,6 +81,7 @@ def main(argv: list[str]) -> None:
                     f"{figures['year_ratio']:.2f}x",
                     f"{figures['year_team_report_ms']:.0f} ms",
                     f"{figures['year_team_ratio']:.2f}x",
+                    f"{figures['budgets']} in {figures['forecast_ms']:.0f} ms ({figures['forecast_ratio']:.2f}x)",
                     f"{figures['week_report_ms']:.0f} ms",
                     f"{figures['week_ratio']:.2f}x",
                     f"{figures['year_raw30_ratio']:.2f}x" if "year_raw30_ratio" in figures else "",
@@ -95,6 +98,7 @@ def main(argv: list[str]) -> None:
                 "/ its SQL (goal <= 1.5x)",
                 "year by team",
                 "/ its SQL (goal <= 1.5x)",
+                "budget forecasts (/ month-to-date report)",
                 "7 days by namespace",
                 "/ its SQL (goal <= 2x)",
                 "year, 30 s / 5 min raw (goal <= 1.2x)",
@@ -451,10 +455,43 @@ class ChildBenchmark:
             if self.options.other:
                 self.figures[f"{query_name}_raw30_report_ms"] = median["30s", query_name, "report"]
                 self.figures[f"{query_name}_raw30_ratio"] = median["30s", query_name, "report"] / report
+        self.measure_budgets()
         if self.options.other:
             self.figures["rollup_hour_5min_ms"] = median["5min", "rollup", "hour"]
             self.figures["rollup_hour_30s_ms"] = median["30s", "rollup", "hour"]
             self.figures["rollup_raw30_ratio"] = median["30s", "rollup", "hour"] / median["5min", "rollup", "hour"]
+
+    def measure_budgets(self) -> None:
+        """The forecast of one monthly budget per cost center (200 at 10,000 namespaces) on Oct 16, beside its report.
+
+        The forecast's one expensive part is the month-to-date report by cost center; the
+        reference is that report alone, timed in alternation.
+        """
+        from chargeback.budgets import forecasts
+        from chargeback.models import Budget
+        from chargeback.reports import ReportQuery, build_report
+        from teams.models import CostCenter
+
+        self.use(self.connection.settings_dict["NAME"])
+        if not Budget.objects.exists():
+            Budget.objects.bulk_create(
+                Budget(cost_center_id=pk, gpu_hours=50_000, amount=100_000)
+                for pk in CostCenter.objects.filter(code__startswith="cc-").values_list("pk", flat=True)
+            )
+        budgets = list(Budget.objects.select_related("cost_center", "team"))
+        now = datetime(2026, 10, 16, tzinfo=UTC)
+        month_so_far = ReportQuery(start=datetime(2026, 10, 1, tzinfo=UTC), end=now, group_by="cost_center")
+        forecast_times, report_times = [], []
+        for _ in range(self.options.rounds):
+            started = time.perf_counter()
+            count = len(forecasts(budgets, now=now))
+            forecast_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            build_report(month_so_far, viewer=self.reader, now=now)
+            report_times.append(time.perf_counter() - started)
+        forecast, report = statistics.median(forecast_times) * 1000, statistics.median(report_times) * 1000
+        self.figures.update({"budgets": count, "forecast_ms": forecast, "forecast_report_ms": report})
+        self.figures["forecast_ratio"] = forecast / report
 
     def use(self, name: str) -> None:
         """Point the connection at another database, and warm it: each is measured as it runs in service."""
