@@ -7,6 +7,9 @@ class ChargebackConfig(AppConfig):
 
     def ready(self) -> None:
         from chargeback.adjustments import closed_months
+        from chargeback.budgets import grant_impacts
+        from teams.capacity import register_budget_provider
         from teams.catalog import register_closed_months
 
         register_closed_months(closed_months)
+        register_budget_provider(grant_impacts)

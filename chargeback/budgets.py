@@ -22,14 +22,15 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
+from django.utils import timezone
 
 from chargeback.models import Budget, BudgetAlert
 from chargeback.reports import ReportQuery, build_report
 from chargeback.rollups import next_month
 from teams import events
 from teams.catalog import PriceList
-from teams.models import CostCenter, Rate, Resource, Team, TeamNamespace
+from teams.models import CostCenter, Rate, Request, Resource, Team, TeamNamespace
 
 THRESHOLDS = (80, 100)
 HOUR = Decimal(3600)
@@ -181,3 +182,37 @@ def _tell(forecast: Forecast, measure: str, basis: str, threshold: int, percent:
     except IntegrityError:
         return False  # told already (by an earlier run, or a concurrent one)
     return True
+
+
+def grant_impacts(changes: list[tuple[Request, int]], *, now: datetime | None = None) -> dict[int, str]:
+    """For the approval queue: what each grant (guaranteed GPUs added) does to its budget's GPU-hour forecast.
+
+    The team's own budget if it has one, else its cost center's; the added GPUs count from
+    now to the period's end, as the forecast counts guaranteed GPUs.
+    """
+    now = now or timezone.now()
+    teams = {request.team_id for request, _ in changes}
+    centers = {request.team.cost_center_id for request, _ in changes}
+    candidates = Budget.objects.filter(gpu_hours__isnull=False).filter(
+        Q(team_id__in=teams) | Q(team__isnull=True, cost_center_id__in=centers)
+    )
+    candidates = candidates.select_related("team", "cost_center")
+    by_scope = {(budget.team_id or None, budget.cost_center_id): budget for budget in candidates}
+    if not by_scope:
+        return {}
+    forecast_of = {forecast.budget.pk: forecast for forecast in forecasts(list(by_scope.values()), now=now)}
+    impacts = {}
+    for request, added_gpus in changes:
+        budget = by_scope.get((request.team_id, request.team.cost_center_id)) or by_scope.get(
+            (None, request.team.cost_center_id)
+        )
+        if budget is None:
+            continue
+        forecast = forecast_of[budget.pk]
+        added = (added_gpus * Decimal(int((forecast.end - now).total_seconds())) / HOUR).quantize(Decimal(1))
+        percent = ((forecast.forecast_gpu_hours + added) * 100 / budget.gpu_hours).quantize(Decimal(1))
+        name = budget.team.name if budget.team_id else budget.cost_center.name
+        impacts[request.pk] = (
+            f"this grant adds {added:,} GPU-hours this {budget.period}, forecast {percent}% of the {name} budget"
+        )
+    return impacts

@@ -14,12 +14,25 @@ from teams.models import Request, TeamNamespace
 from teams.specs import merge_spec, namespace_spec
 
 _capacity_provider: Callable[[], int | None] | None = None
+#: (requests with the guaranteed GPUs each adds) -> {request id: what the grant does to its budget}; chargeback's.
+_budget_provider: Callable[[list[tuple[Request, int]]], dict[int, str]] | None = None
 
 
 def register_capacity_provider(provider: Callable[[], int | None]) -> None:
     """`provider()` returns the cluster's allocatable GPUs, or None while they are unknown."""
     global _capacity_provider
     _capacity_provider = provider
+
+
+def register_budget_provider(provider: Callable[[list[tuple[Request, int]]], dict[int, str]]) -> None:
+    """Chargeback tells the queue what a grant does to its cost center's (or team's) budget forecast."""
+    global _budget_provider
+    _budget_provider = provider
+
+
+def budget_impacts(changes: list[tuple[Request, int]]) -> dict[int, str]:
+    """request id -> a sentence on its budget ("adds 1,840 GPU-hours, forecast 112% of ..."), where one applies."""
+    return _budget_provider(changes) if _budget_provider and changes else {}
 
 
 def gpu_capacity() -> int | None:

@@ -1,13 +1,17 @@
 """Budgets: October's forecast against a hand computation, and each crossing told exactly once, to the right people."""
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from chargeback.budgets import check_budgets, forecasts
+from django.urls import reverse
+
+from chargeback.budgets import check_budgets, forecasts, grant_impacts
 from chargeback.models import Budget
 from notifications.routing import audience, message_for
 from teams.models import AuditEvent, CostCenter, TeamNamespace
 from tests.chargeback.conftest import at
+from tests.requests import ask_for_gpus
 
 OCT_16 = datetime(2026, 10, 16, tzinfo=UTC)
 
@@ -83,3 +87,16 @@ def test_a_new_period_is_told_again(october):
         "forecast",
         80,
     )
+
+
+def test_the_queue_shows_what_a_grant_does_to_the_budget(october, client):
+    budgets()
+    request = ask_for_gpus(october, october.namespace("ml-research"), "16")
+
+    # 8 more guaranteed GPUs for the 384 h left: 3,072 GPU-hours onto a forecast of 6,432, of 7,000.
+    assert grant_impacts([(request, 8)], now=OCT_16) == {
+        request.pk: "this grant adds 3,072 GPU-hours this month, forecast 136% of the Research & Development budget"
+    }
+    client.force_login(october.approver)
+    page = client.get(reverse("queue")).content.decode()
+    assert re.search(r"Budget impact: this grant adds [\d,]+ GPU-hours this month, forecast \d+% of the Research", page)
