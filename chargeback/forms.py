@@ -42,3 +42,16 @@ class ReportForm(forms.Form):
         elif start and end and not self.errors and (problem := bounds_problem(*report_range(start, end), None)):
             self.add_error(*problem)
         return cleaned
+
+
+class PeriodForm(forms.Form):
+    """Close or reopen one month (its first day, as the page's buttons send it)."""
+
+    month = forms.DateField(widget=forms.HiddenInput)
+    action = forms.ChoiceField(choices=[("close", "Close"), ("reopen", "Reopen")], widget=forms.HiddenInput)
+
+    def clean_month(self) -> date:
+        month = self.cleaned_data["month"]
+        if not EARLIEST <= month <= LATEST:
+            raise forms.ValidationError("Choose a month between 2000 and 2099.")
+        return month.replace(day=1)

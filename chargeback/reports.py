@@ -1,7 +1,8 @@
 """The chargeback report: rolled-up usage summed in SQL, priced in Python, per group and period.
 
 A report covers [start, end) in UTC. Up to what is rolled up (`complete_until`) whole
-days come from the daily table and the hours around them from the hourly table; past it,
+months come from the monthly table (unless a price changes inside them), whole days from
+the daily table and the hours around them from the hourly table; past it,
 up to now, the same integration the rollup runs sums the raw samples in memory: that part
 is provisional (`provisional_until`), final once the hourly rollup passes it.
 Sums are exact integers; hours and money are rounded once, at the end, in integer
@@ -18,8 +19,17 @@ from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
-from chargeback.models import DailyUsage, HourlyUsage, RollupState
-from chargeback.rollups import DAY, floor_day, floor_hour, integrate_hours, live_namespaces, load_checkpoints
+from chargeback.models import DailyUsage, HourlyUsage, MonthlyUsage, RollupState, UsageAdjustment
+from chargeback.rollups import (
+    DAY,
+    floor_day,
+    floor_hour,
+    floor_month,
+    integrate_hours,
+    live_namespaces,
+    load_checkpoints,
+    next_month,
+)
 from provisioning.models import UsageSample
 from teams.catalog import PriceList
 from teams.limits import MAX_REPORT_DAYS, MAX_REPORT_PERIODS
@@ -85,7 +95,11 @@ COLUMNS = [
     "cost_memory_burst",
     "cost_total",
     "currency",
+    "line",
+    "adjusts",
 ]
+#: A row's `line`: what was used in the period, or a correction of a closed month (`adjusts`: YYYY-MM).
+USAGE_LINE, ADJUSTMENT_LINE = "usage", "adjustment"
 COST_COLUMNS = [column for column in COLUMNS if column.startswith("cost_") and column != "cost_center"]
 
 
@@ -97,6 +111,8 @@ class ReportQuery:
     step: str | None = None
     #: Only this cost center (its code), or every one.
     cost_center: str | None = None
+    #: One row per tier too, each with a `tier` (its slug): the FOCUS export prices each row by one SKU.
+    split_tiers: bool = False
 
 
 def build_report(query: ReportQuery, *, viewer, now: datetime | None = None) -> dict:
@@ -109,11 +125,16 @@ def build_report(query: ReportQuery, *, viewer, now: datetime | None = None) -> 
     rolled_end = max(min(query.end, complete_until), query.start) if complete_until else query.start
     now = (now or timezone.now()).replace(microsecond=0)
     data_end = max(min(query.end, now), rolled_end)
-    daily_until = watermarks.get(RollupState.DAILY) or query.start
-    sums, keys, prices, change_days = _sums(query, viewer, rolled_end, daily_until, data_end)
+    sums, keys, prices, change_days = _sums(query, viewer, rolled_end, watermarks, data_end)
     if data_end > rolled_end:
         sums += _provisional_sums(query, viewer, complete_until, data_end, keys, change_days)
     rows, totals = _rows(query, data_end, sums, keys, prices, change_days) if sums else ([], _Totals())
+    adjustments = _adjustment_rows(query, viewer, prices)
+    if adjustments:
+        for adjustment_rows, adjustment_totals in adjustments:
+            rows += adjustment_rows
+            totals.add_row(adjustment_totals)
+        rows.sort(key=_row_order)
     return {
         "start": query.start.isoformat(),
         "end": query.end.isoformat(),
@@ -176,6 +197,81 @@ def _provisional_sums(
     return results
 
 
+def _adjustment_rows(query: ReportQuery, viewer, prices: PriceList) -> list[tuple[list, "_Totals"]]:
+    """Corrections of closed months booked in the report's range: (rows, totals) per month corrected and booked.
+
+    Booked on the first day of a month, they fall in the period holding that day; each is
+    priced at the rates of the hours it corrects, as the closed month's own rows were.
+    """
+    booked = UsageAdjustment.objects.visible_to(viewer).filter(
+        booked_month__gte=_ceil_day(query.start).date(), booked_month__lt=_ceil_day(query.end).date()
+    )
+    if query.cost_center:
+        booked = booked.filter(cost_center__code=query.cost_center)
+    keys = _keys(ReportQuery(start=query.start, end=query.end, group_by=query.group_by))
+    aggregates = _aggregates()
+    sql, params = (
+        booked.values(*keys, "month", "booked_month", "day")
+        .annotate(**aggregates)
+        .order_by()
+        .values_list(*keys, "month", "booked_month", "day", *aggregates)
+        .query.sql_with_params()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    if not fetched:
+        return []
+    parts: dict[tuple, list] = {}
+    for row in fetched:
+        usage_month, booked_month, day = (_as_datetime(value).date() for value in row[len(keys) : len(keys) + 3])
+        parts.setdefault((usage_month, booked_month), []).append((row[: len(keys)], day, row[len(keys) + 3 :]))
+    results = []
+    for (usage_month, booked_month), part in sorted(parts.items()):
+        since = _as_datetime(usage_month)
+        usage = ReportQuery(start=since, end=next_month(since), group_by=query.group_by, split_tiers=query.split_tiers)
+        change_days = prices.change_days(usage_month, usage.end.date())
+        segments = [(sum(1 for change in change_days if change <= day),) if change_days else () for _, day, _ in part]
+        sums = [(*key, *segment, *values) for (key, _, values), segment in zip(part, segments, strict=True)]
+        rows, totals = _rows(usage, usage.end, sums, keys + (["segment"] if change_days else []), prices, change_days)
+        booked_at = _as_datetime(booked_month)
+        if query.step:
+            bucket = _bucket_start(query.step, booked_at)
+            period = (max(bucket, query.start), min(_next_bucket(query.step, bucket), query.end))
+        else:
+            period = (query.start, query.end)
+        for row in rows:
+            row.update(
+                period_start=period[0].isoformat(),
+                period_end=period[1].isoformat(),
+                line=ADJUSTMENT_LINE,
+                adjusts=f"{usage_month:%Y-%m}",
+            )
+        results.append((rows, totals))
+    return results
+
+
+def _bucket_start(step: str, moment: datetime) -> datetime:
+    day = floor_day(moment)
+    if step == "week":
+        return day - timedelta(days=day.weekday())
+    if step == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _row_order(row: dict) -> tuple:
+    return (
+        row["cost_center"],
+        row["group"],
+        row["group_name"],
+        row["period_start"],
+        row["line"],
+        row["adjusts"],
+        row.get("tier", ""),
+    )
+
+
 def bounds_problem(start: datetime, end: datetime, step: str | None) -> tuple[str, str] | None:
     """(field, message) when a report would span more days or periods than teams.limits allows, else None.
 
@@ -206,30 +302,33 @@ PRICE_SCALE = 10**6
 
 
 def _sums(
-    query: ReportQuery, viewer, end: datetime, daily_until: datetime, data_end: datetime
+    query: ReportQuery, viewer, end: datetime, watermarks: dict, data_end: datetime
 ) -> tuple[list[tuple], list[str], PriceList, list[date]]:
     """Rows of (group keys..., segment?, sums...) from SQL, one per group, tier, bucket and rate period.
 
     [start, end) is what is rolled up; `data_end` (at or after `end`) bounds the rate periods.
     """
-    first_day = _ceil_day(query.start)
-    last_day = min(floor_day(end), floor_day(daily_until))
     prices = PriceList()
     change_days = prices.change_days(query.start.date(), data_end.date() + DAY)
     keys = _keys(query) + (["segment"] if change_days else [])
     if end <= query.start:
         return [], keys, prices, change_days
+    plan = _plan(query, end, watermarks, change_days)
     parts: list = []
-    if first_day < last_day:
-        parts.append(DailyUsage.objects.visible_to(viewer).filter(day__gte=first_day.date(), day__lt=last_day.date()))
-        ranges = [(query.start, first_day), (last_day, end)]
-    else:
-        ranges = [(query.start, end)]
-    hours = Q()
-    for since, until in ranges:
-        if since < until:
+    if plan.months:
+        months = Q()
+        for since, until in plan.months:
+            months |= Q(month__gte=since.date(), month__lt=until.date())
+        parts.append(MonthlyUsage.objects.visible_to(viewer).filter(months))
+    if plan.days:
+        days = Q()
+        for since, until in plan.days:
+            days |= Q(day__gte=since.date(), day__lt=until.date())
+        parts.append(DailyUsage.objects.visible_to(viewer).filter(days))
+    if plan.hours:
+        hours = Q()
+        for since, until in plan.hours:
             hours |= Q(hour__gte=since, hour__lt=until)
-    if hours:
         parts.append(HourlyUsage.objects.visible_to(viewer).filter(hours))
     aggregates = _aggregates()
     statements = []
@@ -243,7 +342,7 @@ def _sums(
     if len(statements) == 1:
         sql, params = statements[0]
     else:
-        # Whole days and the hours around them, summed together by the database: one row per group.
+        # Months, days and the hours around them, summed together by the database: one row per group.
         columns = ", ".join(keys)
         totals = ", ".join(f"SUM({name})" for name in aggregates)
         union = " UNION ALL ".join(
@@ -256,6 +355,54 @@ def _sums(
         cursor.execute(sql, params)
         results = list(cursor.fetchall())
     return results, keys, prices, change_days
+
+
+@dataclass
+class _Plan:
+    """Which rollup table covers which part of [start, end): [since, until) ranges per table."""
+
+    months: list[tuple[datetime, datetime]]
+    days: list[tuple[datetime, datetime]]
+    hours: list[tuple[datetime, datetime]]
+
+
+def _plan(query: ReportQuery, end: datetime, watermarks: dict, change_days: list[date]) -> _Plan:
+    """The coarsest rows that sum to exactly the same totals: whole months, then whole days, then hours.
+
+    A month is read from the monthly table when it is rolled up, lies inside the report, the
+    report has no daily or weekly step, and no price changes inside it (a change on the 1st
+    starts a rate period with the month, so its rows still fall into one period).
+    """
+    monthly_until = watermarks.get(RollupState.MONTHLY)
+    daily_until = watermarks.get(RollupState.DAILY) or query.start
+    plan = _Plan([], [], [])
+    if monthly_until and query.step in (None, "month"):
+        month = floor_month(query.start)
+        if month < query.start:
+            month = next_month(month)
+        while next_month(month) <= min(end, monthly_until):
+            following = next_month(month)
+            if not any(month.date() < day < following.date() for day in change_days):
+                if plan.months and plan.months[-1][1] == month:
+                    plan.months[-1] = (plan.months[-1][0], following)
+                else:
+                    plan.months.append((month, following))
+            month = following
+    remainder, cursor = [], query.start
+    for since, until in plan.months:
+        if cursor < since:
+            remainder.append((cursor, since))
+        cursor = until
+    if cursor < end:
+        remainder.append((cursor, end))
+    for since, until in remainder:
+        first_day, last_day = _ceil_day(since), min(floor_day(until), floor_day(daily_until))
+        if first_day < last_day:
+            plan.days.append((first_day, last_day))
+            plan.hours += [(a, b) for a, b in ((since, first_day), (last_day, until)) if a < b]
+        else:
+            plan.hours.append((since, until))
+    return plan
 
 
 def _keys(query: ReportQuery) -> list[str]:
@@ -334,7 +481,7 @@ class _Totals:
             append(_fixed(used, divisor, 6))
             append(_fixed(burst, divisor, 6))
             append(_fixed(reserved - in_reserved if reserved > in_reserved else 0, divisor, 6))
-            append(_fixed(in_reserved, reserved, 4) if reserved else None)
+            append(_fixed(in_reserved, reserved, 4) if reserved > 0 else None)
             append(_fixed(sums[unknown_at], 3600, 6))
             append(_fixed(sums[used_unknown_at], 3600, 6))
         cents = self.cents or [0] * len(PRICED)
@@ -344,7 +491,7 @@ class _Totals:
         return dict(zip(MEASURE_COLUMNS, values, strict=True))
 
 
-MEASURE_COLUMNS = COLUMNS[5:-1]
+MEASURE_COLUMNS = COLUMNS[5 : COLUMNS.index("currency")]
 #: Per resource, in the order of COLUMNS: its divisor and where its sums are.
 _LAYOUT = [
     (
@@ -373,7 +520,12 @@ def _rows(
         bucket = row[step_index] if step_index is not None else None
         if isinstance(bucket, str):  # SQLite returns dates as text; provisional rows carry dates
             bucket = date.fromisoformat(bucket)
-        key = (row[0], row[center_index] if center_index is not None else None, bucket)
+        key = (
+            row[0],
+            row[center_index] if center_index is not None else None,
+            bucket,
+            row[tier_index] if query.split_tiers else None,
+        )
         # The row's sums, in SUMMED order, as integers (NULL: nothing to sum).
         values = [int(value or 0) for value in row[key_count : key_count + plain]]
         values += [int(row[high] or 0) * SPLIT + int(row[high + 1] or 0) for high, _ in split_at]
@@ -407,7 +559,8 @@ def _rows(
     rows = []
     currency, places = settings.CHARGEBACK_CURRENCY, settings.CHARGEBACK_COST_DECIMALS
     periods: dict = {}  # bucket -> (period_start, period_end) as text, computed once per bucket
-    for (group_id, center_id, bucket), totals in accumulated.items():
+    tiers = _labels("tier", {key[3] for key in accumulated}) if query.split_tiers else {}
+    for (group_id, center_id, bucket, tier_id), totals in accumulated.items():
         totals.round_costs(places)
         report_totals.add_row(totals)
         period = periods.get(bucket)
@@ -425,8 +578,11 @@ def _rows(
         }
         row.update(totals.as_columns(places))
         row["currency"] = currency
+        row["line"], row["adjusts"] = USAGE_LINE, ""
+        if query.split_tiers:
+            row["tier"] = tiers[tier_id][0]
         rows.append(row)
-    rows.sort(key=lambda row: (row["cost_center"], row["group"], row["group_name"], row["period_start"]))
+    rows.sort(key=_row_order)
     return rows, report_totals
 
 
@@ -450,6 +606,8 @@ def _fixed(numerator: int, denominator: int, places: int, shift: int = 0) -> str
     decimals = places + shift
     if not numerator:
         return _ZEROS[decimals]
+    if numerator < 0:  # adjustments may take back what was billed
+        return "-" + _fixed(-numerator, denominator, places, shift)
     value = numerator * _POWERS[places]
     if denominator != 1:
         value, remainder = divmod(value, denominator)

@@ -1,10 +1,11 @@
-"""Raw usage samples rolled up into hourly and daily rows, so that no report reads raw samples.
+"""Raw usage samples rolled up into hourly, daily and monthly rows, so that no report reads raw samples.
 
 The hourly rollup integrates every complete hour once (chargeback.integration) and
 carries each series' last value across the watermark in checkpoints; the daily rollup
-sums complete days of hourly rows. Each row is attributed to the namespace's tier, team
-and cost center at the time it is rolled up (within minutes of the hour's end), so a
-later tier change or reorganisation never rewrites what was billed.
+sums complete days of hourly rows, the monthly one complete months of daily rows. Each
+row is attributed to the namespace's tier, team and cost center at the time it is rolled
+up (within minutes of the hour's end), so a later tier change or reorganisation never
+rewrites what was billed.
 """
 
 import logging
@@ -16,14 +17,16 @@ from operator import itemgetter
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
+from chargeback.adjustments import closed_until, split_closed_hours
 from chargeback.integration import NamespaceState, Sample, Value, epoch, from_epoch, integrate
 from chargeback.models import (
     METRICS,
     DailyUsage,
     HourlyUsage,
+    MonthlyUsage,
     NamespaceCheckpoint,
     RollupState,
     SeriesCheckpoint,
@@ -47,6 +50,8 @@ class RollupResult:
     hourly_rows: int = 0
     days: int = 0
     daily_rows: int = 0
+    months: int = 0
+    monthly_rows: int = 0
     complete_until: datetime | None = None
 
 
@@ -56,6 +61,15 @@ def floor_hour(moment: datetime) -> datetime:
 
 def floor_day(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def floor_month(moment: datetime) -> datetime:
+    return floor_day(moment).replace(day=1)
+
+
+def next_month(moment: datetime) -> datetime:
+    """The first moment of the month after `moment`'s."""
+    return (floor_month(moment) + timedelta(days=32)).replace(day=1)
 
 
 def week_of(day: date) -> date:
@@ -72,6 +86,8 @@ def roll_up(*, now: datetime | None = None, max_hours: int | None = None) -> Rol
     max_hours = max_hours or settings.CHARGEBACK_ROLLUP_MAX_HOURS
     target = floor_hour(now - timedelta(seconds=settings.CHARGEBACK_ROLLUP_DELAY_SECONDS))
     result = RollupResult()
+    newest_sample = UsageSample.objects.aggregate(newest=Max("pk"))["newest"] or 0
+    restart_for_late_samples()
     start = watermark(RollupState.HOURLY)
     if start is None:
         first = UsageSample.objects.order_by("time").values_list("time", flat=True).first()
@@ -86,21 +102,48 @@ def roll_up(*, now: datetime | None = None, max_hours: int | None = None) -> Rol
         result.hours += int((chunk_end - start) / HOUR)
         start = chunk_end
     result.days, result.daily_rows = roll_up_days()
+    result.months, result.monthly_rows = roll_up_months()
+    RollupState.objects.filter(name=RollupState.HOURLY).update(last_sample_id=newest_sample)
     result.complete_until = watermark(RollupState.HOURLY)
     logger.info(
         "chargeback.rolled_up",
-        extra={"hours": result.hours, "hourly_rows": result.hourly_rows, "days": result.days},
+        extra={"hours": result.hours, "hourly_rows": result.hourly_rows, "days": result.days, "months": result.months},
     )
     return result
 
 
+def restart_for_late_samples() -> None:
+    """Samples that arrived, since the last run, for a closed month: integrate again from the first of them.
+
+    Hours of closed months are not rewritten (chargeback.adjustments books the difference);
+    late samples for open months are left to an operator's restart, as before months closed.
+    """
+    state = RollupState.objects.filter(name=RollupState.HOURLY).values("complete_until", "last_sample_id").first()
+    until = closed_until()
+    if state is None or until is None:
+        return
+    late = UsageSample.objects.filter(
+        pk__gt=state["last_sample_id"], time__lt=min(until, state["complete_until"])
+    ).aggregate(first=Min("time"), count=Count("pk"))
+    if late["first"] is not None:
+        logger.warning(
+            "chargeback.late_samples",
+            extra={"samples": late["count"], "first": late["first"].isoformat(), "closed_until": until.isoformat()},
+        )
+        restart_from(late["first"])
+
+
 def roll_up_hours(start: datetime, end: datetime) -> int:
-    """Integrate [start, end) (whole hours, starting at the hourly watermark); return the rows written."""
+    """Integrate [start, end) (whole hours, starting at the hourly watermark); return the rows written.
+
+    Hours in a closed month keep their rows: the difference is booked as an adjustment.
+    """
     namespaces = live_namespaces(TeamNamespace.objects.all(), start)
     states = load_checkpoints(namespaces)
     rows = integrate_hours(namespaces, states, start, end)
     with transaction.atomic():
-        HourlyUsage.objects.filter(hour__gte=start, hour__lt=end).delete()
+        rows, closed_hours = split_closed_hours(rows, start, end)
+        HourlyUsage.objects.filter(hour__gte=start, hour__lt=end).exclude(closed_hours).delete()
         HourlyUsage.objects.bulk_create(rows, batch_size=2000)
         save_checkpoints({key: value for key, value in states.items() if key in namespaces})
         RollupState.objects.update_or_create(name=RollupState.HOURLY, defaults={"complete_until": end})
@@ -251,6 +294,14 @@ def roll_up_days() -> tuple[int, int]:
     end = floor_day(hourly)
     if start >= end:
         return 0, 0
+    with transaction.atomic():
+        rows = sum_days(start, end)
+        RollupState.objects.update_or_create(name=RollupState.DAILY, defaults={"complete_until": end})
+    return (end - start).days, rows
+
+
+def sum_days(start: datetime, end: datetime) -> int:
+    """Replace the daily rows of [start, end) (whole days) by the sums of their hourly rows; return how many."""
     keys = ["namespace_id", "day", "week", "month", "tier_id", "team_id", "cost_center_id"]
     sums = (
         HourlyUsage.objects.filter(hour__gte=start, hour__lt=end)
@@ -265,8 +316,54 @@ def roll_up_days() -> tuple[int, int]:
     with transaction.atomic():
         DailyUsage.objects.filter(day__gte=start.date(), day__lt=end.date()).delete()
         DailyUsage.objects.bulk_create(rows, batch_size=2000)
-        RollupState.objects.update_or_create(name=RollupState.DAILY, defaults={"complete_until": end})
-    return (end - start).days, len(rows)
+    return len(rows)
+
+
+def roll_up_months() -> tuple[int, int]:
+    """Sum every complete month of daily rows not yet in the monthly table; return (months, rows)."""
+    daily = watermark(RollupState.DAILY)
+    if daily is None:
+        return 0, 0
+    start = watermark(RollupState.MONTHLY)
+    if start is None:
+        first = DailyUsage.objects.order_by("day").values_list("day", flat=True).first()
+        if first is None:
+            return 0, 0
+        start = datetime(first.year, first.month, 1, tzinfo=daily.tzinfo)
+    end = floor_month(daily)
+    if start >= end:
+        return 0, 0
+    months, moment = 0, start
+    while moment < end:
+        months, moment = months + 1, next_month(moment)
+    with transaction.atomic():
+        rows = sum_months(start, end)
+        RollupState.objects.update_or_create(name=RollupState.MONTHLY, defaults={"complete_until": end})
+    return months, rows
+
+
+def sum_months(start: datetime, end: datetime) -> int:
+    """Replace the monthly rows of [start, end) (whole months) by the sums of their daily rows; return how many."""
+    keys = ["namespace_id", "month", "tier_id", "team_id", "cost_center_id"]
+    sums = (
+        DailyUsage.objects.filter(day__gte=start.date(), day__lt=end.date())
+        .values(*keys)
+        .annotate(**{f"total_{name}": Sum(name) for name in METRICS})
+        .order_by()
+    )
+    rows = [
+        MonthlyUsage(
+            **{key: row[key] for key in keys},
+            day=row["month"],
+            week=week_of(row["month"]),
+            **{name: row[f"total_{name}"] for name in METRICS},
+        )
+        for row in sums.iterator(chunk_size=5000)
+    ]
+    with transaction.atomic():
+        MonthlyUsage.objects.filter(month__gte=start.date(), month__lt=end.date()).delete()
+        MonthlyUsage.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
 
 
 def restart_from(moment: datetime) -> None:
@@ -283,6 +380,7 @@ def restart_from(moment: datetime) -> None:
         save_checkpoints(states)
         RollupState.objects.update_or_create(name=RollupState.HOURLY, defaults={"complete_until": start})
         RollupState.objects.update_or_create(name=RollupState.DAILY, defaults={"complete_until": floor_day(start)})
+        RollupState.objects.update_or_create(name=RollupState.MONTHLY, defaults={"complete_until": floor_month(start)})
 
 
 def kept_history() -> timedelta:

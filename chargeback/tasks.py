@@ -1,10 +1,11 @@
-"""Periodic chargeback work: roll raw samples up, and prune the raw samples past retention."""
+"""Periodic chargeback work: roll raw samples up (then check budgets), and prune the raw samples past retention."""
 
 from dataclasses import asdict
 
 from celery import shared_task
+from django.utils import timezone
 
-from chargeback import rollups
+from chargeback import budgets, rollups
 from provisioning.locks import task_lock
 
 
@@ -15,7 +16,9 @@ def rollup_usage() -> dict:
         if not held:
             return {"skipped": "another rollup holds the lock"}
         result = rollups.roll_up()
+        alerts = budgets.check_budgets(now=timezone.now())
     summary = asdict(result)
+    summary["budget_alerts"] = alerts
     summary["complete_until"] = result.complete_until.isoformat() if result.complete_until else None
     return summary
 

@@ -23,6 +23,7 @@ class Topic(models.TextChoices):
     QUOTA = "quota", "Quota warnings: usage near a namespace's hard limit"
     NAMESPACES = "namespaces", "Namespaces: drift and failed re-applies"
     TOKENS = "tokens", "API tokens about to expire"
+    BUDGETS = "budgets", "Budgets: 80% and 100% reached or forecast"
 
 
 #: Topics nobody hears until they choose to; every other topic is on until unticked.

@@ -14,8 +14,8 @@ from django.urls import reverse
 
 from notifications.models import Topic
 from teams.events import is_system_actor
-from teams.models import AuditEvent, Request, TeamNamespace
-from teams.roles import Role, approvers, people_of
+from teams.models import AuditEvent, Request, Team, TeamNamespace
+from teams.roles import Role, approvers, finance_people, people_of
 
 User = get_user_model()
 
@@ -105,6 +105,16 @@ def _leads_and_approvers(event: AuditEvent, team_id: int | None) -> set:
     return (set(people_of(team_id, Role.LEAD)) if team_id else set()) | set(approvers())
 
 
+def _finance_and_leads(event: AuditEvent, team_id: int | None) -> set:
+    """A budget's: the finance group, and the leads of its team (or of every team of its cost center)."""
+    after = event.after
+    teams = Team.objects.filter(slug=after["team"]) if after.get("team") else Team.objects.filter(
+        cost_center__code=after.get("cost_center")
+    )
+    leads = {user for team_id in teams.values_list("pk", flat=True) for user in people_of(team_id, Role.LEAD)}
+    return set(finance_people()) | leads
+
+
 def _owner(event: AuditEvent, team_id: int | None) -> set:
     return set(User.objects.filter(username=event.target.removeprefix("user:"), is_active=True))
 
@@ -127,6 +137,17 @@ def _quota_warning(event: AuditEvent) -> str:
     return (
         f"{after.get('namespace')}: {after.get('resource')} at {after.get('percent')}% of hard "
         f"({after.get('used')} of {after.get('hard')} in {after.get('quota')})"
+    )
+
+
+def _budget(event: AuditEvent) -> str:
+    after = event.after
+    scope = f"team {after['team']}" if after.get("team") else f"cost center {after.get('cost_center')}"
+    unit = "GPU-hours" if after.get("measure") == "gpu_hours" else after.get("currency", "")
+    told = "has reached" if after.get("basis") == "actual" else "is forecast to reach"
+    return (
+        f"The {after.get('period')}ly budget of {scope} {told} {after.get('percent')}% "
+        f"({after.get('value')} of {after.get('limit')} {unit}, period from {after.get('period_start')})"
     )
 
 
@@ -174,6 +195,7 @@ RULES: dict[str, _Rule] = {
         lambda e: f"Re-applying {e.target.removeprefix('namespace:')} failed: {_clip(e.after.get('error', ''), 160)}",
         _leads_and_approvers,
     ),
+    "budget.crossed": _Rule(Topic.BUDGETS, _budget, _finance_and_leads),
     "token.expiring": _Rule(
         Topic.TOKENS,
         lambda e: f"Your API token {_quoted(e.after.get('name', ''))} expires on {e.after.get('expires_on')}",

@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 
 from teams import events, workflow
 from teams.capacity import recount_guaranteed
-from teams.catalog import check_rate_day, is_billed
+from teams.catalog import check_rate_day, check_rate_outside_closed_months, is_billed
 from teams.models import (
     AuditEvent,
     Cluster,
@@ -188,6 +188,9 @@ class RateForm(forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         if cleaned.get("effective_from") is not None:
+            if cleaned.get("tier") is not None and cleaned.get("resource") and cleaned.get("kind"):
+                fields = ("tier", "resource", "kind", "effective_from")
+                check_rate_outside_closed_months(Rate(pk=self.instance.pk, **{name: cleaned[name] for name in fields}))
             check_rate_day(cleaned["effective_from"])
         return cleaned
 

@@ -57,6 +57,21 @@ def cluster_status(cluster_id: int) -> ClusterStatus:
     return cluster_statuses().get(cluster_id, UNKNOWN)
 
 
+#: (requests with the guaranteed GPUs each adds) -> {request id: what the grant does to its budget}; chargeback's.
+_budget_provider: Callable[[list[tuple[Request, Decimal]]], dict[int, str]] | None = None
+
+
+def register_budget_provider(provider: Callable[[list[tuple[Request, Decimal]]], dict[int, str]]) -> None:
+    """Chargeback tells the queue what a grant does to its cost center's (or team's) budget forecast."""
+    global _budget_provider
+    _budget_provider = provider
+
+
+def budget_impacts(changes: list[tuple[Request, Decimal]]) -> dict[int, str]:
+    """request id -> a sentence on its budget ("adds 1,840 GPU-hours, forecast 112% of ..."), where one applies."""
+    return _budget_provider(changes) if _budget_provider and changes else {}
+
+
 @dataclass(frozen=True)
 class CapacityImpact:
     cluster: str

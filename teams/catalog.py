@@ -16,7 +16,7 @@ and capacity (teams) need it as much as provisioning and chargeback do.
 import copy
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -238,6 +238,12 @@ class PriceList:
         position = bisect_right(self._days.get(key, []), day)
         return self._prices[key][position - 1] if position else Decimal(0)
 
+    def effective_from(self, tier_id: int, resource: str, kind: str, day: date) -> date | None:
+        """The first day of the rate in effect on `day` (None before the first rate): which price point applies."""
+        days = self._days.get((tier_id, resource, kind), [])
+        position = bisect_right(days, day)
+        return days[position - 1] if position else None
+
     def gpu_prices(self, tier: GpuTier, day: date) -> dict[str, Decimal]:
         """The GPU-hour prices of a tier on a day, by rate kind: reserved (guaranteed) and burst (used beyond)."""
         return {kind: self.price(tier.pk, Resource.GPU, kind, day) for kind in Rate.Kind.values}
@@ -367,6 +373,67 @@ def check_rate_day(effective_from: date, today: date | None = None) -> None:
                 f"takes effect from {first.isoformat()} on at the earliest."
             }
         )
+
+
+_closed_months_provider: Callable[[], list[date]] | None = None
+
+
+def register_closed_months(provider: Callable[[], list[date]]) -> None:
+    """`provider()` returns the first days of the months finance closed (chargeback registers it)."""
+    global _closed_months_provider
+    _closed_months_provider = provider
+
+
+def check_rate_outside_closed_months(rate: Rate, *, deleting: bool = False) -> None:
+    """Refuse a rate written, changed or deleted so that a day of a closed month would be priced differently.
+
+    A rate prices every day from its own until the next rate of its tier, resource and kind:
+    that span (before and after the change) must not touch a closed month.
+    """
+    closed = _closed_months_provider() if _closed_months_provider else []
+    if not closed:
+        return
+    spans = []
+    if rate.pk is not None:
+        stored = Rate.objects.filter(pk=rate.pk).first()
+        if stored is not None:
+            spans.append(_rate_span(stored))
+    if not deleting:
+        spans.append(_rate_span(rate))
+    for first, until in spans:
+        for month in closed:
+            following = (month + timedelta(days=32)).replace(day=1)
+            if first < following and (until is None or month < until):
+                raise ValidationError(
+                    {
+                        "effective_from": f"{month:%B %Y} is closed: its prices are part of a closed report and "
+                        f"cannot change (a rate from {first.isoformat()} would price it)."
+                    }
+                )
+
+
+def _rate_span(rate: Rate) -> tuple[date, date | None]:
+    """[effective_from, the next rate's day) of `rate` among its tier's, resource's and kind's rates."""
+    following = (
+        Rate.objects.filter(
+            tier_id=rate.tier_id, resource=rate.resource, kind=rate.kind, effective_from__gt=rate.effective_from
+        )
+        .exclude(pk=rate.pk)
+        .order_by("effective_from")
+        .values_list("effective_from", flat=True)
+        .first()
+    )
+    return rate.effective_from, following
+
+
+def refuse_saving_rate_in_closed_month(sender, instance: Rate, **kwargs) -> None:
+    """pre_save of Rate: the rule holds for every writer, not only the admin form."""
+    check_rate_outside_closed_months(instance)
+
+
+def refuse_deleting_rate_in_closed_month(sender, instance: Rate, **kwargs) -> None:
+    """pre_delete of Rate."""
+    check_rate_outside_closed_months(instance, deleting=True)
 
 
 def _whole(value: object) -> int:

@@ -28,3 +28,6 @@ QUOTA_KEYS = [
 ]
 #: Where each of those keys goes when quota keys are listed.
 QUOTA_KEY_ORDER = {key: index for index, (key, _) in enumerate(QUOTA_KEYS)}
+
+#: The user row that acts for the portal itself (teams.events.system_actor); it cannot sign in.
+SYSTEM_USERNAME = "gpu-portal-system"

@@ -8,7 +8,7 @@ carriage return gets a leading single quote, which spreadsheets show as text; nu
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A plain decimal number, negative or with an exponent, as the reports write them: no spreadsheet runs it.
@@ -32,3 +32,16 @@ def write_csv(columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> s
     for row in rows:
         writer.writerow([neutralise_cell(row.get(column)) for column in columns])
     return buffer.getvalue()
+
+
+def stream_csv(columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> Iterator[str]:
+    """The same lines as `write_csv`, one at a time: an export too large to hold is written as it is read."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([neutralise_cell(column) for column in columns])
+    yield buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([neutralise_cell(row.get(column)) for column in columns])
+        yield buffer.getvalue()

@@ -13,12 +13,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.dispatch import Signal
 
+from teams.constants import SYSTEM_USERNAME
 from teams.models import AuditEvent, Request
 
 logger = logging.getLogger(__name__)
 
-#: The user row that acts for the portal itself; it has no usable password and is inactive.
-SYSTEM_USERNAME = "gpu-portal-system"
 
 #: Sent with `event` (an AuditEvent) after the transaction that recorded it commits.
 event_recorded = Signal()

@@ -20,7 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
 
-from teams.constants import APPROVERS_GROUP, FINANCE_GROUP
+from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, SYSTEM_USERNAME
 
 
 class Role(models.TextChoices):
@@ -49,6 +49,7 @@ PLATFORM_ROLE_GROUPS = {role: name for name, role in GROUP_ROLES.items()}
 
 APPROVERS_ONLY = "Only platform admins in the approvers group can do this."
 CHARGEBACK_READERS_ONLY = "Chargeback is for members of a team, the finance group and approvers."
+FINANCE_ONLY = "Only members of the finance group can do this."
 
 
 def platform_roles(user) -> frozenset[Role]:
@@ -87,6 +88,12 @@ def approvers():
     return users.filter(in_group | Q(is_superuser=True)).distinct()
 
 
+def finance_people():
+    """Every active user in the finance group."""
+    names = [name for name, role in GROUP_ROLES.items() if role == Role.FINANCE]
+    return get_user_model().objects.filter(is_active=True, groups__name__in=names).distinct()
+
+
 def people_of(team_id: int, *roles: Role):
     """The active users who hold one of `roles` in the team (any team role if none is named)."""
     memberships = {"memberships__team_id": team_id}
@@ -108,8 +115,11 @@ def is_lead(user, team) -> bool:
 
 
 def sees_every_team(user) -> bool:
-    """Approvers and finance read every team's data; finance changes nothing (the workflow refuses it)."""
-    return is_approver(user) or is_finance(user)
+    """Approvers and finance read every team's data; finance changes nothing (the workflow refuses it).
+
+    So does the system actor, for what no person does (budget checks read every cost center's chargeback).
+    """
+    return is_approver(user) or is_finance(user) or getattr(user, "username", None) == SYSTEM_USERNAME
 
 
 def team_ids(user, *roles: Role):
@@ -185,6 +195,12 @@ def require_lead(user, team) -> None:
 def require_chargeback_reader(user) -> None:
     if not can_read_chargeback(user):
         raise PermissionDenied(CHARGEBACK_READERS_ONLY)
+
+
+def require_finance(user) -> None:
+    """Closing and reopening months (and budgets) are finance's."""
+    if not is_finance(user):
+        raise PermissionDenied(FINANCE_ONLY)
 
 
 def holds_any_role(user) -> bool:

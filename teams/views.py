@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from teams import conversation, roles, workflow
-from teams.capacity import CapacityTotals, cluster_status
+from teams.capacity import CapacityTotals, budget_impacts, cluster_status
 from teams.forms import build_form, lead_teams, resolve_target, revision_data
 from teams.models import AuditEvent, Cluster, GpuTier, Request, Team, TeamNamespace
 from teams.policy import PolicyError, check_request
@@ -371,6 +371,10 @@ def queue(request: HttpRequest) -> HttpResponse:
                 "since_first": since_first(item.first_changes, item.changes) if item.revision > 1 else [],
             }
         )
+    changes = [(row["item"], row["impact"].guaranteed_after - row["impact"].guaranteed_now) for row in rows]
+    budgets = budget_impacts([(item, added) for item, added in changes if added > 0])
+    for row in rows:
+        row["budget"] = budgets.get(row["item"].pk, "")
     return render(
         request,
         "teams/queue.html",

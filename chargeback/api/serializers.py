@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from rest_framework import serializers
 
-from chargeback.reports import COLUMNS, GROUPS, STEPS, ReportQuery, bounds_problem
+from chargeback.reports import COLUMNS, GROUPS, MEASURE_COLUMNS, STEPS, ReportQuery, bounds_problem
 
 #: Reports cover this century; beyond it a date is a typo, and date arithmetic would overflow.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -68,7 +68,7 @@ class ReportRowSerializer(serializers.Serializer):
 
 class ReportTotalsSerializer(serializers.Serializer):
     def get_fields(self) -> dict:
-        return {column: serializers.CharField(allow_null=column.endswith("_utilization")) for column in COLUMNS[5:-1]}
+        return {column: serializers.CharField(allow_null=column.endswith("_utilization")) for column in MEASURE_COLUMNS}
 
 
 class ReportSerializer(serializers.Serializer):
@@ -88,3 +88,31 @@ class ReportSerializer(serializers.Serializer):
     columns = serializers.ListField(child=serializers.CharField(), help_text="The CSV header, in order.")
     rows = ReportRowSerializer(many=True)
     totals = ReportTotalsSerializer()
+
+
+class FocusQuerySerializer(serializers.Serializer):
+    """The FOCUS export's range: whole days or hours, as the report's; one FOCUS row per day and charge."""
+
+    start = serializers.DateTimeField(
+        input_formats=["%Y-%m-%d", "iso-8601"], help_text="From (inclusive), as for the report."
+    )
+    end = serializers.DateTimeField(
+        input_formats=["%Y-%m-%d", "iso-8601"], help_text="Until (exclusive), as for the report."
+    )
+    cost_center = serializers.CharField(
+        required=False, allow_null=True, default=None, max_length=32, help_text="Only this cost center (its code)."
+    )
+
+    def validate_start(self, value: datetime) -> datetime:
+        return _check_moment(value)
+
+    def validate_end(self, value: datetime) -> datetime:
+        return _check_moment(value)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": ["Must be after start."]})
+        if problem := bounds_problem(attrs["start"], attrs["end"], None):
+            field_name, message = problem
+            raise serializers.ValidationError({field_name: [message]})
+        return attrs

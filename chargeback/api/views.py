@@ -1,8 +1,9 @@
-"""GET /api/v1/chargeback/: the report as JSON or CSV, with an ETag for conditional requests."""
+"""GET /api/v1/chargeback/: the report as JSON or CSV, with an ETag; GET /api/v1/chargeback/focus/: FOCUS CSV."""
 
 import hashlib
 import json
 
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -12,9 +13,12 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from chargeback.api.renderers import ReportCsvRenderer
-from chargeback.api.serializers import ReportQuerySerializer, ReportSerializer
+from chargeback.api.serializers import FocusQuerySerializer, ReportQuerySerializer, ReportSerializer
+from chargeback.focus import COLUMNS as FOCUS_COLUMNS
+from chargeback.focus import VERSION, focus_rows
 from chargeback.reports import build_report
 from teams.api.permissions import CanReadChargeback
+from teams.csv_export import stream_csv
 
 FORMATS = ("json", "csv")
 
@@ -78,3 +82,33 @@ class ChargebackView(APIView):
 
 def _listed(header: str) -> set[str]:
     return {part.strip().removeprefix("W/") for part in header.split(",") if part.strip()}
+
+
+class FocusExportView(APIView):
+    """The chargeback as FOCUS 1.0 rows (CSV), streamed: a year is written as it is read, never held whole."""
+
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, CanReadChargeback]
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        parameters=[FocusQuerySerializer],
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="FOCUS 1.0 columns; one row per namespace, tier, day and charge."
+            )
+        },
+        description="FinOps Open Cost and Usage Specification (FOCUS 1.0) export of [start, end) in UTC: "
+        "BilledCost, EffectiveCost and ListCost are the chargeback report's costs (no discounts), "
+        "PricingQuantity the reserved or burst unit-hours, Tags the team, cost center, GPU tier and cluster. "
+        "Corrections of closed months have ChargeClass Correction. Same money as the CSV by namespace and day.",
+    )
+    def get(self, request) -> StreamingHttpResponse:
+        parameters = FocusQuerySerializer(data=request.query_params)
+        parameters.is_valid(raise_exception=True)
+        data = parameters.validated_data
+        rows = focus_rows(data["start"], data["end"], viewer=request.user, cost_center=data["cost_center"])
+        response = StreamingHttpResponse(stream_csv(FOCUS_COLUMNS, rows), content_type="text/csv; charset=utf-8")
+        name = f"focus-{VERSION}-{data['start']:%Y-%m-%d}-{data['end']:%Y-%m-%d}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Cache-Control"] = "private, no-cache"
+        return response

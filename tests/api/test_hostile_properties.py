@@ -102,3 +102,26 @@ def test_a_chargeback_query(world, clients, query):
     response = clients.finance.get("/api/v1/chargeback/", query)
 
     assert_no_500_and_nothing_stored_when_refused(response, before)
+
+
+@HOSTILE
+@given(
+    query=st.fixed_dictionaries(
+        {},
+        optional={
+            key: st.one_of(
+                st.sampled_from(["2000-01-01", "2099-12-31", "2026-10-01T00:00:00Z", "2026-10-02", "rd-001"]),
+                st.text(st.characters(exclude_categories=["Cs"]), max_size=30),
+            )
+            for key in ("start", "end", "cost_center")
+        },
+    )
+)
+def test_a_focus_export_query(world, clients, query):
+    before = row_counts()
+
+    response = clients.finance.get("/api/v1/chargeback/focus/", query)
+    if response.status_code == 200:
+        b"".join(response.streaming_content)  # the rows are written while the response streams
+
+    assert_no_500_and_nothing_stored_when_refused(response, before)

@@ -3,6 +3,7 @@
 import csv
 import io
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -69,6 +70,18 @@ def test_a_cost_centers_csv_holds_its_teams_only(october, client):
     assert [(row["group"], row["cost_center"], row["cost_total"]) for row in rows] == [
         ("research", "rd-001", "23270.40")
     ]
+
+
+def test_the_focus_download_link_exports_the_pages_period(october, client):
+    client.force_login(october.finance)
+    page = client.get(reverse("chargeback:report"), OCTOBER).content.decode()
+    link = re.search(r'href="(/api/v1/chargeback/focus/[^"]+)"', page)[1].replace("&amp;", "&")
+
+    response = client.get(link)
+
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert response["Content-Disposition"] == 'attachment; filename="focus-1.0-2026-10-01-2026-11-01.csv"'
+    assert sum(Decimal(row["BilledCost"]) for row in rows) == Decimal("24456.00")
 
 
 @pytest.mark.parametrize("persona", ["research_member", "research_lead"])

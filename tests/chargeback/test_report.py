@@ -43,6 +43,8 @@ RESEARCH = {
     "cost_memory_burst": "0.00",
     "cost_total": "23270.40",
     "currency": "USD",
+    "line": "usage",
+    "adjusts": "",
 }
 NOTHING = {
     "cpu_reserved_core_hours": "0.000000",
@@ -78,6 +80,8 @@ EXPERIMENTS = {
     "cost_memory_burst": "0.00",
     "cost_total": "1185.60",
     "currency": "USD",
+    "line": "usage",
+    "adjusts": "",
 }
 OCTOBER = {"period_start": "2026-10-01T00:00:00+00:00", "period_end": "2026-11-01T00:00:00+00:00"}
 GROUPS = {

@@ -29,6 +29,7 @@ PAGES = [
     ("approver", "/requests/{pending}/", "Grant part of it"),
     ("approver", "/notifications/webhooks/", "Add a webhook"),
     ("finance", "/chargeback/", "Chargeback"),
+    ("finance", "/chargeback/periods/", "Month-end"),
     ("finance", "/profile/", "Create token"),
     ("research-member", "/teams/", "ml-research"),
     ("research-member", "/queue/", "Not allowed"),

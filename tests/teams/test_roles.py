@@ -203,6 +203,7 @@ NOT_SHOWN = {
     "chargeback.SeriesCheckpoint",
     "chargeback.NamespaceCheckpoint",
     "chargeback.RollupState",
+    "chargeback.BudgetAlert",
 }
 
 
