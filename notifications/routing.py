@@ -164,6 +164,13 @@ RULES: dict[str, _Rule] = {
         Topic.COMMENTS, lambda e: f"{e.actor} on {_request(e)}: {_quoted(e.after.get('body', ''))}", _conversation
     ),
     "namespace.quota_warning": _Rule(Topic.QUOTA, _quota_warning, _team),
+    "grant.expiring": _Rule(
+        Topic.QUOTA,
+        lambda e: f"{e.after.get('namespace')}: the time-boxed grant of {_request(e)} ends after "
+        f"{e.after.get('until')} ({e.after.get('days')} day{'s' if e.after.get('days') != 1 else ''} left); "
+        "its request page asks for an extension in one click",
+        _team,
+    ),
     "namespace.drift_detected": _Rule(
         Topic.NAMESPACES,
         lambda e: f"{e.target.removeprefix('namespace:')} differs on the cluster from what was approved",
