@@ -196,7 +196,7 @@ def objects(world) -> dict:
         text="approver asked for changes",
         link=f"/requests/{sent_back.pk}/",
     )
-    granted = ask_for_gpus(world, world.namespace("ml-research"), "20", until=date.today() + timedelta(days=5))
+    granted = ask_for_gpus(world, world.namespace("ml-research"), "14", until=date.today() + timedelta(days=5))
     workflow.approve_request(granted.pk, actor=world.approver)
     webhook = Webhook.objects.create(
         name="research", url="https://hooks.example/r", team=world.research, created_by=world.approver
