@@ -5,14 +5,18 @@ here the desired state the workflow writes is checked, with the clock moved by t
 """
 
 import copy
+import io
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 
 from notifications.routing import audience, message_for
 from teams import workflow
+from teams.demo import HOLIDAY_TRAFFIC
+from teams.events import system_actor
 from teams.models import AuditEvent, Grant, Request, TeamNamespace
 from teams.policy import PolicyError
 from teams.tasks import end_grants
@@ -312,3 +316,76 @@ def test_a_time_boxed_namespace_is_deleted_at_its_end_without_force(world, clock
         State.APPROVED,
     )
     assert TeamNamespace.objects.get(name="ml-hackathon").deletion_requested_at is not None
+
+
+def test_a_reversion_the_cluster_refused_waits_in_the_queue_with_the_api_servers_message(world, clock, sign_in):
+    request = approve(world, ask(world, gpus="16", until=day(2)))
+    grant = Grant.objects.get(request=request)
+    end_at(grant.ends_at + timedelta(minutes=1))
+    grant.refresh_from_db()
+    workflow.mark_applying(grant.reversion_id, actor=system_actor())
+    workflow.mark_failed(
+        grant.reversion_id, actor=system_actor(), error='resourcequotas "ml-research-quota" is forbidden'
+    )
+
+    page = sign_in("approver").get("/queue/").content.decode()
+
+    assert "Grants whose end failed to apply" in page
+    assert f'<li id="grant-{grant.pk}">' in page
+    assert (
+        'The API server said: <span class="mono">resourcequotas &quot;ml-research-quota&quot; is forbidden</span>'
+        in page
+    )
+    assert f'action="/requests/{grant.reversion_id}/retry/"' in page
+
+
+def test_the_reversion_page_says_when_it_cuts_below_what_pods_use(world, clock, sign_in):
+    request = approve(world, ask(world, gpus="16", until=day(2)))
+    TeamNamespace.objects.filter(name="ml-research").update(
+        observed_quotas={"ml-research-quota": {"hard": {GPU: "16"}, "used": {GPU: "12"}}}
+    )
+    end_at(Grant.objects.get(request=request).ends_at + timedelta(minutes=1))
+    reversion = Grant.objects.get(request=request).reversion
+
+    page = sign_in("research-member").get(f"/requests/{reversion.pk}/").content.decode()
+
+    assert "This cuts below what pods use now." in page
+    assert "pods keep running (a quota never evicts), but new pods beyond the quota are refused" in page
+    assert "Policy warnings" not in page
+
+
+def test_the_grants_page_offers_its_team_lead_an_extension_prefilled_with_usage(world, clock, sign_in):
+    request = approve(world, ask(world, gpus="16", until=day(4)))
+    grant = Grant.objects.get(request=request)
+    TeamNamespace.objects.filter(name="ml-research").update(
+        observed_quotas={"ml-research-quota": {"hard": {GPU: "16"}, "used": {GPU: "14"}}}
+    )
+    lead = sign_in("research-lead")
+
+    detail = lead.get(f"/requests/{request.pk}/").content.decode()
+    form = lead.get(f"/grants/{grant.pk}/extend/").content.decode()
+    sent = lead.post(f"/grants/{grant.pk}/extend/", {"until": day(8).isoformat(), "justification": "Reviews."})
+
+    assert f'href="/grants/{grant.pk}/extend/"' in detail
+    assert f'value="{day(8).isoformat()}"' in form  # as long again as the grant was approved for
+    assert "requests.nvidia.com/gpu in ml-research-quota: 14 used of 16 (87%)" in form
+    extension = Request.objects.get(extends=grant)
+    assert (sent.status_code, sent["Location"]) == (302, f"/requests/{extension.pk}/")
+    assert (extension.until, extension.state, extension.justification) == (day(8), State.PENDING, "Reviews.")
+
+
+def test_the_demo_seeds_holiday_traffic_as_a_pending_time_boxed_grant_once(world, clock):
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", stdout=io.StringIO())
+
+    holiday = Request.objects.get(justification=HOLIDAY_TRAFFIC)
+    assert (holiday.state, holiday.kind, holiday.until, holiday.namespace_name) == (
+        State.PENDING,
+        Kind.CHANGE_QUOTA,
+        date(2028, 1, 5),
+        "ml-production",
+    )
+    assert [(row["key"], row["current"], row["proposed"]) for row in holiday.changes] == [
+        (GPU, "16", "24"),
+        ("limits.nvidia.com/gpu", "16", "24"),
+    ]
