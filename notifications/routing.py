@@ -108,8 +108,10 @@ def _leads_and_approvers(event: AuditEvent, team_id: int | None) -> set:
 def _finance_and_leads(event: AuditEvent, team_id: int | None) -> set:
     """A budget's: the finance group, and the leads of its team (or of every team of its cost center)."""
     after = event.after
-    teams = Team.objects.filter(slug=after["team"]) if after.get("team") else Team.objects.filter(
-        cost_center__code=after.get("cost_center")
+    teams = (
+        Team.objects.filter(slug=after["team"])
+        if after.get("team")
+        else Team.objects.filter(cost_center__code=after.get("cost_center"))
     )
     leads = {user for team_id in teams.values_list("pk", flat=True) for user in people_of(team_id, Role.LEAD)}
     return set(finance_people()) | leads
@@ -185,6 +187,13 @@ RULES: dict[str, _Rule] = {
         Topic.COMMENTS, lambda e: f"{e.actor} on {_request(e)}: {_quoted(e.after.get('body', ''))}", _conversation
     ),
     "namespace.quota_warning": _Rule(Topic.QUOTA, _quota_warning, _team),
+    "grant.expiring": _Rule(
+        Topic.QUOTA,
+        lambda e: f"{e.after.get('namespace')}: the time-boxed grant of {_request(e)} ends after "
+        f"{e.after.get('until')} ({e.after.get('days')} day{'s' if e.after.get('days') != 1 else ''} left); "
+        "its request page asks for an extension in one click",
+        _team,
+    ),
     "namespace.drift_detected": _Rule(
         Topic.NAMESPACES,
         lambda e: f"{e.target.removeprefix('namespace:')} differs on the cluster from what was approved",

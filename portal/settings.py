@@ -412,3 +412,14 @@ NOTIFICATIONS_WEBHOOK_TIMEOUT_SECONDS = env.get_int("NOTIFICATIONS_WEBHOOK_TIMEO
 # API tokens are announced this many days before they expire, once.
 TOKEN_EXPIRY_NOTICE_DAYS = env.get_int("TOKEN_EXPIRY_NOTICE_DAYS", 7, minimum=1)
 CELERY_BEAT_SCHEDULE["token-expiry-notices"] = {"task": "notifications.announce_expiring_tokens", "schedule": 3600}
+
+# Time-boxed grants (teams.grants): their teams are warned this many days before the end (each once), and
+# beat looks for grants to warn about and to end this often.
+try:
+    GRANT_WARNING_DAYS = sorted({int(days) for days in env.get_list("GRANT_WARNING_DAYS", ["3", "1"])})
+except ValueError:
+    raise ImproperlyConfigured("GRANT_WARNING_DAYS: a comma-separated list of whole days, e.g. 3,1.") from None
+if any(days < 1 for days in GRANT_WARNING_DAYS):
+    raise ImproperlyConfigured("GRANT_WARNING_DAYS: every number of days must be at least 1.")
+GRANT_CHECK_INTERVAL_SECONDS = env.get_int("GRANT_CHECK_INTERVAL_SECONDS", 300, minimum=10)
+CELERY_BEAT_SCHEDULE["grants"] = {"task": "teams.end_grants", "schedule": GRANT_CHECK_INTERVAL_SECONDS}

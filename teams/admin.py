@@ -28,6 +28,7 @@ from teams.models import (
     CostCenter,
     GpuResource,
     GpuTier,
+    Grant,
     Membership,
     Rate,
     Request,
@@ -368,6 +369,8 @@ class RequestAdmin(LookOnlyAdmin):
         "updated_at",
         "decided_at",
         "applied_at",
+        "until",
+        "extends",
     ]
 
     def has_decide_permission(self, request) -> bool:
@@ -409,6 +412,17 @@ class RequestAdmin(LookOnlyAdmin):
                 self.message_user(request, f"Request #{pk}: {_describe(error)}", messages.ERROR)
             else:
                 self.message_user(request, f"Request #{pk} {done}.", messages.SUCCESS)
+
+
+@admin.register(Grant)
+class GrantAdmin(LookOnlyAdmin):
+    """Grants are made by approvals, moved by extensions and ended by the system actor, all in the workflow."""
+
+    list_display = ["request", "namespace", "until", "ends_at", "ended_at", "reversion"]
+    list_filter = ["ended_at"]
+    list_select_related = ["request", "namespace", "reversion"]
+    search_fields = ["namespace__name"]
+    date_hierarchy = "ends_at"
 
 
 @admin.register(AuditEvent)

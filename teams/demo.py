@@ -14,13 +14,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from teams.capacity import recount_guaranteed
-from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, GPU_RESOURCE
-from teams.models import CostCenter, GpuResource, GpuTier, Membership, Rate, Resource, Team
+from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, GPU_LIMIT_KEY, GPU_RESOURCE, GUARANTEED_GPU_KEY
+from teams.models import CostCenter, GpuResource, GpuTier, Membership, Rate, Request, Resource, Team, TeamNamespace
 from teams.policy import check_namespace_spec
 from teams.roles import TEAM_ROLES
-from teams.workflow import seed_namespace
+from teams.workflow import seed_namespace, submit_request
 
 SEED_RESEARCH_QUOTA = {
     "name": "ml-research-quota",
@@ -330,3 +331,33 @@ def _seed_namespace(namespace: SeedNamespace, lines: list[str]) -> None:
         lines.append(f"{namespace.name}: created")
     elif outcome == "reset":
         lines.append(f"{namespace.name}: reset to the seed's desired state")
+
+
+#: The demo's time-boxed request: the platform team's holiday peak, asked for until early January.
+HOLIDAY_TRAFFIC = "Holiday traffic: inference replicas x1.5 for Dec 10 - Jan 5."
+
+
+def seed_grant_example() -> list[str]:
+    """A pending time-boxed grant for the queue's first start: platform's holiday traffic, until the next 5 January.
+
+    Submitted once, by the platform's lead through the workflow; run again, it changes nothing.
+    """
+    if Request.objects.filter(justification=HOLIDAY_TRAFFIC).exists():
+        return []
+    namespace = TeamNamespace.objects.live().select_related("team", "tier").get(name="ml-production")
+    quotas = copy.deepcopy(namespace.quotas)
+    for quota in quotas:
+        if GUARANTEED_GPU_KEY in quota["hard"]:
+            quota["hard"][GUARANTEED_GPU_KEY] = quota["hard"][GPU_LIMIT_KEY] = "24"
+    today = timezone.localdate()
+    until = date(today.year if today < date(today.year, 1, 5) else today.year + 1, 1, 5)
+    request = submit_request(
+        actor=get_user_model().objects.get(username="platform-lead"),
+        team=namespace.team,
+        kind=Request.Kind.CHANGE_QUOTA,
+        namespace=namespace,
+        proposed={"quotas": quotas},
+        justification=HOLIDAY_TRAFFIC,
+        until=until,
+    )
+    return [f"request #{request.pk}: {HOLIDAY_TRAFFIC} (a time-boxed grant until {until.isoformat()}), pending"]

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 
 from teams.catalog import TierCatalog, gpu_input_words, gpu_share_words, tier_default_spec
 from teams.constants import GPU_RESOURCE, GUARANTEED_GPU_KEY, QUOTA_KEYS
+from teams.grants import GRANT_KINDS
 from teams.models import Cluster, GpuTier, Request, Team, TeamNamespace
 from teams.policy import Finding, PolicyReport
 from teams.roles import require_lead
@@ -75,6 +76,7 @@ class RequestForm:
     tier: Input | None = None
     justification: Input | None = None
     force: Input | None = None
+    until: Input | None = None
     quotas: list[QuotaBlock] = field(default_factory=list)
     limit_range_name: str = ""
     limit_rows: list[LimitRow] = field(default_factory=list)
@@ -92,7 +94,7 @@ class RequestForm:
         return self.kind in (Kind.CREATE_NAMESPACE, Kind.CHANGE_LIMIT_RANGE)
 
     def inputs(self) -> list[Input]:
-        singles = [self.name, self.cluster, self.tier, self.force, self.justification]
+        singles = [self.name, self.cluster, self.tier, self.force, self.until, self.justification]
         quota_inputs = [i for block in self.quotas for i in block.inputs]
         limit_inputs = [cell for row in self.limit_rows for cell in row.cells if cell is not None]
         return [i for i in singles if i is not None] + quota_inputs + limit_inputs
@@ -255,6 +257,14 @@ def build_form(
         form.tier = Input("tier", "GPU tier", tier_slug, "tier")
     if kind == Kind.DELETE_NAMESPACE:
         form.force = Input("force", "Delete even while pods are running", data.get("force", ""), "force")
+    if kind in GRANT_KINDS:
+        form.until = Input(
+            "until",
+            "Until (optional)",
+            data.get("until", ""),
+            "until",
+            help="The last day the namespace keeps this, YYYY-MM-DD; then it goes back on its own. Empty: for good.",
+        )
     form.justification = Input("justification", "Justification", data.get("justification", ""), "justification")
     if form.shows_quotas:
         for index, quota in enumerate(base.get("quotas") or [{"name": "quota", "hard": {}}]):
@@ -306,6 +316,8 @@ def revision_data(request: Request) -> dict:
         "namespace_name": request.namespace_name,
         "cluster": request.cluster.name,
     }
+    if request.until is not None:
+        data["until"] = request.until.isoformat()
     if "tier" in spec:
         data["tier"] = spec["tier"]
     layout = build_form(request.kind, team=request.team, namespace=request.namespace, data=data)

@@ -31,6 +31,9 @@ MAX_LABELS = 32
 #: A kubeconfig uploaded to connect a cluster: a few certificates and tokens, even with many contexts.
 MAX_KUBECONFIG_BYTES = 256 * 1024
 
+#: A time-boxed grant (teams.grants) lasts at most this many days from the day it is asked for or extended.
+MAX_GRANT_DAYS = 366
+
 #: A chargeback report: how many periods (rows per group) and how long a range.
 MAX_REPORT_PERIODS = 400
 MAX_REPORT_DAYS = 3 * 366

@@ -532,6 +532,20 @@ class Request(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
+    until = models.DateField(
+        null=True,
+        blank=True,
+        help_text="A time-boxed grant: the last day the namespace keeps what the request asks for (teams.grants); "
+        "empty: for good.",
+    )
+    extends = models.ForeignKey(
+        "Grant",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="extensions",
+        help_text="An extension request: approving it moves this grant's end to `until` and changes nothing else.",
+    )
 
     objects = RequestQuerySet.as_manager()
 
@@ -651,3 +665,50 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Audit events are append-only.")
+
+
+class GrantQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "GrantQuerySet":
+        return roles.restrict_to_teams(self, user, "namespace__team")
+
+    def active(self) -> "GrantQuerySet":
+        """Grants still in force: not yet ended."""
+        return self.filter(ended_at__isnull=True)
+
+
+class Grant(models.Model):
+    """What an approved time-boxed request gave, until when, and what the namespace goes back to (teams.grants).
+
+    Written only by teams.workflow: created by the approval, moved by an approved extension,
+    ended once by the system actor at `ends_at`.
+    """
+
+    request = models.OneToOneField(Request, on_delete=models.PROTECT, related_name="grant")
+    namespace = models.ForeignKey(TeamNamespace, on_delete=models.PROTECT, related_name="grants")
+    approved_at = models.DateTimeField(help_text="When the grant was approved: overlapping grants stack in this order.")
+    until = models.DateField(help_text="The last day of the grant, as approved (or extended).")
+    ends_at = models.DateTimeField(db_index=True, help_text="The end of `until` (midnight after it, UTC).")
+    creates_namespace = models.BooleanField(default=False, help_text="A time-boxed namespace: deleted at the end.")
+    baseline = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="{changes field: the amount before the grant, or null if absent}: what the end restores.",
+    )
+    warned_days = models.JSONField(default=list, blank=True, help_text="The warnings (days before the end) sent.")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    reversion = models.OneToOneField(
+        Request,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reverted_grant",
+        help_text="The system's request that took the grant back; empty when later decisions held every key.",
+    )
+
+    objects = GrantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["ends_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"grant of #{self.request_id} on {self.namespace} until {self.until}"

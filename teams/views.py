@@ -15,10 +15,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
-from teams import conversation, roles, workflow
+from teams import conversation, grants, roles, workflow
 from teams.capacity import CapacityTotals, budget_impacts, cluster_status
 from teams.forms import build_form, lead_teams, resolve_target, revision_data
-from teams.models import AuditEvent, Cluster, GpuTier, Request, Team, TeamNamespace
+from teams.models import AuditEvent, Cluster, GpuTier, Grant, Request, Team, TeamNamespace
 from teams.policy import PolicyError, check_request
 from teams.specs import grantable, since_first
 from teams.usage import usage_rows
@@ -140,6 +140,9 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_decide": can_decide,
             "can_comment": roles.can_comment(request.user, item),
             "can_retry": item.can_be_retried() and roles.can_decide(request.user),
+            "grant": Grant.objects.filter(request=item).select_related("reversion").first(),
+            "reverts": Grant.objects.filter(reversion=item).first(),
+            "can_extend": roles.is_lead(request.user, item.team),
         },
     )
 
@@ -213,6 +216,7 @@ def _request_form(
                     cluster=form.cluster.value if form.cluster else None,
                     proposed=form.proposed(),
                     justification=form.justification.value,
+                    until=form.until.value if form.until else None,
                 )
             else:
                 sent = workflow.resubmit_request(
@@ -222,6 +226,7 @@ def _request_form(
                     justification=form.justification.value,
                     namespace_name=name,
                     cluster=form.cluster.value if form.cluster else None,
+                    until=form.until.value if form.until else None,
                 )
         except PolicyError as error:
             form.annotate(error.report)
@@ -268,6 +273,7 @@ def request_validate(request: HttpRequest, kind: str) -> HttpResponse:
         request_id=revising.pk if revising else None,
     )
     workflow.check_justification(report, form.justification.value, required=False)
+    grants.check_until(report, kind, form.until.value if form.until else None)
     form.annotate(report)
     context = _form_context(form, team, namespace, request.user, revising)
     return render(request, "teams/partials/request_validation.html", context)
@@ -284,7 +290,7 @@ def _revising(request: HttpRequest) -> Request | None:
 
 #: What a GET may carry into a fresh form: the tier choice, and what the lead typed before changing it.
 #: Quotas and limits come from the chosen tier's defaults, which is why the tier is being changed.
-PREFILLED = ("tier", "cluster", "namespace_name", "justification")
+PREFILLED = ("tier", "cluster", "namespace_name", "justification", "until")
 
 
 def _prefill(data) -> dict:
@@ -358,7 +364,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     totals = CapacityTotals()
     if request.htmx and request.htmx.target == "capacity":  # the header polling for the latest total
         return render(request, "teams/partials/capacity.html", {"totals": totals})
-    page = Paginator(pending, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(pending.select_related("extends"), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = []
     for item in page.object_list:
         rows.append(
@@ -388,6 +394,9 @@ def queue(request: HttpRequest) -> HttpResponse:
             "teams": Team.objects.visible_to(request.user).values_list("slug", "name"),
             "tiers": GpuTier.objects.visible_to(request.user),
             "kinds": Kind.choices,
+            "failed_reversions": Grant.objects.visible_to(request.user)
+            .filter(reversion__state=State.FAILED)
+            .select_related("reversion", "namespace"),
         },
     )
 
@@ -406,7 +415,12 @@ def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         lambda: workflow.approve_request(
-            pk, actor=request.user, note=request.POST.get("note", ""), override_capacity=override, granted=granted
+            pk,
+            actor=request.user,
+            note=request.POST.get("note", ""),
+            override_capacity=override,
+            granted=granted,
+            until=request.POST.get("until") or None,
         ),
         f"Request #{pk} approved; provisioning applies it now.",
     )
@@ -533,3 +547,33 @@ def _describe(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return "; ".join(error.messages)
     return str(error)
+
+
+@login_required
+def grant_extend(request: HttpRequest, pk: int) -> HttpResponse:
+    """An extension request, pre-filled with a later end and the namespace's usage; decided like any request."""
+    grant = get_object_or_404(
+        Grant.objects.visible_to(request.user).select_related("namespace__team", "request"), pk=pk
+    )
+    if not roles.is_lead(request.user, grant.namespace.team):
+        raise PermissionDenied("Only a lead of the team can ask to extend its grants.")
+    if grant.ended_at is not None:
+        messages.error(request, f"The grant of request #{grant.request_id} has ended; ask for a new one.")
+        return redirect("request-detail", pk=grant.request_id)
+    until = request.POST.get("until", "") if request.method == "POST" else grants.proposed_extension(grant).isoformat()
+    justification = (
+        request.POST.get("justification", "") if request.method == "POST" else grants.extension_evidence(grant)
+    )
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            sent = workflow.submit_extension(grant.pk, actor=request.user, until=until, justification=justification)
+        except PolicyError as error:
+            errors = error.message_dict
+        except (ValidationError, workflow.InvalidTransition) as error:
+            errors = {"until": [_describe(error)]}
+        else:
+            messages.success(request, f"Request #{sent.pk} sent to the approvers: extend until {until}.")
+            return redirect("request-detail", pk=sent.pk)
+    context = {"grant": grant, "until": until, "justification": justification, "errors": errors}
+    return render(request, "teams/grant_extend.html", context, status=400 if errors else 200)

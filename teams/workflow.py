@@ -16,6 +16,10 @@ keyword-only and always given: provisioning acts as the system actor.
     failed   -> applying   (retry_request, an approver)
     applying -> applying   (retry_request, an approver, once stuck: Request.is_stuck)
 
+A request with `until` is a time-boxed grant (teams.grants): its approval records a Grant,
+an extension request (submit_extension) moves the grant's end once approved, and at the end
+the system actor submits and approves the reversion itself (end_grant).
+
 Desired state written from outside a team lead's request goes through here too: an
 adoption is a request submitted by an approver and approved by the system actor
 (adopt_namespace), the demo's seed is recorded as the system's (seed_namespace), and a
@@ -30,15 +34,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from teams import events
+from teams import events, grants
 from teams.capacity import CapacityImpact, capacity_impact, count_guaranteed
 from teams.catalog import format_gpus
 from teams.events import system_actor
 from teams.limits import MAX_JUSTIFICATION_LENGTH, MAX_NOTE_LENGTH, check_text, required_text, text_problem
-from teams.models import Cluster, Comment, GpuTier, Request, Team, TeamNamespace
+from teams.models import Cluster, Comment, GpuTier, Grant, Request, Team, TeamNamespace
 from teams.policy import PolicyReport, check_namespace_spec, check_request, is_reserved_namespace, resolve_cluster
 from teams.roles import can_resubmit, is_lead, require_approver
-from teams.specs import grant, namespace_spec
+from teams.specs import grant, merge_spec, namespace_spec, spec_changes
 
 logger = logging.getLogger(__name__)
 
@@ -72,11 +76,12 @@ def submit_request(
     namespace: TeamNamespace | None = None,
     namespace_name: str = "",
     cluster: Cluster | str | None = None,
+    until: object = None,
 ) -> Request:
     """Check a team lead's request against policy and store it as pending.
 
     A new namespace goes to `cluster` (or the cluster of that name; the default cluster when
-    None); any other kind acts on the namespace where it is.
+    None); any other kind acts on the namespace where it is. `until` makes it a time-boxed grant.
     """
     if not is_lead(actor, team):
         raise PermissionDenied(f"Only a lead of team {team.slug} can submit its requests.")
@@ -86,10 +91,12 @@ def submit_request(
         kind, team=team, namespace_name=namespace_name, proposed=proposed, namespace=namespace, cluster=cluster
     )
     check_justification(report, justification)
+    until = grants.check_until(report, kind, until)
     report.raise_for_errors()
     cluster = resolve_cluster(cluster)
     with transaction.atomic():
         request = Request.objects.create(
+            until=until,
             kind=kind,
             team=team,
             namespace=namespace,
@@ -102,9 +109,55 @@ def submit_request(
             justification=justification.strip(),
             requested_by=actor,
         )
-        _audit(request, actor, "request.submitted", {}, {"state": State.PENDING, "proposed": report.proposed})
+        _audit(request, actor, "request.submitted", {}, {"state": State.PENDING, **_proposal(request)})
     logger.info("request.submitted", extra={"portal_request_id": request.pk, "kind": kind, "team": team.slug})
     return request
+
+
+def submit_extension(grant_id: int, *, actor, until: object, justification: str) -> Request:
+    """A team lead asks for a grant to last longer: a request decided like any other, changing only the end."""
+    with transaction.atomic():
+        grant = Grant.objects.select_for_update().select_related("namespace__team").get(pk=grant_id)
+        namespace = grant.namespace
+        if not is_lead(actor, namespace.team):
+            raise PermissionDenied(f"Only a lead of team {namespace.team.slug} can ask to extend its grants.")
+        if grant.ended_at is not None:
+            raise InvalidTransition(f"The grant of request #{grant.request_id} has ended; ask for a new one.")
+        report = PolicyReport()
+        check_justification(report, justification)
+        try:
+            asked = grants.parse_until(until)
+        except ValidationError as error:
+            report.error("until", error.message_dict["until"][0], "invalid")
+        else:
+            if asked is None:
+                report.error("until", "Say until when the grant should last.", "required")
+            elif problem := grants.until_problem(asked, after=grant.until):
+                report.error("until", problem, "invalid")
+        report.raise_for_errors()
+        request = Request.objects.create(
+            kind=Kind.CHANGE_QUOTA,
+            team=namespace.team,
+            namespace=namespace,
+            namespace_name=namespace.name,
+            until=asked,
+            extends=grant,
+            justification=justification.strip(),
+            requested_by=actor,
+        )
+        _audit(request, actor, "request.submitted", {}, {"state": State.PENDING, **_proposal(request)})
+    logger.info("request.submitted", extra={"portal_request_id": request.pk, "extends": grant.pk})
+    return request
+
+
+def _proposal(request: Request) -> dict:
+    """What a submission's audit row says was asked: the spec, and the end of a grant or its extension."""
+    proposal: dict = {"proposed": request.proposed_spec}
+    if request.until is not None:
+        proposal["until"] = request.until.isoformat()
+    if request.extends_id is not None:
+        proposal["extends_grant_of"] = request.extends.request_id
+    return proposal
 
 
 def request_changes(request_id: int, *, actor, note: str) -> Request:
@@ -135,6 +188,7 @@ def resubmit_request(
     justification: str,
     namespace_name: str = "",
     cluster: Cluster | str | None = None,
+    until: object = None,
 ) -> Request:
     """The requester sends a changed version back to the queue; the policy checks it as at submission.
 
@@ -159,12 +213,14 @@ def resubmit_request(
             request_id=request.pk,
         )
         check_justification(report, justification)
+        new_until = grants.check_until(report, request.kind, until)
         report.raise_for_errors()
         new = {
             "namespace_name": name,
             "cluster": resolve_cluster(where),
             "proposed_spec": report.proposed,
             "justification": justification.strip(),
+            "until": new_until,
         }
         if all(getattr(request, key) == value for key, value in new.items()):
             raise ValidationError(
@@ -173,13 +229,13 @@ def resubmit_request(
                     "about, or answer in the conversation."
                 }
             )
-        before = {"revision": request.revision, "proposed": request.proposed_spec}
+        before = {"revision": request.revision, **_proposal(request)}
         for key, value in new.items():
             setattr(request, key, value)
         request.changes = report.changes
         request.warnings = [finding.as_dict() for finding in report.warnings]
         request.revision += 1
-        return before, {"revision": request.revision, "proposed": report.proposed}
+        return before, {"revision": request.revision, **_proposal(request)}
 
     return _transition(request_id, actor, "request.resubmitted", (State.CHANGES_REQUESTED,), State.PENDING, resubmit)
 
@@ -203,13 +259,15 @@ def approve_request(
     note: str = "",
     override_capacity: bool = False,
     granted: dict[str, str] | None = None,
+    until: object = None,
 ) -> Request:
     """Approve: make the proposal the namespace's desired state; provisioning applies it on commit.
 
     `granted` approves part of what was asked (12 GPUs of 16: field name -> amount, see
     teams.specs.grant); the grant, checked by the same policy, is what the namespace gets, and
     the request keeps both. An approval that would overcommit guaranteed GPUs is refused unless
-    the approver overrides it; the override is recorded in the audit event.
+    the approver overrides it; the override is recorded in the audit event. `until` shortens a
+    time-boxed grant (never lengthens it); the capacity it adds is then the grant's for that period.
     """
     require_approver(actor)
     check_text("note", note, MAX_NOTE_LENGTH)
@@ -217,6 +275,9 @@ def approve_request(
     def approve(request: Request) -> tuple[dict, dict]:
         if request.requested_by_id == actor.pk:
             raise PermissionDenied("Nobody can approve their own request; ask another approver.")
+        granted_until = grants.approved_until(request, until)
+        if request.extends_id is not None:
+            return _extend(request, actor, note, granted_until)
         report = check_request(
             request.kind,
             team=request.team,
@@ -249,9 +310,105 @@ def approve_request(
         request.reviewed_by = actor
         request.decision_note = note.strip()
         request.decided_at = timezone.now()
+        if granted_until is not None:
+            grant = grants.record_grant(request, before["spec"], after["spec"], granted_until, request.decided_at)
+            after["capacity"]["until"] = after["grant_until"] = grant.until.isoformat()
         return before, after
 
     return _transition(request_id, actor, "request.approved", (State.PENDING,), State.APPROVED, approve)
+
+
+def _extend(request: Request, actor, note: str, until) -> tuple[dict, dict]:
+    """Approve an extension: the grant's end moves to `until`, its warnings start again; no spec changes."""
+    grant = Grant.objects.select_for_update().get(pk=request.extends_id)
+    if grant.ended_at is not None:
+        raise InvalidTransition(f"The grant of request #{grant.request_id} has already ended; nothing to extend.")
+    if problem := grants.until_problem(until, after=grant.until):
+        raise ValidationError({"until": problem})
+    before = {"grant_until": grant.until.isoformat()}
+    grant.until, grant.ends_at, grant.warned_days = until, grants.ends_at(until), []
+    grant.save(update_fields=["until", "ends_at", "warned_days"])
+    request.reviewed_by = actor
+    request.decision_note = note.strip()
+    request.decided_at = timezone.now()
+    return before, {"grant_until": until.isoformat(), "extends_grant_of": grant.request_id}
+
+
+def end_grant(grant_id: int, *, now=None) -> Grant:
+    """The system actor takes a grant back at its end, once: it submits and approves the reversion itself.
+
+    Idempotent: a grant already ended is returned as it is, and the conditional update makes
+    the first of two concurrent runs the only one. The reversion (teams.grants.plan_reversion)
+    is a request like any other, so provisioning applies it through the same path, retries it,
+    and a failure waits in the queue with the API server's message.
+    """
+    now = now or timezone.now()
+    system = system_actor()
+    with transaction.atomic():
+        claimed = Grant.objects.filter(pk=grant_id, ended_at__isnull=True, ends_at__lte=now).update(ended_at=now)
+        grant = Grant.objects.select_related("namespace__team", "request").get(pk=grant_id)
+        if not claimed:
+            return grant
+        namespace = TeamNamespace.objects.select_for_update().select_related("tier", "team").get(pk=grant.namespace_id)
+        if namespace.deleted_at is not None or namespace.deletion_requested_at is not None:
+            plan = grants.Reversion(quotas=None)
+        else:
+            plan = grants.plan_reversion(grant, namespace)
+        reversion = None
+        if grant.creates_namespace and namespace.deletion_requested_at is None and namespace.deleted_at is None:
+            reversion = _submit_reversion(grant, namespace, Kind.DELETE_NAMESPACE, {"force": False}, [], system)
+        elif plan.quotas is not None:
+            proposed = {"quotas": plan.quotas}
+            warnings = grants.below_usage(namespace, plan.quotas)
+            reversion = _submit_reversion(grant, namespace, Kind.CHANGE_QUOTA, proposed, warnings, system)
+        grant.reversion = reversion
+        grant.save(update_fields=["reversion"])
+        events.record(
+            "grant.ended",
+            actor=system,
+            target=f"namespace:{namespace.name}",
+            request=grant.request,
+            before={"until": grant.until.isoformat()},
+            after={
+                "reversion": reversion.pk if reversion else None,
+                "restored": plan.restored,
+                "kept": plan.kept,
+                "handed_over": plan.handed_over,
+            },
+        )
+        if reversion is not None:
+            _transition(reversion.pk, system, "request.approved", (State.PENDING,), State.APPROVED, _approve_reversion)
+    logger.info("grant.ended", extra={"grant": grant.pk, "namespace": namespace.name, "reversion": grant.reversion_id})
+    return grant
+
+
+def _submit_reversion(grant: Grant, namespace: TeamNamespace, kind: str, proposed: dict, warnings, system) -> Request:
+    if kind == Kind.DELETE_NAMESPACE:
+        why = f"The time-boxed namespace of request #{grant.request_id} ended on {grant.until.isoformat()}."
+    else:
+        why = f"The grant of request #{grant.request_id} ended on {grant.until.isoformat()}: its amounts go back."
+    changes = spec_changes(namespace_spec(namespace), merge_spec(namespace_spec(namespace), proposed))
+    request = Request.objects.create(
+        kind=kind,
+        team=namespace.team,
+        namespace=namespace,
+        namespace_name=namespace.name,
+        proposed_spec=proposed,
+        changes=changes,
+        first_changes=changes,
+        warnings=warnings,
+        justification=why,
+        requested_by=system,
+    )
+    _audit(request, system, "request.submitted", {}, {"state": State.PENDING, "proposed": proposed})
+    return request
+
+
+def _approve_reversion(request: Request) -> tuple[dict, dict]:
+    before, after = _set_desired_state(request, request.proposed_spec)
+    request.reviewed_by = request.requested_by
+    request.decided_at = timezone.now()
+    return before, {**after, "reverts_grant_of": request.reverted_grant.request_id}
 
 
 def _grant(request: Request, amounts: dict[str, str]) -> dict:

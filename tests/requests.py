@@ -24,8 +24,8 @@ def ask_for_namespace(world, name: str = "ml-research-2", cluster: Cluster | Non
     )
 
 
-def ask_for_gpus(world, namespace: TeamNamespace, gpus: str) -> Request:
-    """research-lead asks for `gpus` guaranteed GPUs in the namespace's first quota."""
+def ask_for_gpus(world, namespace: TeamNamespace, gpus: str, until: object = None) -> Request:
+    """research-lead asks for `gpus` guaranteed GPUs in the namespace's first quota (until a date: a grant)."""
     quotas = copy.deepcopy(namespace.quotas)
     quotas[0]["hard"]["requests.nvidia.com/gpu"] = gpus
     return workflow.submit_request(
@@ -35,4 +35,5 @@ def ask_for_gpus(world, namespace: TeamNamespace, gpus: str) -> Request:
         namespace=namespace,
         proposed={"quotas": quotas},
         justification="ICML deadline: more GPUs for three weeks.",
+        until=until,
     )

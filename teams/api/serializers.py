@@ -9,13 +9,14 @@ from rest_framework import serializers
 
 from teams.api.fields import StrictBooleanField, StrictCharField, StrictSlugRelatedField
 from teams.catalog import PriceList, TierCatalog
-from teams.limits import MAX_NAME_LENGTH, MAX_NOTE_LENGTH
+from teams.limits import MAX_GRANT_DAYS, MAX_NAME_LENGTH, MAX_NOTE_LENGTH
 from teams.models import (
     Cluster,
     Comment,
     CostCenter,
     GpuResource,
     GpuTier,
+    Grant,
     Membership,
     Rate,
     Request,
@@ -190,9 +191,28 @@ class ChangeSerializer(serializers.Serializer):
     change = serializers.ChoiceField(choices=Request.Change.choices)
 
 
+class GrantSerializer(serializers.ModelSerializer):
+    """What an approved time-boxed request gave, until when, and the request that took it back (teams.grants)."""
+
+    class Meta:
+        model = Grant
+        fields = ["id", "until", "ends_at", "ended_at", "creates_namespace", "baseline", "reversion"]
+        read_only_fields = fields
+
+
 class RequestSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     cluster = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    until = serializers.DateField(
+        read_only=True, allow_null=True, help_text="A time-boxed request: the last day it is for; null for good."
+    )
+    extends = serializers.IntegerField(
+        source="extends_id",
+        read_only=True,
+        allow_null=True,
+        help_text="An extension request: the grant (its `grant.id`) whose end it moves.",
+    )
+    grant = serializers.SerializerMethodField(help_text="Once a time-boxed request is approved: its grant.")
     namespace = serializers.IntegerField(source="namespace_id", read_only=True, allow_null=True)
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
     reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, allow_null=True, default=None)
@@ -237,8 +257,16 @@ class RequestSerializer(serializers.ModelSerializer):
             "updated_at",
             "decided_at",
             "applied_at",
+            "until",
+            "extends",
+            "grant",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(GrantSerializer(allow_null=True))
+    def get_grant(self, item: Request) -> dict | None:
+        grant = getattr(item, "grant", None) if item.until is not None else None
+        return GrantSerializer(grant).data if grant is not None else None
 
 
 class RequestCreateSerializer(serializers.Serializer):
@@ -275,6 +303,15 @@ class RequestCreateSerializer(serializers.Serializer):
         "nothing is refused."
     )
     justification = StrictCharField(allow_blank=True, help_text="Why the team needs this; approvers read it.")
+    until = StrictCharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=40,
+        help_text="Time-boxed (create_namespace, or a change_quota that raises an amount): the last day, YYYY-MM-DD, "
+        f"after today and at most {MAX_GRANT_DAYS} days ahead; at its end the namespace goes back on its own. "
+        "Empty: for good.",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -325,6 +362,13 @@ class ApproveSerializer(serializers.Serializer):
         'current amount and the one asked, e.g. {"quotas[ml-research-quota].hard[requests.nvidia.com/gpu]": "12"}. '
         "The grant is what the namespace gets; the request keeps both.",
     )
+    until = StrictCharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=40,
+        help_text="A time-boxed request: an earlier last day (YYYY-MM-DD) than asked; never a later one.",
+    )
 
     def validate_granted(self, value: dict) -> dict:
         if len(value) > MAX_GRANTED:
@@ -339,6 +383,9 @@ class ResubmitSerializer(serializers.Serializer):
         help_text="A merge patch over the namespace's current spec, as at submission."
     )
     justification = StrictCharField(allow_blank=True)
+    until = StrictCharField(
+        required=False, allow_blank=True, default="", max_length=40, help_text="As at submission; empty: for good."
+    )
     namespace_name = StrictCharField(
         required=False, allow_blank=True, default="", help_text="create_namespace only: the name may change too."
     )
@@ -353,6 +400,13 @@ class ResubmitSerializer(serializers.Serializer):
     def validate_proposed_spec(self, value: object) -> object:
         check_storable(value)
         return value
+
+
+class ExtensionSerializer(serializers.Serializer):
+    """An extension of a time-boxed grant: a later last day, and why (with the usage that shows it)."""
+
+    until = StrictCharField(max_length=40, help_text="The new last day, YYYY-MM-DD, after the grant's.")
+    justification = StrictCharField(allow_blank=True)
 
 
 class CommentSerializer(serializers.ModelSerializer):

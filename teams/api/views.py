@@ -4,6 +4,7 @@ Declarative and thin: what a user sees is decided by VisibleToUserMixin, what a 
 do by teams.workflow, which the pages call too.
 """
 
+from django.core.exceptions import ValidationError
 from django.db.models import F, Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -19,6 +20,7 @@ from teams.api.serializers import (
     ApproveSerializer,
     CommentSerializer,
     CostCenterSerializer,
+    ExtensionSerializer,
     GpuTierSerializer,
     NamespaceSerializer,
     NoteSerializer,
@@ -28,7 +30,7 @@ from teams.api.serializers import (
     TeamSerializer,
 )
 from teams.catalog import PriceList, TierCatalog
-from teams.models import Cluster, Comment, CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
+from teams.models import Cluster, Comment, CostCenter, GpuTier, Grant, Membership, Request, Team, TeamNamespace
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]{1,63}"
 
@@ -139,6 +141,7 @@ class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadO
             cluster=body.validated_data["cluster"] or None,
             proposed=body.validated_data["proposed_spec"],
             justification=body.validated_data["justification"],
+            until=body.validated_data["until"],
         )
         return Response(self._show(created), status=status.HTTP_201_CREATED)
 
@@ -201,8 +204,26 @@ class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadO
             justification=body.validated_data["justification"],
             namespace_name=body.validated_data["namespace_name"],
             cluster=body.validated_data["cluster"] or None,
+            until=body.validated_data["until"],
         )
         return Response(self._show(resubmitted))
+
+    @extend_schema(
+        request=ExtensionSerializer,
+        responses={201: RequestSerializer},
+        description="Ask for a time-boxed request's grant to last longer (a lead of its team): a new request, "
+        "decided like any other, whose approval moves the grant's end and changes no quota.",
+    )
+    @action(detail=True, methods=["post"])
+    def extend(self, request, pk=None) -> Response:
+        item = self.get_object()
+        grant = Grant.objects.filter(request=item).first()
+        if grant is None:
+            raise ValidationError({"until": "Only an approved time-boxed request has a grant to extend."})
+        body = ExtensionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        extension = workflow.submit_extension(grant.pk, actor=request.user, **body.validated_data)
+        return Response(self._show(extension), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         methods=["get"],

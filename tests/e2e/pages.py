@@ -1,6 +1,9 @@
 """Every page of the portal, as the user of each journey opens it, for the tests that visit them all."""
 
+from datetime import timedelta
+
 from django.test import RequestFactory
+from django.utils import timezone
 from django.views.defaults import server_error
 from playwright.sync_api import Page
 
@@ -10,7 +13,8 @@ from teams.models import AuditEvent
 from tests.requests import ask_for_gpus
 
 #: (who, path, text the page must show): who is None for a visitor who has not signed in; `{pending}` is
-#: a pending request of research-lead's, `{sent_back}` one an approver asked changes to (journey_requests);
+#: a pending request of research-lead's, `{sent_back}` one an approver asked changes to, `{granted}` an approved
+#: time-boxed one and `{grant}` its grant (journey_requests);
 #: `/500/` is the portal's 500 page as the server sends it.
 PAGES = [
     ("research-lead", "/teams/", "ml-research"),
@@ -22,6 +26,8 @@ PAGES = [
     ("research-lead", "/requests/{pending}/cancel/", "Cancel request"),
     ("research-lead", "/requests/{sent_back}/", "Changes requested"),
     ("research-lead", "/requests/{sent_back}/edit/", "Justification"),
+    ("research-lead", "/requests/{granted}/", "Time-boxed grant"),
+    ("research-lead", "/grants/{grant}/extend/", "Extend the grant"),
     ("research-lead", "/notifications/", "asked for changes"),
     ("research-lead", "/notifications/settings/", "What reaches you"),
     ("approver", "/queue/", "Guaranteed GPUs"),
@@ -44,14 +50,17 @@ CONTENT = {"/api/schema/swagger/": ".swagger-ui .info"}
 
 
 def journey_requests(world) -> dict[str, int]:
-    """The requests the pages show: one pending, one sent back for changes with a conversation."""
+    """The requests the pages show: one pending, one sent back for changes with a conversation, one granted until
+    a date."""
     pending = ask_for_gpus(world, world.namespace("ml-research"), "12")
     sent_back = ask_for_gpus(world, world.namespace("ml-research"), "10")
     workflow.request_changes(sent_back.pk, actor=world.approver, note="Would 9 do until March?")
     conversation.add_comment(sent_back, actor=world.research_member, body="We run 10 jobs at once.")
     for event in AuditEvent.objects.filter(verb__in=["request.changes_requested", "request.commented"]):
         delivery.fan_out(event.pk)
-    return {"pending": pending.pk, "sent_back": sent_back.pk}
+    granted = ask_for_gpus(world, world.namespace("ml-research"), "14", until=timezone.localdate() + timedelta(days=9))
+    workflow.approve_request(granted.pk, actor=world.approver)
+    return {"pending": pending.pk, "sent_back": sent_back.pk, "granted": granted.pk, "grant": granted.grant.pk}
 
 
 def open_page(page: Page, base_url: str, path: str) -> None:

@@ -8,7 +8,7 @@ from tests.requests import ask_for_gpus
 State = Request.State
 
 
-def test_changing_the_tier_keeps_the_name_and_the_justification(world, client):
+def test_changing_the_tier_keeps_the_name_the_end_date_and_the_justification(world, client):
     client.force_login(world.research_lead)
 
     response = client.get(
@@ -17,6 +17,7 @@ def test_changing_the_tier_keeps_the_name_and_the_justification(world, client):
             "team": world.research.pk,
             "tier": "best-effort",
             "namespace_name": "ml-vision",
+            "until": "2099-01-31",
             "justification": "The vision group starts next week.",
         },
         headers={"HX-Request": "true"},
@@ -26,8 +27,10 @@ def test_changing_the_tier_keeps_the_name_and_the_justification(world, client):
     assert response.status_code == 200
     assert 'name="namespace_name" value="ml-vision"' in html
     assert ">The vision group starts next week.</textarea>" in html
+    assert 'name="until" value="2099-01-31"' in html
     assert response.context["form"].tier.value == "best-effort"
-    assert 'hx-include="[name=team],[name=cluster],[name=tier],[name=namespace_name],[name=justification]"' in html
+    fields = "[name=team],[name=cluster],[name=tier],[name=namespace_name],[name=until],[name=justification]"
+    assert f'hx-include="{fields}"' in html
 
 
 def test_the_request_page_links_to_a_confirmation_instead_of_cancelling(world, client):

@@ -9,6 +9,7 @@ member of research, who sees the object (so it exists) but may not act on it (40
 
 import inspect
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -47,6 +48,8 @@ TEAM_OBJECTS: dict[str, Target] = {
     "request-reject": ("post", lambda o: ([o["pending"]], "", {"note": "no"}), 403),
     "request-retry": ("post", lambda o: ([o["failed"]], "", {}), 403),
     "request-row": ("get", lambda o: ([o["pending"]], "", None), 403),
+    # A grant is extended by a lead of its team; its members see it on the request's page.
+    "grant-extend": ("get", lambda o: ([o["grant"]], "", None), 403),
     "request-dry-run": ("get", lambda o: ([o["pending"]], "", None), 403),
     "request-evidence": ("get", lambda o: ([o["pending"]], "", None), 403),
     "request-new": ("get", lambda o: (["change_quota"], "?cluster=default&namespace=ml-research", None), 403),
@@ -81,6 +84,11 @@ TEAM_OBJECTS: dict[str, Target] = {
     ),
     "v1:request-comments": ("get", lambda o: ([o["pending"]], "", None), 200),
     "v1:request-dry-run": ("post", lambda o: ([o["pending"]], "", {}), 403),
+    "v1:request-extend": (
+        "post",
+        lambda o: ([o["granted"]], "", {"until": o["extended_until"], "justification": "Longer."}),
+        403,
+    ),
     "v1:usage-sample-detail": ("get", lambda o: ([o["sample"]], "", None), 200),
 }
 #: Objects that belong to no team: the tier catalogue (everyone's), clusters (approvers' and finance's).
@@ -200,6 +208,8 @@ def objects(world) -> dict:
         text="approver asked for changes",
         link=f"/requests/{sent_back.pk}/",
     )
+    granted = ask_for_gpus(world, world.namespace("ml-research"), "14", until=date.today() + timedelta(days=5))
+    workflow.approve_request(granted.pk, actor=world.approver)
     webhook = Webhook.objects.create(
         name="research", url="https://hooks.example/r", team=world.research, created_by=world.approver
     )
@@ -212,6 +222,9 @@ def objects(world) -> dict:
         "pending": pending.pk,
         "failed": failed.pk,
         "token": token.pk,
+        "granted": granted.pk,
+        "grant": granted.grant.pk,
+        "extended_until": (date.today() + timedelta(days=9)).isoformat(),
     }
 
 

@@ -1,11 +1,14 @@
 from django.core.management.base import BaseCommand
 
-from teams.demo import seed_demo
+from teams.demo import seed_demo, seed_grant_example
 
 
 class Command(BaseCommand):
-    help = "Create the seed tutorial's world (corrected for a real API server) and print the demo sign-ins."
+    help = (
+        "Create the seed tutorial's world (corrected for a real API server) and its example requests, and print "
+        "the demo sign-ins."
+    )
 
     def handle(self, *args, **options) -> None:
-        for line in seed_demo():
+        for line in seed_demo() + seed_grant_example():
             self.stdout.write(line)
