@@ -18,7 +18,18 @@ from django.utils import timezone
 
 from teams.capacity import recount_guaranteed
 from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, GPU_LIMIT_KEY, GPU_RESOURCE, GUARANTEED_GPU_KEY
-from teams.models import CostCenter, GpuResource, GpuTier, Membership, Rate, Request, Resource, Team, TeamNamespace
+from teams.models import (
+    Cluster,
+    CostCenter,
+    GpuResource,
+    GpuTier,
+    Membership,
+    Rate,
+    Request,
+    Resource,
+    Team,
+    TeamNamespace,
+)
 from teams.policy import check_namespace_spec
 from teams.roles import TEAM_ROLES
 from teams.workflow import seed_namespace, submit_request
@@ -344,7 +355,9 @@ def seed_grant_example() -> list[str]:
     """
     if Request.objects.filter(justification=HOLIDAY_TRAFFIC).exists():
         return []
-    namespace = TeamNamespace.objects.live().select_related("team", "tier").get(name="ml-production")
+    # The seed's namespaces are on the default cluster (seed_namespace).
+    namespaces = TeamNamespace.objects.live().filter(cluster=Cluster.objects.get_default())
+    namespace = namespaces.select_related("team", "tier").get(name="ml-production")
     quotas = copy.deepcopy(namespace.quotas)
     for quota in quotas:
         if GUARANTEED_GPU_KEY in quota["hard"]:

@@ -273,7 +273,7 @@ def warn_expiring(now: datetime) -> int:
             events.record(
                 "grant.expiring",
                 actor=events.system_actor(),
-                target=f"namespace:{grant.namespace.name}",
+                target=grant.namespace.audit_target,
                 request=grant.request,
                 after={
                     "namespace": grant.namespace.name,

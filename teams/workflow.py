@@ -140,6 +140,7 @@ def submit_extension(grant_id: int, *, actor, until: object, justification: str)
             team=namespace.team,
             namespace=namespace,
             namespace_name=namespace.name,
+            cluster=namespace.cluster,
             until=asked,
             extends=grant,
             justification=justification.strip(),
@@ -366,7 +367,7 @@ def end_grant(grant_id: int, *, now=None) -> Grant:
         events.record(
             "grant.ended",
             actor=system,
-            target=f"namespace:{namespace.name}",
+            target=namespace.audit_target,
             request=grant.request,
             before={"until": grant.until.isoformat()},
             after={
@@ -393,6 +394,7 @@ def _submit_reversion(grant: Grant, namespace: TeamNamespace, kind: str, propose
         team=namespace.team,
         namespace=namespace,
         namespace_name=namespace.name,
+        cluster=namespace.cluster,
         proposed_spec=proposed,
         changes=changes,
         first_changes=changes,
