@@ -4,6 +4,7 @@ Every object a page shows comes through its manager's visible_to(user): another 
 request is a 404, as if it did not exist; one the user sees but may not act on is a 403.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,7 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
-from teams import conversation, roles, workflow
+from teams import autoapproval, conversation, roles, workflow
 from teams.capacity import CapacityTotals
 from teams.forms import build_form, lead_teams, resolve_target, revision_data
 from teams.models import AuditEvent, GpuTier, Request, Team, TeamNamespace
@@ -102,6 +103,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     events = AuditEvent.objects.visible_to(request.user).filter(request=item).select_related("actor")
     own = item.requested_by_id == request.user.pk
     can_decide = item.state == State.PENDING and roles.can_decide(request.user) and not own
+    evaluations = list(item.rule_evaluations.select_related("rule"))
     return render(
         request,
         "teams/request_detail.html",
@@ -118,6 +120,13 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_decide": can_decide,
             "can_comment": roles.can_comment(request.user, item),
             "can_retry": item.can_be_retried() and roles.can_decide(request.user),
+            "evaluations": evaluations,
+            "approved_by": next((evaluation for evaluation in evaluations if evaluation.approved), None),
+            "closest": autoapproval.closest(evaluations),
+            "can_answer": item.state == State.PENDING
+            and item.kind == Kind.DOWNSIZE_QUOTA
+            and roles.is_lead(request.user, item.team),
+            "currency": settings.CHARGEBACK_CURRENCY,
         },
     )
 
@@ -310,7 +319,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     pending = (
         Request.objects.visible_to(request.user)
         .filter(state=State.PENDING)
-        .select_related("team__cost_center", "namespace__tier", "requested_by")
+        .select_related("team__cost_center", "namespace__tier", "requested_by", "downsize")
         .order_by("created_at", "pk")  # pk: pages never share or skip a request submitted in the same instant
     )
     filters = {key: request.GET.get(key, "") for key in ("team", "tier", "kind")}
@@ -348,6 +357,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             "teams": Team.objects.visible_to(request.user),
             "tiers": GpuTier.objects.visible_to(request.user),
             "kinds": Kind.choices,
+            "agreements": autoapproval.agreements(),
+            "currency": settings.CHARGEBACK_CURRENCY,
         },
     )
 

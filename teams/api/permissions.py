@@ -17,3 +17,10 @@ class CanSeeApiSchema(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return roles.can_see_api_schema(request.user)
+
+
+class IsApprover(BasePermission):
+    message = roles.APPROVERS_ONLY
+
+    def has_permission(self, request, view) -> bool:
+        return roles.can_decide(request.user)

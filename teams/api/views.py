@@ -10,13 +10,16 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from teams import conversation, workflow
 from teams.api.filtersets import NamespaceFilterSet, RequestFilterSet, TeamFilterSet
 from teams.api.mixins import MAX_ID_DIGITS, VisibleToUserMixin
+from teams.api.permissions import IsApprover
 from teams.api.schema import ErrorSerializer
 from teams.api.serializers import (
     ApproveSerializer,
+    AutoApprovalRuleSerializer,
     CommentSerializer,
     CostCenterSerializer,
     GpuTierSerializer,
@@ -28,7 +31,7 @@ from teams.api.serializers import (
     TeamSerializer,
 )
 from teams.catalog import PriceList, TierCatalog
-from teams.models import Comment, CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
+from teams.models import AutoApprovalRule, Comment, CostCenter, GpuTier, Membership, Request, Team, TeamNamespace
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]{1,63}"
 
@@ -251,3 +254,18 @@ class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadO
 
     def _show(self, item: Request) -> dict:
         return RequestSerializer(self.get_queryset().get(pk=item.pk), context=self.get_serializer_context()).data
+
+
+class AutoApprovalRuleViewSet(
+    VisibleToUserMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.ReadOnlyModelViewSet,
+):
+    """Auto-approval rules, for approvers: the same rules and checks as the rules page; every save is audited."""
+
+    queryset = AutoApprovalRule.objects.select_related("tier")
+    serializer_class = AutoApprovalRuleSerializer
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, IsApprover]
+    ordering_fields = ["order", "name"]
+    ordering = ["order", "pk"]

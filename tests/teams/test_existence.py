@@ -51,6 +51,9 @@ TEAM_OBJECTS: dict[str, Target] = {
     "request-new": ("get", lambda o: (["change_quota"], "?namespace=ml-research", None), 403),
     "request-validate": ("post", lambda o: (["change_quota"], "", {"namespace": "ml-research"}), 403),
     "request-preview": ("post", lambda o: (["change_quota"], "", {"namespace": "ml-research"}), 403),
+    # Only the team's leads answer a downsize proposal.
+    "proposal-accept": ("post", lambda o: ([o["pending"]], "", {}), 403),
+    "proposal-decline": ("post", lambda o: ([o["pending"]], "", {"note": "We train in March."}), 403),
     "namespace-detail": ("get", lambda o: (["ml-research"], "", None), 200),
     "namespace-manifests": ("get", lambda o: (["ml-research"], "", None), 200),
     "namespace-fit": ("post", lambda o: (["ml-research"], "", {"gpus": "1", "count": "1"}), 200),
@@ -83,7 +86,8 @@ TEAM_OBJECTS: dict[str, Target] = {
     "v1:usage-sample-detail": ("get", lambda o: ([o["sample"]], "", None), 200),
 }
 #: Objects that belong to no team: the tier catalogue (everyone's), clusters (approvers' and finance's).
-SHARED_OBJECTS = {"v1:tier-detail", "v1:cluster-detail"}
+#: Auto-approval rules are the approvers' own tool.
+SHARED_OBJECTS = {"v1:tier-detail", "v1:cluster-detail", "rule-edit", "v1:autoapproval-rule-detail"}
 #: URLs that name no object: lists already scoped by visible_to, per-user pages, the API's own pages.
 NO_OBJECT = {
     "home",
@@ -91,6 +95,9 @@ NO_OBJECT = {
     "request-list",
     "queue",
     "queue-bulk-approve",
+    "rule-list",
+    "rule-new",
+    "v1:autoapproval-rule-list",
     "cluster-overview",
     "profile",
     "chargeback:report",
