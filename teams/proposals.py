@@ -15,7 +15,7 @@ from django.db.models import Q
 
 from teams import workflow
 from teams.catalog import TierCatalog
-from teams.constants import GUARANTEED_GPU_KEY
+from teams.constants import GPU_RESOURCE, GUARANTEED_GPU_KEY
 from teams.models import DownsizeProposal, Request, TeamNamespace
 from teams.quantities import parse_quantity
 
@@ -51,8 +51,9 @@ def is_quiet(namespace: TeamNamespace, now: datetime) -> bool:
     )
 
 
-def downsized_quotas(namespace: TeamNamespace, gpus: int, catalog: TierCatalog) -> list[dict]:
-    """The namespace's quotas with their guaranteed GPUs cut to `gpus` in all, taken from the last quota first."""
+def downsized_spec(namespace: TeamNamespace, gpus: int, catalog: TierCatalog) -> dict:
+    """The sections a downsize changes: the quotas with their guaranteed GPUs cut to `gpus` in all (taken from
+    the last quota first), and the LimitRange's container GPU max lowered to the largest quota if it was above."""
     quotas = [{**quota, "hard": dict(quota.get("hard") or {})} for quota in namespace.quotas]
     excess = namespace.guaranteed_gpus - gpus
     for quota in reversed(quotas):
@@ -64,7 +65,15 @@ def downsized_quotas(namespace: TeamNamespace, gpus: int, catalog: TierCatalog) 
         cut = min(held, excess)
         quota["hard"][GUARANTEED_GPU_KEY] = str(held - cut)
         excess -= cut
-    return quotas
+    spec: dict = {"quotas": quotas}
+    largest = catalog.gpu_allocation(quotas, namespace.tier).largest_quota
+    limits = [dict(item) for item in (namespace.limit_range or {}).get("limits") or []]
+    for item in limits:
+        maximum = (item.get("max") or {}).get(GPU_RESOURCE) if item.get("type") == "Container" else None
+        if maximum is not None and parse_quantity(maximum).as_int_ceiling() > largest:
+            item["max"] = {**item["max"], GPU_RESOURCE: str(largest)}
+            spec["limitRange"] = {**namespace.limit_range, "limits": limits}
+    return spec
 
 
 def justification(namespace: TeamNamespace, evidence: IdleEvidence, gpus: int) -> str:
@@ -90,7 +99,7 @@ def propose(namespace: TeamNamespace, evidence: IdleEvidence, *, now: datetime) 
         return None
     return workflow.propose_downsize(
         namespace,
-        quotas=downsized_quotas(namespace, gpus, TierCatalog.load()),
+        proposed=downsized_spec(namespace, gpus, TierCatalog.load()),
         evidence={
             "window_start": evidence.window_start,
             "window_end": evidence.window_end,

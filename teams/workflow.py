@@ -125,7 +125,7 @@ def approve_by_rules(request: Request) -> Request:
         return request
 
 
-def propose_downsize(namespace: TeamNamespace, *, quotas: list[dict], evidence: dict, justification: str) -> Request:
+def propose_downsize(namespace: TeamNamespace, *, proposed: dict, evidence: dict, justification: str) -> Request:
     """The system proposes fewer guaranteed GPUs for a mostly idle namespace; its team's leads accept or decline.
 
     `evidence` holds the DownsizeProposal's numbers (window, peak, idle GPU-hours and their cost);
@@ -136,7 +136,7 @@ def propose_downsize(namespace: TeamNamespace, *, quotas: list[dict], evidence: 
         Kind.DOWNSIZE_QUOTA,
         team=namespace.team,
         namespace_name=namespace.name,
-        proposed={"quotas": quotas},
+        proposed=proposed,
         namespace=namespace,
     )
     report.raise_for_errors()
