@@ -15,8 +15,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from teams import events
+from teams.autoapproval import rule_values
 from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, GPU_RESOURCE
-from teams.models import CostCenter, GpuTier, Membership, Rate, Resource, Team
+from teams.models import AutoApprovalRule, CostCenter, GpuTier, Membership, Rate, Request, Resource, Team
 from teams.policy import check_namespace_spec
 from teams.roles import TEAM_ROLES
 from teams.workflow import seed_namespace
@@ -309,3 +311,31 @@ def _seed_namespace(namespace: SeedNamespace, lines: list[str]) -> None:
         lines.append(f"{namespace.name}: created")
     elif outcome == "reset":
         lines.append(f"{namespace.name}: reset to the seed's desired state")
+
+
+#: The demo's auto-approval rule, in dry run: the queue scores it against the approvers before anyone trusts it.
+DEMO_RULE = {
+    "name": "Busy teams may grow a little",
+    "order": 10,
+    "mode": AutoApprovalRule.Mode.DRY_RUN,
+    "kind": Request.Kind.CHANGE_QUOTA,
+    "max_more_gpus": 4,
+    "min_usage_percent": 80,
+    "usage_days": 7,
+    "min_headroom_percent": 20,
+    "max_per_team_per_month": 3,
+}
+
+
+def seed_demo_rule() -> str:
+    """The demo's one rule, written by the system actor once; a rule an approver changed since is left alone."""
+    with transaction.atomic():
+        rule, created = AutoApprovalRule.objects.get_or_create(name=DEMO_RULE["name"], defaults=DEMO_RULE)
+        if created:
+            events.record(
+                "autoapproval_rule.seeded",
+                actor=events.system_actor(),
+                target=f"autoapproval-rule:{rule.pk}",
+                after=rule_values(rule),
+            )
+    return f"auto-approval rule {rule.name!r} ({rule.get_mode_display().lower()})"

@@ -1,11 +1,15 @@
 from django.core.management.base import BaseCommand
 
-from teams.demo import seed_demo
+from teams.demo import seed_demo, seed_demo_rule
 
 
 class Command(BaseCommand):
-    help = "Create the seed tutorial's world (corrected for a real API server) and print the demo sign-ins."
+    help = (
+        "Create the seed tutorial's world (corrected for a real API server) and an auto-approval rule in dry run, "
+        "and print the demo sign-ins."
+    )
 
     def handle(self, *args, **options) -> None:
         for line in seed_demo():
             self.stdout.write(line)
+        self.stdout.write(seed_demo_rule())
