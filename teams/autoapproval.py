@@ -7,9 +7,10 @@ which teams must not import: chargeback registers a provider here in its AppConf
 """
 
 import calendar
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from django.db import transaction
@@ -77,9 +78,14 @@ def month_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def request_end(request: Request) -> datetime | None:
-    """When a time-boxed request's grant ends; None for a permanent one (the grants' end date, once stored)."""
-    return getattr(request, "ends_at", None)
+def grant_days(request: Request, now: datetime) -> int | None:
+    """How many days from now a time-boxed request lasts: to the midnight after its last day (`until`, which
+    time-boxed grants add to requests), rounded up; None for a request that is for good."""
+    until = getattr(request, "until", None)
+    if until is None:
+        return None
+    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone())
+    return math.ceil((end - now) / timedelta(days=1))
 
 
 class Measurements:
@@ -173,16 +179,15 @@ def measure(rule: AutoApprovalRule, facts: Measurements) -> list[Condition]:
         count = facts.auto_approved_this_month()
         held = count < rule.max_per_team_per_month
         month = calendar.month_name[facts.now.month]
-        text = f"{count} auto-approvals for {request.team.slug} in {month}, " + (
+        text = f"{count} auto-approval{'' if count == 1 else 's'} for {request.team.slug} in {month}, " + (
             f"fewer than {rule.max_per_team_per_month}" if held else f"the most is {rule.max_per_team_per_month}"
         )
         conditions.append(Condition("max_per_team_per_month", held, text))
     if rule.max_grant_days is not None:
-        end = request_end(request)
-        if end is None:
+        days = grant_days(request, facts.now)
+        if days is None:
             conditions.append(Condition("max_grant_days", True, "no end date: grant duration not limited"))
         else:
-            days = (end - facts.now).days
             held = days <= rule.max_grant_days
             sign = "≤" if held else ">"
             conditions.append(Condition("max_grant_days", held, f"grant {days} days {sign} {rule.max_grant_days}"))

@@ -15,7 +15,7 @@ from rest_framework.settings import api_settings
 from teams import conversation, workflow
 from teams.api.filtersets import NamespaceFilterSet, RequestFilterSet, TeamFilterSet
 from teams.api.mixins import MAX_ID_DIGITS, VisibleToUserMixin
-from teams.api.permissions import IsApprover
+from teams.api.permissions import ApproversWrite
 from teams.api.schema import ErrorSerializer
 from teams.api.serializers import (
     ApproveSerializer,
@@ -262,10 +262,10 @@ class AutoApprovalRuleViewSet(
     mixins.UpdateModelMixin,
     viewsets.ReadOnlyModelViewSet,
 ):
-    """Auto-approval rules, for approvers: the same rules and checks as the rules page; every save is audited."""
+    """Auto-approval rules, the approvers' own: the same checks as the rules page; every save is audited."""
 
     queryset = AutoApprovalRule.objects.select_related("tier")
     serializer_class = AutoApprovalRuleSerializer
-    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, IsApprover]
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, ApproversWrite]
     ordering_fields = ["order", "name"]
     ordering = ["order", "pk"]

@@ -120,7 +120,7 @@ def test_a_rule_approves_a_team_at_most_k_times_a_month(world, now, capacity):
     assert Request.objects.get(pk=first.pk).state == State.APPROVED
     assert Request.objects.get(pk=second.pk).state == State.PENDING
     [failed] = RuleEvaluation.objects.get(request=second).failed
-    assert failed["text"] == "1 auto-approvals for research in January, the most is 1"
+    assert failed["text"] == "1 auto-approval for research in January, the most is 1"
 
 
 def test_unknown_usage_and_capacity_hold_no_condition(world, now):
@@ -143,3 +143,19 @@ def test_a_rule_that_is_off_is_not_weighed(world, now, capacity):
 
     assert Request.objects.get(pk=request.pk).state == State.PENDING
     assert not RuleEvaluation.objects.exists()
+
+
+def test_grant_duration_holds_for_a_request_for_good_and_is_measured_for_a_time_boxed_one(world, now, capacity):
+    research_used(world, "7")
+    limited = rule(max_more_gpus=None, min_headroom_percent=None, max_grant_days=14)
+    request = ask_for_gpus(world, world.namespace("ml-research"), "12")
+    assert Request.objects.get(pk=request.pk).state == State.APPROVED
+    assert RuleEvaluation.objects.get(request=request).conditions[-1]["text"] == (
+        "no end date: grant duration not limited"
+    )
+
+    asked = Request(team=world.research, kind=Request.Kind.CHANGE_QUOTA, proposed_spec={})
+    asked.until = (NOW + timedelta(days=20)).date()  # what a time-boxed grant carries: its last day
+    [*_, duration] = autoapproval.measure(limited, autoapproval.Measurements(asked, NOW))
+
+    assert (duration.held, duration.text) == (False, "grant 21 days > 14")

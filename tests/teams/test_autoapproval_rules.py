@@ -85,6 +85,7 @@ def test_only_approvers_see_or_write_rules(world, sign_in, username):
     api = APIClient()
     api.force_login(get_user_model().objects.get(username=username))
     assert api.post(API, {"name": "x", "order": 1}, format="json").status_code == 403
+    assert api.get(API).json()["results"] == []
     assert not AutoApprovalRule.objects.exists()
 
 
