@@ -544,36 +544,42 @@ class AutoApprovalRule(models.Model):
         GpuTier, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="Empty: any tier."
     )
     max_more_gpus = models.PositiveIntegerField(
+        "at most this many GPUs more",
         null=True,
         blank=True,
         validators=[MaxValueValidator(limits.MAX_RULE_GPUS)],
         help_text="At most this many GPUs more (guaranteed or limit) than the namespace has.",
     )
     min_usage_percent = models.PositiveSmallIntegerField(
+        "team's GPU usage at least (%)",
         null=True,
         blank=True,
         validators=[MaxValueValidator(100)],
         help_text="The team used at least this % of its guaranteed GPUs (of its GPU limit where none) over the window.",
     )
     usage_days = models.PositiveSmallIntegerField(
+        "usage window (days)",
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(limits.MAX_RULE_USAGE_DAYS)],
         help_text="The usage window in days, from the rolled-up usage.",
     )
     min_headroom_percent = models.PositiveSmallIntegerField(
+        "headroom after approval at least (%)",
         null=True,
         blank=True,
         validators=[MaxValueValidator(100)],
         help_text="Unguaranteed GPUs left after approval, as % of the cluster's capacity.",
     )
     max_per_team_per_month = models.PositiveIntegerField(
+        "auto-approvals per team a month, at most",
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(limits.MAX_RULE_PER_MONTH)],
         help_text="Auto-approvals per team in a calendar month (UTC), this rule's and others'.",
     )
     max_grant_days = models.PositiveIntegerField(
+        "grant duration at most (days)",
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(limits.MAX_RULE_GRANT_DAYS)],
