@@ -28,6 +28,8 @@ PAGES = [
     ("approver", "/cluster/", "guaranteed"),
     ("approver", "/requests/{pending}/", "Grant part of it"),
     ("approver", "/notifications/webhooks/", "Add a webhook"),
+    ("approver", "/rules/", "Auto-approval rules"),
+    ("approver", "/rules/new/", "Save the rule"),
     ("finance", "/chargeback/", "Chargeback"),
     ("finance", "/profile/", "Create token"),
     ("research-member", "/teams/", "ml-research"),
