@@ -6,6 +6,10 @@ keyword-only and always given: provisioning acts as the system actor.
 
     submit  ->  pending
     pending  -> approved   (approve_request, an approver who is not the requester; in full or in part)
+    pending  -> approved   (approve_by_rules, the system actor, right after submission: a live rule matched)
+    propose  ->  pending   (propose_downsize, the system actor, from the daily scan of idle GPUs)
+    pending  -> approved   (accept_proposal, a lead of the team, for a downsize proposal)
+    pending  -> rejected   (decline_proposal, a lead of the team, with a reason, for a downsize proposal)
     pending  -> changes_requested  (request_changes, an approver, saying what to change)
     changes_requested -> pending   (resubmit_request, the requester, with a new version)
     pending, changes_requested -> rejected   (reject_request, an approver, with a note)
