@@ -20,6 +20,7 @@ migrate: venv
 
 seed: migrate
 	$(PYTHON) manage.py seed_demo
+	$(PYTHON) manage.py seed_demo_history
 
 # The whole system: web, Celery worker and beat on the embedded broker, and a stream of
 # simulated training jobs on the local cluster; the seed's namespaces are applied first.

@@ -94,6 +94,9 @@ COLUMNS = [
     "cost_memory_reserved",
     "cost_memory_burst",
     "cost_total",
+    # What the idle reserved GPU-hours (gpu_idle_hours) cost at the reserved rate: part of cost_gpu_reserved,
+    # not added to cost_total; the downsize proposals' evidence (chargeback.idle).
+    "cost_gpu_idle",
     "currency",
     "line",
     "adjusts",
@@ -299,6 +302,9 @@ PRICED = [
 ]
 #: Prices have 6 decimals (Rate.price): costs are summed as integers of unit-seconds x micro-units.
 PRICE_SCALE = 10**6
+#: Where idle reserved GPU time and its price are, for cost_gpu_idle.
+GPU_RESERVED, GPU_USED, GPU_BURST = (SUMMED.index(name) for name in ("gpu_reserved", "gpu_used", "gpu_burst"))
+RESERVED_GPU_PRICE = [column for column, *_ in PRICED].index("cost_gpu_reserved")
 
 
 def _sums(
@@ -439,12 +445,14 @@ def _aggregates() -> dict:
 class _Totals:
     """Exact integer sums of one report row (or of all): unit-seconds, and costs in unit-second micro-prices."""
 
-    __slots__ = ("cents", "costs", "sums")
+    __slots__ = ("cents", "costs", "idle_cents", "idle_cost", "sums")
 
     def __init__(self) -> None:
         self.sums = [0] * len(SUMMED)
         self.costs = [0] * len(PRICED)
         self.cents: list[int] | None = None
+        self.idle_cost = 0
+        self.idle_cents = 0
 
     def add_sums(self, values: list[int]) -> None:
         self.sums = [mine + theirs for mine, theirs in zip(self.sums, values, strict=True)]
@@ -456,12 +464,14 @@ class _Totals:
             _divide(numerator * scale, DIVISOR_INT[resource] * PRICE_SCALE)
             for numerator, (_, resource, _, _) in zip(self.costs, PRICED, strict=True)
         ]
+        self.idle_cents = _divide(self.idle_cost * scale, DIVISOR_INT["gpu"] * PRICE_SCALE)
         return self.cents
 
     def add_row(self, other: "_Totals") -> None:
         """Into the report's totals: exact hours, and costs as the sum of the rows' rounded costs."""
         self.sums = [mine + theirs for mine, theirs in zip(self.sums, other.sums, strict=True)]
         self.cents = [mine + theirs for mine, theirs in zip(self.cents or [0] * len(PRICED), other.cents, strict=True)]
+        self.idle_cents += other.idle_cents
 
     def as_columns(self, places: int) -> dict:
         """The measure and cost columns as decimal strings, in order (utilization None if nothing is reserved).
@@ -488,6 +498,7 @@ class _Totals:
         for amount in cents:
             append(_fixed(amount, 1, 0, places))
         append(_fixed(sum(cents), 1, 0, places))
+        append(_fixed(self.idle_cents, 1, 0, places))
         return dict(zip(MEASURE_COLUMNS, values, strict=True))
 
 
@@ -550,6 +561,8 @@ def _rows(
             price = prices[index]
             if price:
                 costs[index] += values[summed] * price
+        if idle := values[GPU_RESERVED] - values[GPU_USED] + values[GPU_BURST]:
+            totals.idle_cost += max(idle, 0) * prices[RESERVED_GPU_PRICE]
     labels = _labels(query.group_by, {key[0] for key in accumulated})
     if query.group_by == "cost_center":
         centers = labels

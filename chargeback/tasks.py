@@ -1,11 +1,12 @@
-"""Periodic chargeback work: roll raw samples up (then check budgets), and prune the raw samples past retention."""
+"""Periodic chargeback work: roll raw samples up (then check budgets), prune the raw samples past retention,
+propose downsizes."""
 
 from dataclasses import asdict
 
 from celery import shared_task
 from django.utils import timezone
 
-from chargeback import budgets, rollups
+from chargeback import budgets, idle, rollups
 from provisioning.locks import task_lock
 
 
@@ -29,3 +30,12 @@ def prune_samples() -> dict:
         if not held:
             return {"skipped": "another prune holds the lock"}
         return {"deleted": rollups.prune_samples()}
+
+
+@shared_task(name="chargeback.propose_downsizes", acks_late=True, reject_on_worker_lost=True)
+def propose_downsizes() -> dict:
+    """Daily; idempotent: a namespace with an open proposal, or a recently declined one, gets no other."""
+    with task_lock("chargeback.propose_downsizes") as held:
+        if not held:
+            return {"skipped": "another scan holds the lock"}
+        return {"proposed": idle.propose_downsizes(timezone.now())}

@@ -175,6 +175,7 @@ RULES: dict[str, _Rule] = {
         Topic.REQUESTS, lambda e: f"{e.actor} rejected {_request(e)}{_note(e)}", _requester_and_leads
     ),
     "request.cancelled": _Rule(Topic.REQUESTS, lambda e: f"{e.actor} cancelled {_request(e)}", _requester_and_leads),
+    "request.declined": _Rule(Topic.REQUESTS, lambda e: f"{e.actor} declined {_request(e)}{_note(e)}", _with_approvers),
     "request.applied": _Rule(
         Topic.REQUESTS, lambda e: f"{_request(e).capitalize()} is applied on the cluster", _requester_and_leads
     ),

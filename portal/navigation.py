@@ -12,7 +12,12 @@ def navigation(request: HttpRequest) -> dict:
         return {}
     items = [("dashboard", "Dashboard"), ("request-list", "Requests")]
     if can_decide(user):
-        items += [("queue", "Approval queue"), ("cluster-overview", "Cluster"), ("webhooks", "Webhooks")]
+        items += [
+            ("queue", "Approval queue"),
+            ("rule-list", "Rules"),
+            ("cluster-overview", "Cluster"),
+            ("webhooks", "Webhooks"),
+        ]
     if can_read_chargeback(user):
         items.append(("chargeback:report", "Chargeback"))
     items += [("profile", "API tokens"), ("swagger-ui", "API")]

@@ -387,6 +387,14 @@ CELERY_BEAT_SCHEDULE["chargeback-rollup"] = {
     "schedule": CHARGEBACK_ROLLUP_INTERVAL_SECONDS,
 }
 CELERY_BEAT_SCHEDULE["chargeback-prune"] = {"task": "chargeback.prune_samples", "schedule": 3600}
+# Downsize proposals (teams.proposals): once a day, a namespace whose peak GPU use over the window stayed below
+# DOWNSIZE_IDLE_PERCENT of its guaranteed GPUs is proposed the peak plus DOWNSIZE_MARGIN_PERCENT; a team that
+# declines hears no other proposal for that namespace for DOWNSIZE_QUIET_DAYS.
+DOWNSIZE_WINDOW_DAYS = env.get_int("DOWNSIZE_WINDOW_DAYS", 14, minimum=1)
+DOWNSIZE_IDLE_PERCENT = env.get_int("DOWNSIZE_IDLE_PERCENT", 50, minimum=1)
+DOWNSIZE_MARGIN_PERCENT = env.get_int("DOWNSIZE_MARGIN_PERCENT", 25, minimum=0)
+DOWNSIZE_QUIET_DAYS = env.get_int("DOWNSIZE_QUIET_DAYS", 30, minimum=0)
+CELERY_BEAT_SCHEDULE["downsize-proposals"] = {"task": "chargeback.propose_downsizes", "schedule": 86400}
 
 # Notifications (notifications/): the portal's inbox, e-mail through Django's mail framework, and
 # signed Slack-compatible webhooks, sent by Celery after the event's transaction commits.

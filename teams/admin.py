@@ -23,15 +23,18 @@ from teams.capacity import recount_guaranteed
 from teams.catalog import check_rate_day, check_rate_outside_closed_months, is_billed
 from teams.models import (
     AuditEvent,
+    AutoApprovalRule,
     Cluster,
     Comment,
     CostCenter,
+    DownsizeProposal,
     GpuResource,
     GpuTier,
     Grant,
     Membership,
     Rate,
     Request,
+    RuleEvaluation,
     Team,
     TeamNamespace,
 )
@@ -442,6 +445,32 @@ class CommentAdmin(LookOnlyAdmin):
     list_select_related = ["request", "author"]
     search_fields = ["body", "author__username", "request__namespace_name"]
     date_hierarchy = "created_at"
+
+
+@admin.register(AutoApprovalRule)
+class AutoApprovalRuleAdmin(LookOnlyAdmin):
+    """Rules are written on the portal's rules page or through the API, where each save is audited."""
+
+    list_display = ["order", "name", "mode", "kind", "tier", "updated_at"]
+    list_filter = ["mode"]
+    search_fields = ["name"]
+
+
+@admin.register(RuleEvaluation)
+class RuleEvaluationAdmin(LookOnlyAdmin):
+    list_display = ["created_at", "request", "rule_name", "mode", "matched", "approved"]
+    list_filter = ["mode", "matched", "approved"]
+    list_select_related = ["request"]
+    search_fields = ["rule_name", "request__namespace_name"]
+
+
+@admin.register(DownsizeProposal)
+class DownsizeProposalAdmin(LookOnlyAdmin):
+    """The evidence of the daily scan's proposals; the proposals themselves are requests."""
+
+    list_display = ["request", "namespace", "guaranteed_gpus", "proposed_gpus", "idle_gpu_hours", "declined_at"]
+    list_select_related = ["request", "namespace"]
+    search_fields = ["namespace__name"]
 
 
 def _describe(error: Exception) -> str:

@@ -16,9 +16,12 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from teams import events
+from teams.autoapproval import rule_values
 from teams.capacity import recount_guaranteed
 from teams.constants import APPROVERS_GROUP, FINANCE_GROUP, GPU_LIMIT_KEY, GPU_RESOURCE, GUARANTEED_GPU_KEY
 from teams.models import (
+    AutoApprovalRule,
     Cluster,
     CostCenter,
     GpuResource,
@@ -374,3 +377,31 @@ def seed_grant_example() -> list[str]:
         until=until,
     )
     return [f"request #{request.pk}: {HOLIDAY_TRAFFIC} (a time-boxed grant until {until.isoformat()}), pending"]
+
+
+#: The demo's auto-approval rule, in dry run: the queue scores it against the approvers before anyone trusts it.
+DEMO_RULE = {
+    "name": "Busy teams may grow a little",
+    "order": 10,
+    "mode": AutoApprovalRule.Mode.DRY_RUN,
+    "kind": Request.Kind.CHANGE_QUOTA,
+    "max_more_gpus": 4,
+    "min_usage_percent": 80,
+    "usage_days": 7,
+    "min_headroom_percent": 20,
+    "max_per_team_per_month": 3,
+}
+
+
+def seed_demo_rule() -> str:
+    """The demo's one rule, written by the system actor once; a rule an approver changed since is left alone."""
+    with transaction.atomic():
+        rule, created = AutoApprovalRule.objects.get_or_create(name=DEMO_RULE["name"], defaults=DEMO_RULE)
+        if created:
+            events.record(
+                "autoapproval_rule.seeded",
+                actor=events.system_actor(),
+                target=f"autoapproval-rule:{rule.pk}",
+                after=rule_values(rule),
+            )
+    return f"auto-approval rule {rule.name!r} ({rule.get_mode_display().lower()})"

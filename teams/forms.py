@@ -9,16 +9,18 @@ in teams.policy; nothing here judges a value.
 import re
 from dataclasses import dataclass, field
 
+from django import forms as django_forms
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
+from teams.autoapproval import RULE_FIELDS
 from teams.catalog import TierCatalog, gpu_input_words, gpu_share_words, tier_default_spec
 from teams.constants import GPU_RESOURCE, GUARANTEED_GPU_KEY, QUOTA_KEYS
 from teams.grants import GRANT_KINDS
-from teams.models import Cluster, GpuTier, Request, Team, TeamNamespace
+from teams.models import AutoApprovalRule, Cluster, GpuTier, Request, Team, TeamNamespace
 from teams.policy import Finding, PolicyReport
 from teams.roles import require_lead
-from teams.specs import REMOVE_LIMITS, SECTIONS, namespace_spec, resolve_proposal, spec_changes
+from teams.specs import REMOVE_LIMITS, SECTIONS, SYSTEM_KINDS, namespace_spec, resolve_proposal, spec_changes
 
 Kind = Request.Kind
 
@@ -208,7 +210,7 @@ def resolve_target(user, kind: str, source) -> tuple[Team, TeamNamespace | None]
 
     A namespace the user may not see does not exist for them (404), whatever else they may do.
     """
-    if kind not in SECTIONS:  # adoption is an approver's, through the workflow, never a team lead's form
+    if kind not in SECTIONS or kind in SYSTEM_KINDS:  # adoption and proposals never come from a lead's form
         raise PermissionDenied("Unknown kind of request.")
     namespace = None
     if kind == Kind.CREATE_NAMESPACE:
@@ -334,3 +336,11 @@ def revision_data(request: Request) -> dict:
                     bound = cell.name.split("|")[2]
                     data[cell.name] = (limits.get(row.kind) or {}).get(bound, {}).get(row.resource, "")
     return data
+
+
+class AutoApprovalRuleForm(django_forms.ModelForm):
+    """An approver's rule; its checks are the model's (AutoApprovalRule.clean and field validators), as in the API."""
+
+    class Meta:
+        model = AutoApprovalRule
+        fields = RULE_FIELDS

@@ -34,6 +34,14 @@ MAX_KUBECONFIG_BYTES = 256 * 1024
 #: A time-boxed grant (teams.grants) lasts at most this many days from the day it is asked for or extended.
 MAX_GRANT_DAYS = 366
 
+#: An auto-approval rule's conditions (teams.models.AutoApprovalRule).
+MAX_RULE_NAME_LENGTH = 100
+MAX_RULE_ORDER = 10_000
+MAX_RULE_GPUS = 10_000
+MAX_RULE_USAGE_DAYS = 90
+MAX_RULE_PER_MONTH = 1_000
+MAX_RULE_GRANT_DAYS = 366
+
 #: A chargeback report: how many periods (rows per group) and how long a range.
 MAX_REPORT_PERIODS = 400
 MAX_REPORT_DAYS = 3 * 366

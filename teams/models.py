@@ -5,13 +5,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from teams import roles
+from teams import limits, roles
 from teams.constants import GPU_RESOURCE
 from teams.thresholds import validate_thresholds
 
@@ -138,6 +138,10 @@ class GpuTier(models.Model):
         validators=[validate_thresholds],
         help_text="Percents of hard at which a namespace in this tier warns its team, e.g. 80,95; "
         "empty: the portal's default (QUOTA_WARNING_THRESHOLDS). A team's own thresholds win.",
+    )
+    proposes_downsizes = models.BooleanField(
+        default=True,
+        help_text="Off: the daily scan never proposes to shrink this tier's mostly idle guaranteed GPUs.",
     )
 
     objects = GpuTierQuerySet.as_manager()
@@ -462,6 +466,7 @@ class Request(models.Model):
         CHANGE_TIER = "change_tier", "Change tier"
         DELETE_NAMESPACE = "delete_namespace", "Delete namespace"
         ADOPT_NAMESPACE = "adopt_namespace", "Adopt namespace"
+        DOWNSIZE_QUOTA = "downsize_quota", "Downsize proposal"
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -712,3 +717,168 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"grant of #{self.request_id} on {self.namespace} until {self.until}"
+
+
+class AutoApprovalRuleQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "AutoApprovalRuleQuerySet":
+        """Rules are the approvers' tool: they write them and read how they did."""
+        return self if roles.can_decide(user) else self.none()
+
+
+class AutoApprovalRule(models.Model):
+    """Conditions under which the system approves a request without a person (teams.autoapproval).
+
+    Rules are evaluated in `order` after the policy passed; an empty condition holds for
+    every request. A dry-run rule is evaluated and recorded, but a person still decides.
+    """
+
+    class Mode(models.TextChoices):
+        LIVE = "live", "Live: approves"
+        DRY_RUN = "dry_run", "Dry run: records, a person decides"
+        OFF = "off", "Off"
+
+    name = models.CharField(max_length=limits.MAX_RULE_NAME_LENGTH, unique=True)
+    order = models.PositiveIntegerField(
+        validators=[MaxValueValidator(limits.MAX_RULE_ORDER)],
+        help_text="Lower first; the first live rule that matches approves.",
+    )
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.DRY_RUN)
+    kind = models.CharField(
+        max_length=32, choices=Request.Kind.choices, blank=True, help_text="Only requests of this kind; empty: any."
+    )
+    tier = models.ForeignKey(
+        GpuTier, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="Empty: any tier."
+    )
+    max_more_gpus = models.PositiveIntegerField(
+        "at most this many GPUs more",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(limits.MAX_RULE_GPUS)],
+        help_text="At most this many GPUs more (guaranteed or limit) than the namespace has.",
+    )
+    min_usage_percent = models.PositiveSmallIntegerField(
+        "team's GPU usage at least (%)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100)],
+        help_text="The team used at least this % of its guaranteed GPUs (of its GPU limit where none) over the window.",
+    )
+    usage_days = models.PositiveSmallIntegerField(
+        "usage window (days)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(limits.MAX_RULE_USAGE_DAYS)],
+        help_text="The usage window in days, from the rolled-up usage.",
+    )
+    min_headroom_percent = models.PositiveSmallIntegerField(
+        "headroom after approval at least (%)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100)],
+        help_text="Unguaranteed GPUs left after approval, as % of the cluster's capacity.",
+    )
+    max_per_team_per_month = models.PositiveIntegerField(
+        "auto-approvals per team a month, at most",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(limits.MAX_RULE_PER_MONTH)],
+        help_text="Auto-approvals per team in a calendar month (UTC), this rule's and others'.",
+    )
+    max_grant_days = models.PositiveIntegerField(
+        "grant duration at most (days)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(limits.MAX_RULE_GRANT_DAYS)],
+        help_text="A time-boxed request may last at most this long; ignored without an end date.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AutoApprovalRuleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order", "pk"]
+        verbose_name = "auto-approval rule"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if problem := limits.text_problem(self.name or "", limits.MAX_RULE_NAME_LENGTH):
+            raise ValidationError({"name": problem})
+        if (self.min_usage_percent is None) != (self.usage_days is None):
+            field_name = "usage_days" if self.usage_days is None else "min_usage_percent"
+            raise ValidationError({field_name: "Set the usage percent and its window in days together, or neither."})
+        if self.kind == Request.Kind.DOWNSIZE_QUOTA:
+            raise ValidationError({"kind": "Downsize proposals are accepted by the team, never by a rule."})
+
+
+class RuleEvaluationQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "RuleEvaluationQuerySet":
+        return roles.restrict_to_teams(self, user, "request__team")
+
+
+class RuleEvaluation(models.Model):
+    """One rule weighed against one request at submission: every condition's measured value, and the outcome."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="rule_evaluations")
+    rule = models.ForeignKey(AutoApprovalRule, on_delete=models.CASCADE, related_name="evaluations")
+    rule_name = models.CharField(max_length=100, help_text="The rule's name then.")
+    mode = models.CharField(max_length=16, choices=AutoApprovalRule.Mode.choices)
+    matched = models.BooleanField()
+    approved = models.BooleanField(default=False, help_text="This evaluation approved the request.")
+    conditions = models.JSONField(default=list, help_text="[{name, held, text}] in the rule's order of conditions.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RuleEvaluationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.rule_name} on #{self.request_id}: {'match' if self.matched else 'no match'}"
+
+    @property
+    def held_count(self) -> int:
+        return sum(1 for condition in self.conditions if condition["held"])
+
+    @property
+    def failed(self) -> list[dict]:
+        return [condition for condition in self.conditions if not condition["held"]]
+
+    @property
+    def evidence(self) -> str:
+        """Every condition's measured value, as the audit row and the pages say it."""
+        return "; ".join(condition["text"] for condition in self.conditions)
+
+
+class DownsizeProposalQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "DownsizeProposalQuerySet":
+        return roles.restrict_to_teams(self, user, "request__team")
+
+
+class DownsizeProposal(models.Model):
+    """The evidence behind a downsize request the system proposed: what the namespace held and used."""
+
+    request = models.OneToOneField(Request, on_delete=models.CASCADE, related_name="downsize")
+    namespace = models.ForeignKey(TeamNamespace, on_delete=models.CASCADE, related_name="downsize_proposals")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    guaranteed_gpus = models.PositiveIntegerField(help_text="Guaranteed GPUs when proposed.")
+    peak_used_gpus = models.DecimalField(max_digits=12, decimal_places=3, help_text="Highest hourly mean used.")
+    proposed_gpus = models.PositiveIntegerField()
+    idle_gpu_hours = models.DecimalField(max_digits=16, decimal_places=3)
+    idle_cost = models.DecimalField(max_digits=16, decimal_places=2)
+    declined_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DownsizeProposalQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["namespace", "declined_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.namespace} {self.guaranteed_gpus} -> {self.proposed_gpus} GPUs"
+
+    @property
+    def freed_gpus(self) -> int:
+        return self.guaranteed_gpus - self.proposed_gpus

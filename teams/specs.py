@@ -33,7 +33,11 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     Kind.CHANGE_LIMIT_RANGE: ("limitRange", REMOVE_LIMITS),
     Kind.CHANGE_TIER: ("tier", "quotas", REMOVE_QUOTAS),
     Kind.DELETE_NAMESPACE: ("force",),
+    Kind.DOWNSIZE_QUOTA: ("quotas", "limitRange"),
 }
+
+#: Kinds only the system proposes (teams.workflow.propose_downsize); a team lead asks with change_quota.
+SYSTEM_KINDS = frozenset({Kind.DOWNSIZE_QUOTA})
 
 
 def namespace_spec(namespace: TeamNamespace) -> dict:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from teams import views
+from teams import rule_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -21,4 +21,9 @@ urlpatterns = [
     path("grants/<int:pk>/extend/", views.grant_extend, name="grant-extend"),
     path("queue/", views.queue, name="queue"),
     path("queue/approve/", views.queue_bulk_approve, name="queue-bulk-approve"),
+    path("rules/", rule_views.rule_list, name="rule-list"),
+    path("rules/new/", rule_views.rule_edit, name="rule-new"),
+    path("rules/<int:pk>/", rule_views.rule_edit, name="rule-edit"),
+    path("requests/<int:pk>/accept/", rule_views.proposal_accept, name="proposal-accept"),
+    path("requests/<int:pk>/decline/", rule_views.proposal_decline, name="proposal-decline"),
 ]

@@ -4,6 +4,7 @@ Every object a page shows comes through its manager's visible_to(user): another 
 request is a 404, as if it did not exist; one the user sees but may not act on is a 403.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,7 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
-from teams import conversation, grants, roles, workflow
+from teams import autoapproval, conversation, grants, roles, workflow
 from teams.capacity import CapacityTotals, budget_impacts, cluster_status
 from teams.forms import build_form, lead_teams, resolve_target, revision_data
 from teams.models import AuditEvent, Cluster, GpuTier, Grant, Request, Team, TeamNamespace
@@ -124,6 +125,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     events = AuditEvent.objects.visible_to(request.user).filter(request=item).select_related("actor")
     own = item.requested_by_id == request.user.pk
     can_decide = item.state == State.PENDING and roles.can_decide(request.user) and not own
+    evaluations = list(item.rule_evaluations.select_related("rule"))
     return render(
         request,
         "teams/request_detail.html",
@@ -143,6 +145,13 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "grant": Grant.objects.filter(request=item).select_related("reversion").first(),
             "reverts": Grant.objects.filter(reversion=item).first(),
             "can_extend": roles.is_lead(request.user, item.team),
+            "evaluations": evaluations,
+            "approved_by": next((evaluation for evaluation in evaluations if evaluation.approved), None),
+            "closest": autoapproval.closest(evaluations),
+            "can_answer": item.state == State.PENDING
+            and item.kind == Kind.DOWNSIZE_QUOTA
+            and roles.is_lead(request.user, item.team),
+            "currency": settings.CHARGEBACK_CURRENCY,
         },
     )
 
@@ -349,7 +358,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     pending = (
         Request.objects.visible_to(request.user)
         .filter(state=State.PENDING)
-        .select_related("team__cost_center", "cluster", "namespace__tier", "requested_by")
+        .select_related("team__cost_center", "cluster", "namespace__tier", "requested_by", "downsize")
         .order_by("created_at", "pk")  # pk: pages never share or skip a request submitted in the same instant
     )
     filters = {key: request.GET.get(key, "") for key in ("team", "cluster", "tier", "kind")}
@@ -397,6 +406,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             "failed_reversions": Grant.objects.visible_to(request.user)
             .filter(reversion__state=State.FAILED)
             .select_related("reversion", "namespace"),
+            "agreements": autoapproval.agreements(),
+            "currency": settings.CHARGEBACK_CURRENCY,
         },
     )
 

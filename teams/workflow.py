@@ -6,6 +6,10 @@ keyword-only and always given: provisioning acts as the system actor.
 
     submit  ->  pending
     pending  -> approved   (approve_request, an approver who is not the requester; in full or in part)
+    pending  -> approved   (approve_by_rules, the system actor, right after submission: a live rule matched)
+    propose  ->  pending   (propose_downsize, the system actor, from the daily scan of idle GPUs)
+    pending  -> approved   (accept_proposal, a lead of the team, for a downsize proposal)
+    pending  -> rejected   (decline_proposal, a lead of the team, with a reason, for a downsize proposal)
     pending  -> changes_requested  (request_changes, an approver, saying what to change)
     changes_requested -> pending   (resubmit_request, the requester, with a new version)
     pending, changes_requested -> rejected   (reject_request, an approver, with a note)
@@ -34,15 +38,25 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from teams import events, grants
+from teams import autoapproval, events, grants
 from teams.capacity import CapacityImpact, capacity_impact, count_guaranteed
 from teams.catalog import format_gpus
 from teams.events import system_actor
 from teams.limits import MAX_JUSTIFICATION_LENGTH, MAX_NOTE_LENGTH, check_text, required_text, text_problem
-from teams.models import Cluster, Comment, GpuTier, Grant, Request, Team, TeamNamespace
+from teams.models import (
+    Cluster,
+    Comment,
+    DownsizeProposal,
+    GpuTier,
+    Grant,
+    Request,
+    RuleEvaluation,
+    Team,
+    TeamNamespace,
+)
 from teams.policy import PolicyReport, check_namespace_spec, check_request, is_reserved_namespace, resolve_cluster
 from teams.roles import can_resubmit, is_lead, require_approver
-from teams.specs import grant, merge_spec, namespace_spec, spec_changes
+from teams.specs import SYSTEM_KINDS, grant, merge_spec, namespace_spec, spec_changes
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +92,15 @@ def submit_request(
     cluster: Cluster | str | None = None,
     until: object = None,
 ) -> Request:
-    """Check a team lead's request against policy and store it as pending.
+    """Check a team lead's request against policy and store it as pending; then the auto-approval rules weigh it.
 
     A new namespace goes to `cluster` (or the cluster of that name; the default cluster when
     None); any other kind acts on the namespace where it is. `until` makes it a time-boxed grant.
     """
     if not is_lead(actor, team):
         raise PermissionDenied(f"Only a lead of team {team.slug} can submit its requests.")
+    if kind in SYSTEM_KINDS:
+        raise ValidationError({"kind": "Downsize proposals come from the portal's daily scan; ask with change_quota."})
     if namespace is not None:
         namespace_name, cluster = namespace.name, namespace.cluster
     report = check_request(
@@ -111,6 +127,69 @@ def submit_request(
         )
         _audit(request, actor, "request.submitted", {}, {"state": State.PENDING, **_proposal(request)})
     logger.info("request.submitted", extra={"portal_request_id": request.pk, "kind": kind, "team": team.slug})
+    return approve_by_rules(request)
+
+
+def approve_by_rules(request: Request) -> Request:
+    """Weigh a freshly submitted request against the auto-approval rules; the first live match approves it.
+
+    The system actor approves, with the rule and every condition's measured value in the audit
+    row. Whatever keeps the approval from happening (the namespace changed, capacity ran out
+    meanwhile) leaves the request waiting for a person, as if no rule had matched.
+    """
+    evaluation = autoapproval.weigh(request)
+    if evaluation is None:
+        return request
+
+    def approve(request: Request) -> tuple[dict, dict]:
+        before, after = _approve(request, system_actor(), note=f"Approved by rule {evaluation.rule_name}.")
+        RuleEvaluation.objects.filter(pk=evaluation.pk).update(approved=True)
+        rule = {"id": evaluation.rule_id, "name": evaluation.rule_name}
+        return before, {**after, "rule": rule, "conditions": evaluation.conditions, "evidence": evaluation.evidence}
+
+    try:
+        return _transition(request.pk, system_actor(), "request.approved", (State.PENDING,), State.APPROVED, approve)
+    except (ValidationError, CapacityExceeded, InvalidTransition) as error:
+        logger.warning(
+            "request.auto_approval_failed",
+            extra={"portal_request_id": request.pk, "rule": evaluation.rule_name, "error": str(error)},
+        )
+        return request
+
+
+def propose_downsize(namespace: TeamNamespace, *, proposed: dict, evidence: dict, justification: str) -> Request:
+    """The system proposes fewer guaranteed GPUs for a mostly idle namespace; its team's leads accept or decline.
+
+    `evidence` holds the DownsizeProposal's numbers (window, peak, idle GPU-hours and their cost);
+    the proposal is checked by the policy like a lead's quota change.
+    """
+    system = system_actor()
+    report = check_request(
+        Kind.DOWNSIZE_QUOTA,
+        team=namespace.team,
+        namespace_name=namespace.name,
+        proposed=proposed,
+        namespace=namespace,
+    )
+    report.raise_for_errors()
+    with transaction.atomic():
+        request = Request.objects.create(
+            kind=Kind.DOWNSIZE_QUOTA,
+            team=namespace.team,
+            namespace=namespace,
+            namespace_name=namespace.name,
+            cluster=namespace.cluster,
+            proposed_spec=report.proposed,
+            changes=report.changes,
+            first_changes=report.changes,
+            warnings=[finding.as_dict() for finding in report.warnings],
+            justification=justification,
+            requested_by=system,
+        )
+        DownsizeProposal.objects.create(request=request, namespace=namespace, **evidence)
+        shown = {key: str(value) for key, value in evidence.items()}
+        _audit(request, system, "request.submitted", {}, {"state": State.PENDING, "proposed": report.proposed, **shown})
+    logger.info("request.downsize_proposed", extra={"portal_request_id": request.pk, "namespace": namespace.name})
     return request
 
 
@@ -159,6 +238,39 @@ def _proposal(request: Request) -> dict:
     if request.extends_id is not None:
         proposal["extends_grant_of"] = request.extends.request_id
     return proposal
+
+
+def accept_proposal(request_id: int, *, actor) -> Request:
+    """A lead of the team accepts a downsize proposal: it is approved, and provisioning applies it like any change."""
+
+    def accept(request: Request) -> tuple[dict, dict]:
+        _require_proposal_lead(request, actor)
+        before, after = _approve(request, actor, note="Accepted by the team.")
+        return before, {**after, "accepted_by_team": True}
+
+    return _transition(request_id, actor, "request.approved", (State.PENDING,), State.APPROVED, accept)
+
+
+def decline_proposal(request_id: int, *, actor, note: str) -> Request:
+    """A lead of the team declines a downsize proposal, saying why; no new one comes for its quiet period."""
+    note = required_text("note", note, MAX_NOTE_LENGTH, "Say why the team keeps these GPUs; approvers read it.")
+
+    def decline(request: Request) -> tuple[dict, dict]:
+        _require_proposal_lead(request, actor)
+        request.reviewed_by = actor
+        request.decision_note = note
+        request.decided_at = timezone.now()
+        DownsizeProposal.objects.filter(request=request).update(declined_at=request.decided_at)
+        return {}, {"note": note}
+
+    return _transition(request_id, actor, "request.declined", (State.PENDING,), State.REJECTED, decline)
+
+
+def _require_proposal_lead(request: Request, actor) -> None:
+    if not is_lead(actor, request.team):
+        raise PermissionDenied(f"Only a lead of team {request.team.slug} can accept or decline its proposals.")
+    if request.kind != Kind.DOWNSIZE_QUOTA:
+        raise InvalidTransition(f"Request #{request.pk} is no downsize proposal: nothing to accept or decline.")
 
 
 def request_changes(request_id: int, *, actor, note: str) -> Request:
@@ -276,47 +388,64 @@ def approve_request(
     def approve(request: Request) -> tuple[dict, dict]:
         if request.requested_by_id == actor.pk:
             raise PermissionDenied("Nobody can approve their own request; ask another approver.")
-        granted_until = grants.approved_until(request, until)
-        if request.extends_id is not None:
-            return _extend(request, actor, note, granted_until)
-        report = check_request(
-            request.kind,
-            team=request.team,
-            namespace_name=request.namespace_name,
-            proposed=request.proposed_spec,
-            namespace=request.namespace,
-            cluster=request.cluster,
-            request_id=request.pk,
-            resolved=True,
-        )
-        report.raise_for_errors()
-        if report.changes != request.changes:
-            # The stored sections are whole: approving them now would undo what changed meanwhile.
-            raise ValidationError(
-                {
-                    "proposed_spec": "The namespace changed since this request was submitted, so approving it would "
-                    "undo that change; ask the team lead to submit it again."
-                }
-            )
-        approved = report.proposed
-        if granted:
-            approved = _grant(request, granted)
-        impact = capacity_impact(request)
-        if impact.overcommits and not override_capacity:
-            raise CapacityExceeded(impact)
-        before, after = _set_desired_state(request, approved)
-        after["capacity"] = {**impact.as_dict(), "overridden": impact.overcommits}
-        if request.granted_less:
-            after["granted"] = request.granted_changes
-        request.reviewed_by = actor
-        request.decision_note = note.strip()
-        request.decided_at = timezone.now()
-        if granted_until is not None:
-            grant = grants.record_grant(request, before["spec"], after["spec"], granted_until, request.decided_at)
-            after["capacity"]["until"] = after["grant_until"] = grant.until.isoformat()
-        return before, after
+        return _approve(request, actor, note=note, override_capacity=override_capacity, granted=granted, until=until)
 
     return _transition(request_id, actor, "request.approved", (State.PENDING,), State.APPROVED, approve)
+
+
+def _approve(
+    request: Request,
+    actor,
+    *,
+    note: str = "",
+    override_capacity: bool = False,
+    granted: dict | None = None,
+    until: object = None,
+) -> tuple[dict, dict]:
+    """Check the request again as it stands and make it the namespace's desired state: the approval itself.
+
+    A time-boxed request records its grant (ending at `until` if the approver shortened it); an
+    extension only moves its grant's end.
+    """
+    granted_until = grants.approved_until(request, until)
+    if request.extends_id is not None:
+        return _extend(request, actor, note, granted_until)
+    report = check_request(
+        request.kind,
+        team=request.team,
+        namespace_name=request.namespace_name,
+        proposed=request.proposed_spec,
+        namespace=request.namespace,
+        cluster=request.cluster,
+        request_id=request.pk,
+        resolved=True,
+    )
+    report.raise_for_errors()
+    if report.changes != request.changes:
+        # The stored sections are whole: approving them now would undo what changed meanwhile.
+        raise ValidationError(
+            {
+                "proposed_spec": "The namespace changed since this request was submitted, so approving it would "
+                "undo that change; ask the team lead to submit it again."
+            }
+        )
+    approved = report.proposed
+    if granted:
+        approved = _grant(request, granted)
+    impact = capacity_impact(request)
+    if impact.overcommits and not override_capacity:
+        raise CapacityExceeded(impact)
+    before, after = _set_desired_state(request, approved)
+    after["capacity"] = {**impact.as_dict(), "overridden": impact.overcommits}
+    if request.granted_less:
+        after["granted"] = request.granted_changes
+    request.reviewed_by = actor
+    request.decision_note = note.strip()
+    request.decided_at = timezone.now()
+    if granted_until is not None:
+        grant = grants.record_grant(request, before["spec"], after["spec"], granted_until, request.decided_at)
+        after["capacity"]["until"] = after["grant_until"] = grant.until.isoformat()
+    return before, after
 
 
 def _extend(request: Request, actor, note: str, until) -> tuple[dict, dict]:

@@ -74,7 +74,12 @@ def demo(port: int) -> Iterator[str]:
         "CELERY_BROKER_URL": f"sqla+sqlite:///{data / 'celery-broker.sqlite3'}",
         "DEMO_WORKLOAD_ARGS": " ".join(f"--workload-namespace {name}" for name in SEED_NAMESPACES),
     }
-    for step in (["migrate", "--no-input"], ["seed_demo"], ["apply_namespace", *SEED_NAMESPACES]):
+    for step in (
+        ["migrate", "--no-input"],
+        ["seed_demo"],
+        ["seed_demo_history"],
+        ["apply_namespace", *SEED_NAMESPACES],
+    ):
         subprocess.run([PYTHON, "manage.py", *step], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     log = (data / "demo.log").open("w")
     honcho = subprocess.Popen(

@@ -53,3 +53,14 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("type", given=json_type(data) if not isinstance(data, str) else f"the string {data[:20]!r}")
         return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer: not a string of digits, a float or a boolean."""
+
+    default_error_messages = {"type": "Must be an integer, not {given}."}
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("type", given=json_type(data))
+        return super().to_internal_value(data)

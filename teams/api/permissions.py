@@ -1,6 +1,6 @@
 """The roles module's rules as DRF permissions, for endpoints that are not scoped by a queryset."""
 
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from teams import roles
 
@@ -17,3 +17,12 @@ class CanSeeApiSchema(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return roles.can_see_api_schema(request.user)
+
+
+class ApproversWrite(BasePermission):
+    """Only approvers change what the endpoint holds; reading is scoped by the queryset's visible_to."""
+
+    message = roles.APPROVERS_ONLY
+
+    def has_permission(self, request, view) -> bool:
+        return request.method in SAFE_METHODS or roles.can_decide(request.user)

@@ -1,16 +1,20 @@
 """What the API shows of teams, namespaces and requests, field by field."""
 
+import copy
 import math
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from teams.api.fields import StrictBooleanField, StrictCharField, StrictSlugRelatedField
+from teams.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField, StrictSlugRelatedField
+from teams.autoapproval import RULE_FIELDS, rule_values, save_rule
 from teams.catalog import PriceList, TierCatalog
-from teams.limits import MAX_GRANT_DAYS, MAX_NAME_LENGTH, MAX_NOTE_LENGTH
+from teams.limits import MAX_GRANT_DAYS, MAX_NAME_LENGTH, MAX_NOTE_LENGTH, MAX_RULE_NAME_LENGTH
 from teams.models import (
+    AutoApprovalRule,
     Cluster,
     Comment,
     CostCenter,
@@ -441,3 +445,42 @@ def check_storable(value: object, path: str = "proposed_spec", depth: int = 0) -
             check_storable(item, f"{path}[{index}]", depth + 1)
     elif isinstance(value, float) and not math.isfinite(value):
         raise serializers.ValidationError(f"{path} must be a finite number.")
+
+
+class AutoApprovalRuleSerializer(serializers.ModelSerializer):
+    """An approver's auto-approval rule; its bounds and checks are the model's, as on the rules page."""
+
+    name = StrictCharField(max_length=MAX_RULE_NAME_LENGTH)
+    order = StrictIntegerField()
+    mode = serializers.ChoiceField(choices=AutoApprovalRule.Mode.choices, default=AutoApprovalRule.Mode.DRY_RUN)
+    kind = serializers.ChoiceField(choices=Request.Kind.choices, allow_blank=True, required=False)
+    tier = StrictSlugRelatedField(slug_field="slug", queryset=GpuTier.objects.all(), allow_null=True, required=False)
+    max_more_gpus = StrictIntegerField(allow_null=True, required=False)
+    min_usage_percent = StrictIntegerField(allow_null=True, required=False)
+    usage_days = StrictIntegerField(allow_null=True, required=False)
+    min_headroom_percent = StrictIntegerField(allow_null=True, required=False)
+    max_per_team_per_month = StrictIntegerField(allow_null=True, required=False)
+    max_grant_days = StrictIntegerField(allow_null=True, required=False)
+
+    class Meta:
+        model = AutoApprovalRule
+        fields = ["id", *RULE_FIELDS, "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators = []  # the model's full_clean checks the name's uniqueness with the page's message
+
+    def validate(self, attrs: dict) -> dict:
+        rule = copy.copy(self.instance) if self.instance is not None else AutoApprovalRule()
+        for name, value in attrs.items():
+            setattr(rule, name, value)
+        try:
+            rule.full_clean()
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from None
+        self.rule = rule
+        return attrs
+
+    def create(self, validated_data: dict) -> AutoApprovalRule:
+        return save_rule(self.rule, actor=self.context["request"].user)
+
+    def update(self, instance: AutoApprovalRule, validated_data: dict) -> AutoApprovalRule:
+        return save_rule(self.rule, actor=self.context["request"].user, before=rule_values(instance))

@@ -8,5 +8,6 @@ router.register("tiers", views.GpuTierViewSet, basename="tier")
 router.register("teams", views.TeamViewSet, basename="team")
 router.register("namespaces", views.NamespaceViewSet, basename="namespace")
 router.register("requests", views.RequestViewSet, basename="request")
+router.register("autoapproval-rules", views.AutoApprovalRuleViewSet, basename="autoapproval-rule")
 
 urlpatterns = router.urls

@@ -11,13 +11,16 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from teams import conversation, workflow
 from teams.api.filtersets import NamespaceFilterSet, RequestFilterSet, TeamFilterSet
 from teams.api.mixins import MAX_ID_DIGITS, VisibleToUserMixin
+from teams.api.permissions import ApproversWrite
 from teams.api.schema import ErrorSerializer
 from teams.api.serializers import (
     ApproveSerializer,
+    AutoApprovalRuleSerializer,
     CommentSerializer,
     CostCenterSerializer,
     ExtensionSerializer,
@@ -30,7 +33,18 @@ from teams.api.serializers import (
     TeamSerializer,
 )
 from teams.catalog import PriceList, TierCatalog
-from teams.models import Cluster, Comment, CostCenter, GpuTier, Grant, Membership, Request, Team, TeamNamespace
+from teams.models import (
+    AutoApprovalRule,
+    Cluster,
+    Comment,
+    CostCenter,
+    GpuTier,
+    Grant,
+    Membership,
+    Request,
+    Team,
+    TeamNamespace,
+)
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]{1,63}"
 
@@ -277,3 +291,18 @@ class RequestViewSet(VisibleToUserMixin, mixins.CreateModelMixin, viewsets.ReadO
 
     def _show(self, item: Request) -> dict:
         return RequestSerializer(self.get_queryset().get(pk=item.pk), context=self.get_serializer_context()).data
+
+
+class AutoApprovalRuleViewSet(
+    VisibleToUserMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.ReadOnlyModelViewSet,
+):
+    """Auto-approval rules, the approvers' own: the same checks as the rules page; every save is audited."""
+
+    queryset = AutoApprovalRule.objects.select_related("tier")
+    serializer_class = AutoApprovalRuleSerializer
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, ApproversWrite]
+    ordering_fields = ["order", "name"]
+    ordering = ["order", "pk"]

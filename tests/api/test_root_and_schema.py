@@ -17,6 +17,7 @@ ENDPOINTS = {
     "teams": f"{BASE}teams/",
     "namespaces": f"{BASE}namespaces/",
     "requests": f"{BASE}requests/",
+    "autoapproval-rules": f"{BASE}autoapproval-rules/",
     "clusters": f"{BASE}clusters/",
     "usage-samples": f"{BASE}usage-samples/",
     "chargeback": f"{BASE}chargeback/",

@@ -42,6 +42,8 @@ RESEARCH = {
     "cost_memory_reserved": "1894.40",
     "cost_memory_burst": "0.00",
     "cost_total": "23270.40",
+    # The 2,406 idle reserved GPU-hours at high-priority's 2.40.
+    "cost_gpu_idle": "5774.40",
     "currency": "USD",
     "line": "usage",
     "adjusts": "",
@@ -79,6 +81,7 @@ EXPERIMENTS = {
     "cost_memory_reserved": "0.00",
     "cost_memory_burst": "0.00",
     "cost_total": "1185.60",
+    "cost_gpu_idle": "0.00",
     "currency": "USD",
     "line": "usage",
     "adjusts": "",
@@ -140,6 +143,7 @@ def test_october_by_every_grouping_is_what_was_computed_by_hand(finance, group_b
     assert report["totals"]["gpu_used_hours"] == "6996.000000"
     assert report["totals"]["gpu_utilization"] == "0.6962"
     assert report["totals"]["cost_total"] == "24456.00"
+    assert report["totals"]["cost_gpu_idle"] == "5774.40"
 
 
 def test_a_price_change_mid_month_splits_the_month(finance):

@@ -34,6 +34,8 @@ PAGES = [
     ("approver", "/cluster/", "guaranteed"),
     ("approver", "/requests/{pending}/", "Grant part of it"),
     ("approver", "/notifications/webhooks/", "Add a webhook"),
+    ("approver", "/rules/", "Auto-approval rules"),
+    ("approver", "/rules/new/", "Save the rule"),
     ("finance", "/chargeback/", "Chargeback"),
     ("finance", "/chargeback/periods/", "Month-end"),
     ("finance", "/profile/", "Create token"),

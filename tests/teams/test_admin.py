@@ -409,6 +409,7 @@ def test_a_tier_change_in_the_admin_is_audited_as_its_user(world, client):
     data.update(
         {
             "allows_guaranteed_gpus": "",
+            "proposes_downsizes": "on",
             "default_quota_hard": json.dumps(tier.default_quota_hard),
             "default_limit_range": json.dumps(tier.default_limit_range),
             # As the page sends them: fields with a callable default carry their initial value.

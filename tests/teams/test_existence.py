@@ -55,6 +55,9 @@ TEAM_OBJECTS: dict[str, Target] = {
     "request-new": ("get", lambda o: (["change_quota"], "?cluster=default&namespace=ml-research", None), 403),
     "request-validate": ("post", lambda o: (["change_quota"], "", {"namespace": "ml-research"}), 403),
     "request-preview": ("post", lambda o: (["change_quota"], "", {"namespace": "ml-research"}), 403),
+    # Only the team's leads answer a downsize proposal.
+    "proposal-accept": ("post", lambda o: ([o["pending"]], "", {}), 403),
+    "proposal-decline": ("post", lambda o: ([o["pending"]], "", {"note": "We train in March."}), 403),
     "namespace-detail": ("get", lambda o: (["default", "ml-research"], "", None), 200),
     "namespace-manifests": ("get", lambda o: (["default", "ml-research"], "", None), 200),
     "namespace-fit": ("post", lambda o: (["default", "ml-research"], "", {"gpus": "1", "count": "1"}), 200),
@@ -92,12 +95,15 @@ TEAM_OBJECTS: dict[str, Target] = {
     "v1:usage-sample-detail": ("get", lambda o: ([o["sample"]], "", None), 200),
 }
 #: Objects that belong to no team: the tier catalogue (everyone's), clusters (approvers' and finance's).
+#: Auto-approval rules are the approvers' own tool.
 SHARED_OBJECTS = {
     "v1:tier-detail",
     "v1:cluster-detail",
     "cluster-connection",
     "cluster-connection-test",
     "cluster-remove",
+    "rule-edit",
+    "v1:autoapproval-rule-detail",
 }
 #: URLs that name no object: lists already scoped by visible_to, per-user pages, the API's own pages.
 NO_OBJECT = {
@@ -108,6 +114,9 @@ NO_OBJECT = {
     "request-list",
     "queue",
     "queue-bulk-approve",
+    "rule-list",
+    "rule-new",
+    "v1:autoapproval-rule-list",
     "cluster-overview",
     "cluster-connect",
     "profile",
