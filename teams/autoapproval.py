@@ -10,14 +10,14 @@ import calendar
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from teams import events
+from teams import events, grants
 from teams.capacity import CapacityTotals
 from teams.catalog import TierCatalog
 from teams.events import SYSTEM_USERNAME
@@ -79,13 +79,11 @@ def month_start(now: datetime) -> datetime:
 
 
 def grant_days(request: Request, now: datetime) -> int | None:
-    """How many days from now a time-boxed request lasts: to the midnight after its last day (`until`, which
-    time-boxed grants add to requests), rounded up; None for a request that is for good."""
-    until = getattr(request, "until", None)
-    if until is None:
+    """How many days from now a time-boxed request lasts, to the end of its last day (teams.grants), rounded up;
+    None for a request that is for good."""
+    if request.until is None:
         return None
-    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone())
-    return math.ceil((end - now) / timedelta(days=1))
+    return math.ceil((grants.ends_at(request.until) - now) / timedelta(days=1))
 
 
 class Measurements:
