@@ -126,6 +126,7 @@ def _guaranteed(group_by: str, prices: PriceList, today: date) -> dict:
     """group id -> (guaranteed GPUs now, their reserved price per hour), from the live namespaces' stored counts."""
     field = "team_id" if group_by == "team" else "team__cost_center_id"
     rows = (
+        # Across clusters, deliberately: a budget is a team's or cost center's, wherever its GPUs are.
         TeamNamespace.objects.live()
         .filter(guaranteed_gpus__gt=0)
         .values(field, "tier_id")

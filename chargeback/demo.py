@@ -23,7 +23,7 @@ def seed_history(now: datetime) -> list[str]:
     if UsageSample.objects.filter(time__lt=now - timedelta(days=1)).exists():
         return ["usage history: already there"]
     cluster = Cluster.objects.get_default()
-    namespaces = TeamNamespace.objects.live().filter(name__in=DEMO_USAGE)
+    namespaces = TeamNamespace.objects.live().filter(cluster=cluster, name__in=DEMO_USAGE)
     start = rollups.floor_hour(now - HISTORY)
     samples = []
     for namespace in namespaces:

@@ -56,6 +56,7 @@ def idle_evidence(now: datetime) -> list[tuple[TeamNamespace, IdleEvidence]]:
     hours = int((end - start) / timedelta(hours=1))
     namespaces = {
         namespace.pk: namespace
+        # Across clusters, deliberately: each namespace is judged by its own rollups, wherever it is.
         for namespace in TeamNamespace.objects.live()
         .filter(guaranteed_gpus__gt=0, tier__proposes_downsizes=True)
         .select_related("tier", "team")

@@ -13,20 +13,14 @@ measured side by side.
 
 import argparse
 import copy
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-import redis
 from django.contrib.auth import get_user_model
 
 from portal.celery import app as celery_app
@@ -39,8 +33,8 @@ from teams.models import AuditEvent, Cluster, Request, Team, TeamNamespace
 from tests.bench._cluster import BENCH_LABEL, admin_client, bench_namespaces, run_selector, wait_for_earlier_runs
 from tests.bench._database import scratch_database
 from tests.bench._report import heading, median, ms, percentile, table
+from tests.bench._worker import celery_worker
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 State = Request.State
 
 
@@ -77,54 +71,6 @@ def main(argv: list[str]) -> None:
         celery_app.conf.task_default_queue = default_queue
         admin.close()
     shutil.rmtree(log_dir)  # kept only when the run failed
-
-
-@contextmanager
-def celery_worker(database_url: str, queue: str, hostname: str, log_path: Path) -> Iterator[subprocess.Popen]:
-    """`celery -A portal worker --pool=solo` in a subprocess, on this run's database and queue."""
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "portal",
-        "worker",
-        "--pool=solo",
-        "--concurrency=1",
-        "--without-gossip",
-        "--without-mingle",
-        f"--hostname={hostname}",
-        f"--queues={queue}",
-        "--loglevel=WARNING",
-    ]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env={**os.environ, "DATABASE_URL": database_url}, stdout=log, stderr=log
-        )
-        try:
-            started = time.monotonic()
-            while not celery_app.control.ping(destination=[hostname], timeout=0.5):
-                if process.poll() is not None or time.monotonic() - started > 60:
-                    raise RuntimeError(f"the worker did not start; its log:\n{log_path.read_text()[-3000:]}")
-            print(f"worker {hostname} (pid {process.pid}) ready in {time.monotonic() - started:.1f} s", flush=True)
-            yield process
-        finally:
-            if process.poll() is None:
-                process.terminate()  # warm shutdown: finishes the task at hand
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            forget_queue(queue)
-
-
-def forget_queue(queue: str) -> None:
-    """Kombu's Redis transport keeps a queue's binding after the queue is drained; drop this run's."""
-    url = celery_app.conf.broker_url
-    if url.startswith(("redis://", "rediss://")):
-        with redis.Redis.from_url(url) as connection:
-            connection.delete(f"_kombu.binding.{queue}")
 
 
 class ApprovalBenchmark:
