@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from chargeback.rollups import roll_up
-from provisioning.models import Cluster, UsageSample
+from provisioning.models import UsageSample
 from teams.models import TeamNamespace
 
 GPU = "requests.nvidia.com/gpu"
@@ -16,7 +16,7 @@ def seed_gpu_usage(
     namespace: TeamNamespace, start: datetime, end: datetime, used: Callable[[datetime], str], hard: str = "8"
 ) -> None:
     """An hourly sample of the namespace's first quota from `start` to `end`, GPUs used as `used(hour)` says."""
-    cluster = Cluster.objects.filter(is_default=True).first() or Cluster.objects.create(name="default", is_default=True)
+    cluster = namespace.cluster
     quota = namespace.quotas[0]["name"]
     samples = []
     moment = start

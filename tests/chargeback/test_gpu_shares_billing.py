@@ -130,7 +130,7 @@ def sliced_namespace(world, cluster, core, unique_name):
     )
     workflow.approve_request(request.pk, actor=world.approver)
     namespace = world.namespace(name)
-    applying.apply_namespace(namespace, cluster=cluster)
+    applying.apply_namespace(namespace)
     wait_quota_synced(core, name, "mig-quota")
     wait_pods_allowed(core, name)
     return namespace

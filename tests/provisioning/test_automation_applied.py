@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from chargeback.idle import propose_downsizes
-from provisioning.models import Cluster
+from provisioning.models import ClusterConnection
 from teams import workflow
 from teams.events import system_actor
 from teams.models import AutoApprovalRule, Request
@@ -29,7 +29,7 @@ def wait_for_state(request_id: int, *states: str) -> Request:
 
 
 def test_an_auto_approved_increase_is_applied_to_the_cluster(world, cluster, research, core, worker):
-    Cluster.objects.filter(pk=cluster.pk).update(gpu_capacity=40, capacity_synced_at=timezone.now())
+    ClusterConnection.objects.filter(cluster=cluster).update(gpu_capacity=40, capacity_synced_at=timezone.now())
     now = timezone.now()
     seed_gpu_usage(research, now - timedelta(days=8), now, lambda hour: "7")
     roll_up_until(now)

@@ -33,7 +33,7 @@ QUOTA = "ml-research-quota"
 @pytest.fixture
 def live(world, research, cluster, core) -> TeamNamespace:
     """The seed's ml-research (8 guaranteed GPUs) under a name of its own, on the cluster."""
-    applying.apply_namespace(research, cluster=cluster)
+    applying.apply_namespace(research)
     wait_quota_synced(core, research.name, QUOTA)
     return TeamNamespace.objects.select_related("team", "tier").get(pk=research.pk)
 
@@ -146,7 +146,7 @@ def test_a_worker_killed_mid_reversion_still_reverts_exactly_once(world, proxy, 
     namespace.save()
     celery_app.control.purge()
     with worker_process(tmp_path / "first.log", **environment) as first:
-        applying.apply_namespace(namespace, cluster=cluster)
+        applying.apply_namespace(namespace)
         request = ask_until(world, namespace, "16", timezone.localdate() + timedelta(days=2))
         wait_for_state(request.pk, State.APPLIED)
         wait_gpus(core, namespace, "16")

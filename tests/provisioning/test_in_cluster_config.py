@@ -38,6 +38,7 @@ from django.conf import settings
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 from provisioning.cluster import ClusterGateway
+from provisioning.models import ClusterConnection
 from teams.models import Cluster
 
 def refusal(gateway):
@@ -47,11 +48,14 @@ def refusal(gateway):
         return json.loads(error.body)["message"]
     return "allowed"
 
-default = Cluster(name="default", kubeconfig_path=settings.KUBECONFIG, context=settings.KUBE_CONTEXT)
+def connection(name, **how):
+    return ClusterConnection(cluster=Cluster(name=name), **how)
+
+default = connection("default", kubeconfig_path=settings.KUBECONFIG, context=settings.KUBE_CONTEXT)
 with ClusterGateway(default) as gateway:
     seen = {"kubeconfig": settings.KUBECONFIG, "namespaces": sorted({q.namespace for q in gateway.list_quota_usage()})}
     seen["refusal"] = refusal(gateway)
-with ClusterGateway(Cluster(name="outside", kubeconfig_path=sys.argv[1], context=sys.argv[2])) as gateway:
+with ClusterGateway(connection("outside", kubeconfig_path=sys.argv[1], context=sys.argv[2])) as gateway:
     seen["kubeconfig_refusal"] = refusal(gateway)
 print(json.dumps(seen))
 """

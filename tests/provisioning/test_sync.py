@@ -302,7 +302,7 @@ def test_a_quota_that_moves_is_checked_and_the_others_are_not(applied, cluster, 
     other = world.namespace("ml-research")
     other.pk, other.name = None, unique_name("still")
     other.save()
-    applying.apply_namespace(other, cluster=cluster)
+    applying.apply_namespace(other)
     for namespace in (applied, other):
         wait_quota_settled(core, namespace.name, "ml-research-quota")
     sync_usage(cluster)

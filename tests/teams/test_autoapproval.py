@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from provisioning.models import Cluster
 from teams import autoapproval, workflow
 from teams.events import system_actor
 from teams.models import AuditEvent, AutoApprovalRule, Request, RuleEvaluation
+from tests.clusters import connect
 from tests.requests import ask_for_gpus
 from tests.usage import roll_up_until, seed_gpu_usage
 
@@ -27,7 +27,7 @@ def now(time_machine):
 @pytest.fixture
 def capacity(world):
     """The default cluster holds 40 GPUs; the seed guarantees 24 of them (8 research, 16 production)."""
-    Cluster.objects.create(name="local", is_default=True, gpu_capacity=40, capacity_synced_at=NOW)
+    connect("local", is_default=True, gpu_capacity=40, capacity_synced_at=NOW)
 
 
 def research_used(world, gpus: str) -> None:

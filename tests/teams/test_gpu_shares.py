@@ -13,13 +13,13 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from provisioning.models import Cluster
 from teams import workflow
 from teams.capacity import CapacityTotals, guaranteed_total
 from teams.catalog import TierCatalog, tier_default_spec
 from teams.forms import build_form
 from teams.models import AuditEvent, GpuResource, GpuTier, Request
 from teams.policy import check_request
+from tests.clusters import connect
 
 Kind = Request.Kind
 MIG_1G = "requests.nvidia.com/mig-1g.10gb"
@@ -185,7 +185,7 @@ def test_guaranteed_gpus_count_slices_by_weight(with_slices):
 
 
 def test_the_queue_weighs_a_slice_request_against_capacity_in_gpu_equivalents(world):
-    Cluster.objects.create(name="small", is_default=True, gpu_capacity=Decimal(25), capacity_synced_at=timezone.now())
+    connect("small", is_default=True, gpu_capacity=Decimal(25), capacity_synced_at=timezone.now())
     namespace = world.namespace("ml-research")
     request = workflow.submit_request(
         actor=world.research_lead,
