@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from teams import events, grants
 from teams.capacity import CapacityTotals
-from teams.catalog import TierCatalog
+from teams.catalog import TierCatalog, format_gpus
 from teams.events import SYSTEM_USERNAME
 from teams.models import AutoApprovalRule, Request, RuleEvaluation
 from teams.roles import require_approver
@@ -104,10 +104,10 @@ class Measurements:
         self._usage: dict[int, Decimal | None] = {}
         self._auto_approved_this_month: int | None = None
 
-    def _allocation(self, spec: dict) -> tuple[int, int]:
+    def _allocation(self, spec: dict) -> tuple[Decimal, Decimal]:
         tier = self.catalog.by_slug.get(spec.get("tier"))
         if tier is None:
-            return 0, 0
+            return Decimal(0), Decimal(0)
         allocation = self.catalog.gpu_allocation(spec.get("quotas") or [], tier)
         return allocation.guaranteed, allocation.limit
 
@@ -153,7 +153,8 @@ def measure(rule: AutoApprovalRule, facts: Measurements) -> list[Condition]:
     if rule.max_more_gpus is not None:
         held = facts.more_gpus <= rule.max_more_gpus
         sign = "≤" if held else ">"
-        conditions.append(Condition("max_more_gpus", held, f"{facts.more_gpus} GPUs more {sign} {rule.max_more_gpus}"))
+        text = f"{format_gpus(facts.more_gpus)} GPUs more {sign} {rule.max_more_gpus}"
+        conditions.append(Condition("max_more_gpus", held, text))
     if rule.min_usage_percent is not None and rule.usage_days:
         usage = facts.usage_percent(rule.usage_days)
         window = f"over {rule.usage_days} days"

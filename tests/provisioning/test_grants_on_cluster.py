@@ -140,7 +140,7 @@ def test_a_worker_killed_mid_reversion_still_reverts_exactly_once(world, proxy, 
     sent the lost apply by resume_requests, finishes it: one reversion, applied once."""
     settings.PROVISIONING_STUCK_AFTER = 5
     environment = {"PROVISIONING_STUCK_AFTER_SECONDS": "5", "CELERY_VISIBILITY_TIMEOUT": "3600"}
-    forwarder, cluster = proxy
+    forwarder, _ = proxy
     namespace = world.namespace("ml-research")
     namespace.name = unique_name("killed-grant")
     namespace.save()

@@ -154,7 +154,7 @@ def test_grant_duration_holds_for_a_request_for_good_and_is_measured_for_a_time_
         "no end date: grant duration not limited"
     )
 
-    asked = Request(team=world.research, kind=Request.Kind.CHANGE_QUOTA, proposed_spec={})
+    asked = Request(team=world.research, cluster=world.namespace("ml-research").cluster, kind=Request.Kind.CHANGE_QUOTA)
     asked.until = (NOW + timedelta(days=20)).date()  # what a time-boxed grant carries: its last day
     [*_, duration] = autoapproval.measure(limited, autoapproval.Measurements(asked, NOW))
 

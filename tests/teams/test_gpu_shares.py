@@ -181,7 +181,7 @@ def test_guaranteed_gpus_count_slices_by_weight(with_slices):
     # 8 + 7 x 0.142857 + 4 x 0.25
     assert with_slices.guaranteed_gpus == Decimal("9.999999")
     # ml-production guarantees 16 more; ml-experiments is best effort.
-    assert guaranteed_total() == Decimal("25.999999")
+    assert guaranteed_total(with_slices.cluster) == Decimal("25.999999")
 
 
 def test_the_queue_weighs_a_slice_request_against_capacity_in_gpu_equivalents(world):

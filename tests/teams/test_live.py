@@ -41,7 +41,7 @@ def test_the_queue_header_fragment_follows_an_applied_change(world, sign_in, set
 
     fragment = client.get(reverse("queue"), HTTP_HX_TARGET="capacity", **HTMX).content.decode()
 
-    assert fragment.startswith('<p id="capacity" class="capacity"')
+    assert fragment.startswith('<div id="capacity" class="capacity"')
     assert "Guaranteed GPUs: <strong>28</strong>" in fragment
     assert "Approval queue" not in fragment
 
