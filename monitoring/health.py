@@ -14,7 +14,7 @@ from health_check.exceptions import ServiceUnavailable
 
 from monitoring.broker import BrokerUnreachable, describe, queue_length
 from provisioning.cluster import ClusterError, ClusterGateway
-from teams.models import Cluster
+from provisioning.models import ClusterConnection
 
 
 def readiness_timeout() -> datetime.timedelta:
@@ -48,22 +48,24 @@ class ClusterReachable(HealthCheck):
 
     Only the default cluster's answer is `required` for readiness: readiness takes a pod out of
     its Service, and one of several clusters being down must not take every cluster's pages
-    down with it. The others are checked and named all the same.
+    down with it. The others are checked and named all the same. It holds the connection, read
+    before the checks run: a check runs in a thread of its own, which must not need the database.
     """
 
-    cluster: Cluster = dataclasses.field(repr=False)
+    connection: ClusterConnection = dataclasses.field(repr=False)
     timeout: datetime.timedelta = dataclasses.field(default_factory=readiness_timeout, repr=False)
 
     @property
     def required(self) -> bool:
-        return self.cluster.is_default
+        return self.connection.cluster.is_default
 
     def __repr__(self) -> str:
-        return f"Cluster({self.cluster.name})" if self.required else f"Cluster({self.cluster.name}, not required)"
+        name = self.connection.cluster.name
+        return f"Cluster({name})" if self.required else f"Cluster({name}, not required)"
 
     def run(self) -> None:
         try:
-            with ClusterGateway(self.cluster) as gateway:
+            with ClusterGateway(self.connection) as gateway:
                 gateway.check_reachable(self.timeout.total_seconds())
         except ClusterError as error:
             raise ServiceUnavailable(str(error)) from None

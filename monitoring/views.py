@@ -22,7 +22,6 @@ from prometheus_client.exposition import choose_encoder
 from monitoring.health import Broker, ClusterReachable
 from monitoring.metrics import PortalCollector
 from provisioning.models import ClusterConnection
-from teams.models import Cluster
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class Readiness(HealthCheckView):
     checks = (Database, Broker)
 
     async def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        self.clusters = await sync_to_async(_configured_clusters)()
+        self.connections = await sync_to_async(_connections)()
         with self.get_executor() as executor:
             self.results = await asyncio.gather(*(check.get_result(executor) for check in self.get_checks()))
         failed = [result for result in self.results if result.error and getattr(result.check, "required", True)]
@@ -56,14 +55,14 @@ class Readiness(HealthCheckView):
 
     def get_checks(self):
         yield from super().get_checks()
-        for cluster in self.clusters:
-            yield ClusterReachable(cluster=cluster)
+        for connection in self.connections:
+            yield ClusterReachable(connection=connection)
 
 
-def _configured_clusters() -> list[Cluster]:
+def _connections() -> list[ClusterConnection]:
     """Without the database there is no list; its own check then names the failure."""
     try:
-        return [connection.cluster for connection in ClusterConnection.objects.every()]
+        return ClusterConnection.objects.every()
     except DatabaseError:
         return []
 

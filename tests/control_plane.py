@@ -49,7 +49,7 @@ class ControlPlane:
 
     @classmethod
     def in_directory(cls, state_dir: Path, *, nodes: int = 0, gpus_per_node: int = 8) -> ControlPlane:
-        """A plane under `state_dir` with `nodes` simulated GPU nodes (0: none, the fastest start)."""
+        """A plane under `state_dir` with `nodes` simulated nodes of whole GPUs (0: none, the fastest start)."""
         apiserver, etcd, etcd_peer, controller_manager, scheduler = free_ports(5)
         environment = {
             **os.environ,
@@ -63,6 +63,7 @@ class ControlPlane:
             "CLUSTER_SIMULATOR": "1" if nodes else "0",
             "CLUSTER_SIM_NODES": str(nodes),
             "CLUSTER_SIM_GPUS_PER_NODE": str(gpus_per_node),
+            "CLUSTER_SIM_PARTITIONED": "",  # no MIG or time-sliced node: capacity is nodes x GPUs
         }
         return cls(state_dir, apiserver, environment)
 

@@ -3,7 +3,6 @@
 import copy
 
 import pytest
-from django.urls import reverse
 
 from provisioning import applying
 from provisioning.models import UsageSample
@@ -42,7 +41,7 @@ def test_an_apply_shows_the_applied_hard_before_the_next_sync_which_then_samples
 
     namespace.refresh_from_db()
     assert namespace.observed_quotas["ml-research-quota"] == {"hard": quotas[0]["hard"], "used": None}
-    page = sign_in("research-lead").get(reverse("namespace-detail", args=[namespace.name])).content.decode()
+    page = sign_in("research-lead").get(namespace.get_absolute_url()).content.decode()
     gpu_row = page[page.index(f'<th scope="row" class="mono">{GPU}') :].split("</tr>")[0]
     assert '<td class="num">12</td>' in gpu_row
     assert "unknown" in gpu_row

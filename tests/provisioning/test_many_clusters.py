@@ -153,20 +153,29 @@ def test_with_a_queue_per_cluster_a_worker_near_cluster_b_applies_what_is_asked_
 
 
 def test_approval_weighs_guaranteed_gpus_against_the_requests_own_cluster(world, cluster, cluster_b):
-    # A has 64 GPUs and guarantees 24 (the seed); B has 16 and guarantees nothing yet: 56 free in all.
+    # A has 64 GPUs and guarantees 24 (the seed); B has 16 and, once the first namespace there is approved, 8.
     sync_capacity(cluster_b)
     ClusterConnection.objects.filter(cluster=cluster).update(gpu_capacity=64, capacity_synced_at=timezone.now())
-    wide = ask_for_namespace(world, "wide-on-b", cluster=cluster_b)
-    quotas = wide.proposed_spec["quotas"]
-    quotas[0]["hard"]["requests.nvidia.com/gpu"] = "24"  # fits the 40 free on A, not the 16 of B
-    wide.proposed_spec = {**wide.proposed_spec, "quotas": quotas}
-    wide.save(update_fields=["proposed_spec"])
+    workflow.approve_request(ask_for_namespace(world, "first-on-b", cluster=cluster_b).pk, actor=world.approver)
+    spec = ask_for_namespace(world, "wide-on-b", cluster=cluster_b).proposed_spec
+    for key in ("requests.nvidia.com/gpu", "limits.nvidia.com/gpu"):
+        if key in spec["quotas"][0]["hard"]:
+            spec["quotas"][0]["hard"][key] = "12"  # fits the 40 free on A and the 48 free in all, not the 8 left on B
+    wide = workflow.submit_request(
+        actor=world.research_lead,
+        team=world.research,
+        kind=Request.Kind.CREATE_NAMESPACE,
+        namespace_name="wider-on-b",
+        cluster=cluster_b,
+        proposed=spec,
+        justification="Twelve GPUs for the vision group.",
+    )
 
     with pytest.raises(workflow.CapacityExceeded) as refused:
         workflow.approve_request(wide.pk, actor=world.approver)
 
     assert (refused.value.impact.cluster, refused.value.impact.capacity) == ("gpu-b", 16)
-    assert refused.value.impact.guaranteed_after == 24
+    assert (refused.value.impact.guaranteed_now, refused.value.impact.guaranteed_after) == (8, 20)
     assert Request.objects.get(pk=wide.pk).state == State.PENDING
 
 
@@ -177,6 +186,7 @@ def test_a_stopped_cluster_writes_no_samples_and_stops_no_other_and_recovers_by_
     sync_usage(cluster_b)
     seen = TeamNamespace.objects.get(pk=on_b.pk)
     samples = UsageSample.objects.filter(namespace=on_b).count()
+    last_seen = ClusterConnection.objects.get(cluster=cluster_b).last_synced_at
 
     plane_b.stop()
     try:
@@ -218,4 +228,6 @@ def test_a_stopped_cluster_writes_no_samples_and_stops_no_other_and_recovers_by_
         return ClusterConnection.objects.get(cluster=cluster_b).health == ClusterConnection.Health.OK
 
     wait_until(recovered, timeout=120, interval=3, what="B to be synced again")
-    assert TeamNamespace.objects.get(pk=on_b.pk).last_synced_at > seen.last_synced_at
+    # A sync writes a namespace's row only when it moved (provisioning.sync): the cluster's sync is the news.
+    assert ClusterConnection.objects.get(cluster=cluster_b).last_synced_at > last_seen
+    assert "is unreachable" not in sign_in("research-lead").get(on_b.get_absolute_url()).content.decode()

@@ -109,14 +109,16 @@ def test_an_approvers_retry_on_the_cluster_page_reconciles_again_and_is_audited(
     assert "reconcile failed" in page
     assert "Retry reconcile" in page
 
-    response = client.post(reverse("namespace-reapply", args=[namespace.name]), {"back": "namespace"})
+    response = client.post(
+        reverse("namespace-reapply", args=[namespace.cluster.name, namespace.name]), {"back": "namespace"}
+    )
     wait_for_events("namespace.reconcile_failed", namespace, 2)  # still refused: the retry did run
 
-    assert (response.status_code, response["Location"]) == (302, reverse("namespace-detail", args=[namespace.name]))
+    assert (response.status_code, response["Location"]) == (302, namespace.get_absolute_url())
     [retry] = events_of("namespace.reapply_requested", namespace)
     assert retry.actor == world.approver
     assert "unsupported scope applied to resource" in retry.before["reconcile_error"]
     assert len(events_of("namespace.reconcile_failed", namespace)) == 2
-    detail = client.get(reverse("namespace-detail", args=[namespace.name])).content.decode()
+    detail = client.get(namespace.get_absolute_url()).content.decode()
     assert "Reconciling failed" in detail
     assert "unsupported scope applied to resource" in detail

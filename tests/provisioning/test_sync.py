@@ -259,7 +259,7 @@ def test_changes_do_not_postpone_the_heartbeat_of_the_keys_that_did_not_change(a
 
 
 def drift_events(namespace: TeamNamespace) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(verb="namespace.drift_detected", target=f"namespace:{namespace.name}"))
+    return list(AuditEvent.objects.filter(verb="namespace.drift_detected", target=namespace.audit_target))
 
 
 def test_drift_is_flagged_only_when_the_next_sync_sees_it_too(applied, cluster, core):
