@@ -106,16 +106,19 @@ class _Context:
         self.tiers = dict(GpuTier.objects.values_list("slug", "pk"))
         self.centers = dict(CostCenter.objects.values_list("code", "name"))
         self.namespaces = {
-            name: (slug, team)
-            for name, slug, team in TeamNamespace.objects.values_list("name", "team__slug", "team__name")
+            name: (slug, team, cluster_id)
+            for name, slug, team, cluster_id in TeamNamespace.objects.values_list(
+                "name", "team__slug", "team__name", "cluster_id"
+            )
         }
+        self.cluster_names = dict(Cluster.objects.values_list("pk", "name"))
         default = Cluster.objects.filter(is_default=True).values_list("name", flat=True).first()
         self.cluster = default or "default"
         self.currency = settings.CHARGEBACK_CURRENCY
 
     def charges(self, row: dict) -> Iterator[dict]:
         namespace, tier = row["group"], row["tier"]
-        team_slug, team_name = self.namespaces.get(namespace, ("", ""))
+        team_slug, team_name, cluster_id = self.namespaces.get(namespace, ("", "", None))
         is_correction = row["line"] == ADJUSTMENT_LINE
         period_start = datetime.fromisoformat(row["period_start"])
         if is_correction:
@@ -164,7 +167,7 @@ class _Context:
             quantity, cost = row[quantity_column], row[cost_column]
             if not Decimal(quantity) and not Decimal(cost):
                 continue
-            unit_price, price_id = self._price(tier, resource, kind, charge_period)
+            unit_price, price_id = self._price(tier, cluster_id, resource, kind, charge_period)
             sku = f"{tier}/{resource}/{kind}"
             yield {
                 **common,
@@ -183,15 +186,23 @@ class _Context:
                 "SkuPriceId": f"{sku}@{price_id}" if price_id else None,
             }
 
-    def _price(self, tier: str, resource: str, kind: str, period: tuple[datetime, datetime]) -> tuple:
-        """(unit price, the day its rate took effect) over the charge period; (None, None) if it changed inside."""
+    def _price(
+        self, tier: str, cluster_id: int | None, resource: str, kind: str, period: tuple[datetime, datetime]
+    ) -> tuple:
+        """(unit price, which rate: its day, after the cluster's name if it is the cluster's own) over the period.
+
+        (None, None) if a price changed inside the period.
+        """
         first, last = period[0].date(), period[1].date()
         if self.prices.change_days(first, last):
             return None, None
         tier_id = self.tiers.get(tier)
-        price = self.prices.price(tier_id, resource, kind, first)
-        since = self.prices.effective_from(tier_id, resource, kind, first)
-        return f"{price.normalize():f}", since.isoformat() if since else None
+        price = self.prices.price(tier_id, resource, kind, first, cluster_id=cluster_id)
+        rate = self.prices.effective_from(tier_id, resource, kind, first, cluster_id=cluster_id)
+        if rate is None:
+            return f"{price.normalize():f}", None
+        since, is_the_clusters = rate
+        return f"{price.normalize():f}", f"{self.cluster_names[cluster_id]}/{since}" if is_the_clusters else f"{since}"
 
 
 def _moment(value: datetime) -> str:

@@ -181,6 +181,7 @@ def _provisional_sums(
             "team_id": row.team_id,
             "namespace_id": row.namespace_id,
             "tier_id": row.tier_id,
+            "cluster_id": row.cluster_id,
             "day": row.day,
             "week": row.week,
             "month": row.month,
@@ -412,7 +413,8 @@ def _plan(query: ReportQuery, end: datetime, watermarks: dict, change_days: list
 
 
 def _keys(query: ReportQuery) -> list[str]:
-    keys = [f"{query.group_by}_id", "tier_id"]
+    """The SQL GROUP BY: the group, then what prices a row (its tier and cluster), then what splits rows."""
+    keys = [f"{query.group_by}_id", "tier_id", "cluster_id"]
     if query.group_by in ("team", "namespace"):
         keys.append("cost_center_id")  # a team moved to another cost center bills each part to its own
     if query.step:
@@ -517,9 +519,9 @@ _LAYOUT = [
 def _rows(
     query: ReportQuery, end: datetime, sums: list[tuple], keys: list[str], price_list: PriceList, change_days
 ) -> tuple:
-    """Sum SQL rows into one per (group, cost center, period), pricing each at its tier's rates that day."""
+    """Sum SQL rows into one per (group, cost center, period), each priced at its tier's rates on its cluster."""
     key_count, plain = len(keys), len(PLAIN_METRICS)
-    tier_index = keys.index("tier_id")
+    tier_index, cluster_index = keys.index("tier_id"), keys.index("cluster_id")
     center_index = keys.index("cost_center_id") if "cost_center_id" in keys else None
     step_index = keys.index(query.step) if query.step else None
     accumulated: dict[tuple, _Totals] = {}
@@ -550,11 +552,12 @@ def _rows(
         day = change_days[segment - 1] if segment else (_as_datetime(bucket).date() if bucket else start_day)
         if day < start_day:
             day = start_day
-        tier_id = row[tier_index]
-        prices = price_cache.get((tier_id, day))
+        tier_id, cluster_id = row[tier_index], row[cluster_index]
+        prices = price_cache.get((tier_id, cluster_id, day))
         if prices is None:
-            prices = price_cache[tier_id, day] = [
-                int(price_list.price(tier_id, resource, kind, day).scaleb(6)) for _, resource, kind, _ in PRICED
+            prices = price_cache[tier_id, cluster_id, day] = [
+                int(price_list.price(tier_id, resource, kind, day, cluster_id=cluster_id).scaleb(6))
+                for _, resource, kind, _ in PRICED
             ]
         costs = totals.costs
         for index, summed in priced:
