@@ -15,7 +15,7 @@ from django.db.models import Q
 
 from chargeback.models import METRICS, BillingPeriod, HourlyUsage, UsageAdjustment
 
-ATTRIBUTION = ("tier_id", "team_id", "cost_center_id")
+ATTRIBUTION = ("tier_id", "team_id", "cost_center_id", "cluster_id")
 
 
 def closed_months() -> list[date]:

@@ -129,14 +129,15 @@ def _guaranteed(group_by: str, prices: PriceList, today: date) -> dict:
         # Across clusters, deliberately: a budget is a team's or cost center's, wherever its GPUs are.
         TeamNamespace.objects.live()
         .filter(guaranteed_gpus__gt=0)
-        .values(field, "tier_id")
+        .values(field, "tier_id", "cluster_id")
         .annotate(gpus=Sum("guaranteed_gpus"))
-        .values_list(field, "tier_id", "gpus")
+        .values_list(field, "tier_id", "cluster_id", "gpus")
     )
     guaranteed: dict = defaultdict(lambda: [Decimal(0), Decimal(0)])
-    for key, tier_id, gpus in rows:
+    for key, tier_id, cluster_id, gpus in rows:
         guaranteed[key][0] += gpus
-        guaranteed[key][1] += gpus * prices.price(tier_id, Resource.GPU, Rate.Kind.RESERVED, today)
+        price = prices.price(tier_id, Resource.GPU, Rate.Kind.RESERVED, today, cluster_id=cluster_id)
+        guaranteed[key][1] += gpus * price
     return {key: tuple(values) for key, values in guaranteed.items()}
 
 

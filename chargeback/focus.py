@@ -1,15 +1,17 @@
 """The chargeback as FOCUS 1.0 (FinOps Open Cost and Usage Specification) rows, streamed day by day.
 
 One row per namespace, tier, day and priced quantity (GPU, CPU or memory; reserved or
-burst), so that FinOps tools can ingest the portal's GPU costs beside a cloud bill. The
-money is the report's (chargeback.reports, grouped by namespace, one row per day): each
-FOCUS row's BilledCost is one of that row's rounded cost columns, so the export and the
-CSV add up to the same cent. Corrections of closed months (adjustment lines) are rows
-with ChargeClass "Correction", charged in the month they correct and billed in the month
-they were booked. The portal bills no discounts: list, contracted, effective and billed
-cost are the same amount.
+burst), its ResourceId and Tags naming the namespace's cluster, so that FinOps tools can
+ingest the portal's GPU costs beside a cloud bill. The money is the report's
+(chargeback.reports, grouped by namespace, one row per day): each FOCUS row's BilledCost
+is one of that row's rounded cost columns, so the export and the CSV add up to the same
+cent. Corrections of closed months (adjustment lines) are rows with ChargeClass
+"Correction", charged in the month they correct and billed in the month they were
+booked. The portal bills no discounts: list, contracted, effective and billed cost are
+the same amount.
 
-Nothing holds more than a day of rows: a year for 10,000 namespaces is written as it is read.
+Nothing holds more than a day of rows: a year for 10,000 namespaces is written as it is
+read.
 """
 
 import json
@@ -21,9 +23,8 @@ from django.conf import settings
 
 from chargeback.reports import ADJUSTMENT_LINE, ReportQuery, build_report
 from chargeback.rollups import floor_day, next_month
-from provisioning.models import Cluster
 from teams.catalog import PriceList
-from teams.models import CostCenter, GpuTier, Rate, TeamNamespace
+from teams.models import Cluster, CostCenter, GpuTier, Rate, TeamNamespace
 
 VERSION = "1.0"
 PROVIDER = "GPU Quota Portal"
@@ -84,14 +85,22 @@ CHARGES = [
 ]
 
 
-def focus_rows(start: datetime, end: datetime, *, viewer, cost_center: str | None = None) -> Iterator[dict]:
+def focus_rows(
+    start: datetime, end: datetime, *, viewer, cost_center: str | None = None, cluster: str | None = None
+) -> Iterator[dict]:
     """FOCUS rows of [start, end) that `viewer` may see, one day's report at a time."""
     context = _Context()
     day = start
     while day < end:
         until = min(floor_day(day) + timedelta(days=1), end)
         query = ReportQuery(
-            start=day, end=until, group_by="namespace", step="day", cost_center=cost_center, split_tiers=True
+            start=day,
+            end=until,
+            group_by="namespace",
+            step="day",
+            cost_center=cost_center,
+            cluster=cluster,
+            split_tiers=True,
         )
         for row in build_report(query, viewer=viewer)["rows"]:
             yield from context.charges(row)
@@ -99,23 +108,25 @@ def focus_rows(start: datetime, end: datetime, *, viewer, cost_center: str | Non
 
 
 class _Context:
-    """What every row needs and no report row carries: names, clusters, unit prices; read once per export."""
+    """What every row needs and no report row carries: names, cluster ids, unit prices; read once per export."""
 
     def __init__(self) -> None:
         self.prices = PriceList()
         self.tiers = dict(GpuTier.objects.values_list("slug", "pk"))
         self.centers = dict(CostCenter.objects.values_list("code", "name"))
+        # A namespace's name is unique on its cluster only: the report's row names both.
         self.namespaces = {
-            name: (slug, team)
-            for name, slug, team in TeamNamespace.objects.values_list("name", "team__slug", "team__name")
+            (cluster, name): (slug, team)
+            for cluster, name, slug, team in TeamNamespace.objects.values_list(
+                "cluster__name", "name", "team__slug", "team__name"
+            )
         }
-        default = Cluster.objects.filter(is_default=True).values_list("name", flat=True).first()
-        self.cluster = default or "default"
+        self.clusters = dict(Cluster.objects.values_list("name", "pk"))
         self.currency = settings.CHARGEBACK_CURRENCY
 
     def charges(self, row: dict) -> Iterator[dict]:
-        namespace, tier = row["group"], row["tier"]
-        team_slug, team_name = self.namespaces.get(namespace, ("", ""))
+        namespace, tier, cluster = row["group"], row["tier"], row["cluster"]
+        team_slug, team_name = self.namespaces.get((cluster, namespace), ("", ""))
         is_correction = row["line"] == ADJUSTMENT_LINE
         period_start = datetime.fromisoformat(row["period_start"])
         if is_correction:
@@ -148,7 +159,7 @@ class _Context:
             "PublisherName": PROVIDER,
             "RegionId": None,
             "RegionName": None,
-            "ResourceId": f"{self.cluster}/{namespace}",
+            "ResourceId": f"{cluster}/{namespace}",
             "ResourceName": namespace,
             "ResourceType": "Kubernetes Namespace",
             "ServiceCategory": "Compute",
@@ -156,7 +167,7 @@ class _Context:
             "SubAccountId": team_slug or None,
             "SubAccountName": team_name or None,
             "Tags": json.dumps(
-                {"team": team_slug, "cost-center": row["cost_center"], "gpu-tier": tier, "cluster": self.cluster},
+                {"team": team_slug, "cost-center": row["cost_center"], "gpu-tier": tier, "cluster": cluster},
                 sort_keys=True,
             ),
         }
@@ -164,7 +175,7 @@ class _Context:
             quantity, cost = row[quantity_column], row[cost_column]
             if not Decimal(quantity) and not Decimal(cost):
                 continue
-            unit_price, price_id = self._price(tier, resource, kind, charge_period)
+            unit_price, price_id = self._price(tier, cluster, resource, kind, charge_period)
             sku = f"{tier}/{resource}/{kind}"
             yield {
                 **common,
@@ -183,15 +194,21 @@ class _Context:
                 "SkuPriceId": f"{sku}@{price_id}" if price_id else None,
             }
 
-    def _price(self, tier: str, resource: str, kind: str, period: tuple[datetime, datetime]) -> tuple:
-        """(unit price, the day its rate took effect) over the charge period; (None, None) if it changed inside."""
+    def _price(self, tier: str, cluster: str, resource: str, kind: str, period: tuple[datetime, datetime]) -> tuple:
+        """(unit price, which rate: its day, after the cluster's name if it is the cluster's own) over the period.
+
+        (None, None) if a price changed inside the period.
+        """
         first, last = period[0].date(), period[1].date()
         if self.prices.change_days(first, last):
             return None, None
-        tier_id = self.tiers.get(tier)
-        price = self.prices.price(tier_id, resource, kind, first)
-        since = self.prices.effective_from(tier_id, resource, kind, first)
-        return f"{price.normalize():f}", since.isoformat() if since else None
+        tier_id, cluster_id = self.tiers.get(tier), self.clusters.get(cluster)
+        price = self.prices.price(tier_id, resource, kind, first, cluster_id=cluster_id)
+        rate = self.prices.effective_from(tier_id, resource, kind, first, cluster_id=cluster_id)
+        if rate is None:
+            return f"{price.normalize():f}", None
+        since, is_the_clusters = rate
+        return f"{price.normalize():f}", f"{cluster}/{since}" if is_the_clusters else f"{since}"
 
 
 def _moment(value: datetime) -> str:

@@ -4,6 +4,7 @@ from django import forms
 from django.utils import timezone
 
 from chargeback.reports import GROUPS, bounds_problem
+from teams.models import Cluster
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 30)
 
@@ -28,6 +29,13 @@ class ReportForm(forms.Form):
         label="Group by",
         choices=[(name, name.replace("_", " ").capitalize()) for name in GROUPS],
         initial="team",
+        required=False,
+    )
+    cluster = forms.ModelChoiceField(
+        label="Cluster",
+        queryset=Cluster.objects.all(),
+        to_field_name="name",
+        empty_label="All clusters",
         required=False,
     )
 

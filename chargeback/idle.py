@@ -69,9 +69,10 @@ def idle_evidence(now: datetime) -> list[tuple[TeamNamespace, IdleEvidence]]:
     )
     prices = PriceList()
     found: dict[int, dict] = {}
-    for row in days:  # a day's idle hours at that day's reserved rate of the tier they were attributed to
+    for row in days:  # a day's idle hours at that day's reserved rate of their tier on the namespace's cluster
         totals = found.setdefault(row["namespace_id"], {"hours": 0, "peak": 0, "idle": 0, "cost": Decimal(0)})
-        price = prices.price(row["tier_id"], Resource.GPU, Rate.Kind.RESERVED, row["day"])
+        cluster_id = namespaces[row["namespace_id"]].cluster_id
+        price = prices.price(row["tier_id"], Resource.GPU, Rate.Kind.RESERVED, row["day"], cluster_id=cluster_id)
         totals["hours"] += row["hours"]
         totals["peak"] = max(totals["peak"], row["peak"])
         totals["idle"] += row["idle"]

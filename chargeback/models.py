@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from teams import roles
-from teams.models import CostCenter, GpuTier, Team, TeamNamespace
+from teams.models import Cluster, CostCenter, GpuTier, Team, TeamNamespace
 
 
 class UsageTotalsQuerySet(models.QuerySet):
@@ -20,12 +20,17 @@ class UsageTotalsQuerySet(models.QuerySet):
 
 
 class UsageTotals(models.Model):
-    """What one namespace used in one period, attributed to its tier, team and cost center at the time."""
+    """What one namespace used in one period, attributed to its tier, team and cost center at the time.
+
+    `cluster` is the namespace's (it never moves), copied so that reports group, filter and
+    price by cluster without joining namespaces.
+    """
 
     namespace = models.ForeignKey(TeamNamespace, on_delete=models.CASCADE, related_name="+")
     tier = models.ForeignKey(GpuTier, on_delete=models.PROTECT, related_name="+")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
     cost_center = models.ForeignKey(CostCenter, on_delete=models.PROTECT, related_name="+")
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="+")
     day = models.DateField()
     week = models.DateField(help_text="Monday of the day's ISO week, for weekly reports without date functions.")
     month = models.DateField(help_text="First day of the day's month.")

@@ -145,6 +145,7 @@ def _fold_adjustments(month: date) -> None:
                 tier_id=adjustment.tier_id,
                 team_id=adjustment.team_id,
                 cost_center_id=adjustment.cost_center_id,
+                cluster_id=adjustment.cluster_id,
                 **{name: 0 for name in METRICS},
             )
             created.append(row)

@@ -5,6 +5,7 @@ months come from the monthly table (unless a price changes inside them), whole d
 the daily table and the hours around them from the hourly table; past it,
 up to now, the same integration the rollup runs sums the raw samples in memory: that part
 is provisional (`provisional_until`), final once the hourly rollup passes it.
+Every row is priced at its tier's rates on its own cluster, whatever it is grouped by.
 Sums are exact integers; hours and money are rounded once, at the end, in integer
 arithmetic: hours to 6 decimals and each row's costs to CHARGEBACK_COST_DECIMALS (half
 to even). Totals take hours from the exact sums and costs as the sum of the rows' rounded
@@ -33,9 +34,9 @@ from chargeback.rollups import (
 from provisioning.models import UsageSample
 from teams.catalog import PriceList
 from teams.limits import MAX_REPORT_DAYS, MAX_REPORT_PERIODS
-from teams.models import CostCenter, GpuTier, Rate, Team, TeamNamespace
+from teams.models import Cluster, CostCenter, GpuTier, Rate, Team, TeamNamespace
 
-GROUPS = ("cost_center", "team", "namespace", "tier")
+GROUPS = ("cost_center", "team", "namespace", "tier", "cluster")
 STEPS = ("day", "week", "month")
 #: Sums of byte-seconds can pass 2^63 over a year; they are summed in two exact halves.
 SPLIT = 2**30
@@ -63,6 +64,8 @@ COLUMNS = [
     "group",
     "group_name",
     "cost_center",
+    # The row's cluster when it has one: grouped by cluster or namespace, or filtered to a cluster; else empty.
+    "cluster",
     "period_start",
     "period_end",
     "gpu_reserved_hours",
@@ -114,6 +117,8 @@ class ReportQuery:
     step: str | None = None
     #: Only this cost center (its code), or every one.
     cost_center: str | None = None
+    #: Only this cluster (its name), or every one.
+    cluster: str | None = None
     #: One row per tier too, each with a `tier` (its slug): the FOCUS export prices each row by one SKU.
     split_tiers: bool = False
 
@@ -146,6 +151,7 @@ def build_report(query: ReportQuery, *, viewer, now: datetime | None = None) -> 
         "group_by": query.group_by,
         "step": query.step,
         "cost_center": query.cost_center,
+        "cluster": query.cluster,
         "currency": settings.CHARGEBACK_CURRENCY,
         "columns": COLUMNS,
         "rows": rows,
@@ -162,7 +168,10 @@ def _provisional_sums(
     sample when nothing is rolled up yet), so a series' value carries in exactly as the
     rollup would carry it; hours before the report's start are dropped.
     """
-    namespaces = live_namespaces(TeamNamespace.objects.visible_to(viewer), complete_until or query.start)
+    visible = TeamNamespace.objects.visible_to(viewer)
+    if query.cluster:
+        visible = visible.filter(cluster__name=query.cluster)
+    namespaces = live_namespaces(visible, complete_until or query.start)
     if query.cost_center:
         namespaces = {pk: ns for pk, ns in namespaces.items() if ns.team.cost_center.code == query.cost_center}
     if complete_until is None:
@@ -181,6 +190,7 @@ def _provisional_sums(
             "team_id": row.team_id,
             "namespace_id": row.namespace_id,
             "tier_id": row.tier_id,
+            "cluster_id": row.cluster_id,
             "day": row.day,
             "week": row.week,
             "month": row.month,
@@ -211,6 +221,8 @@ def _adjustment_rows(query: ReportQuery, viewer, prices: PriceList) -> list[tupl
     )
     if query.cost_center:
         booked = booked.filter(cost_center__code=query.cost_center)
+    if query.cluster:
+        booked = booked.filter(cluster__name=query.cluster)
     keys = _keys(ReportQuery(start=query.start, end=query.end, group_by=query.group_by))
     aggregates = _aggregates()
     sql, params = (
@@ -232,7 +244,13 @@ def _adjustment_rows(query: ReportQuery, viewer, prices: PriceList) -> list[tupl
     results = []
     for (usage_month, booked_month), part in sorted(parts.items()):
         since = _as_datetime(usage_month)
-        usage = ReportQuery(start=since, end=next_month(since), group_by=query.group_by, split_tiers=query.split_tiers)
+        usage = ReportQuery(
+            start=since,
+            end=next_month(since),
+            group_by=query.group_by,
+            cluster=query.cluster,
+            split_tiers=query.split_tiers,
+        )
         change_days = prices.change_days(usage_month, usage.end.date())
         segments = [(sum(1 for change in change_days if change <= day),) if change_days else () for _, day, _ in part]
         sums = [(*key, *segment, *values) for (key, _, values), segment in zip(part, segments, strict=True)]
@@ -268,6 +286,7 @@ def _row_order(row: dict) -> tuple:
         row["cost_center"],
         row["group"],
         row["group_name"],
+        row["cluster"],
         row["period_start"],
         row["line"],
         row["adjusts"],
@@ -341,6 +360,8 @@ def _sums(
     for queryset in parts:
         if query.cost_center:
             queryset = queryset.filter(cost_center__code=query.cost_center)
+        if query.cluster:
+            queryset = queryset.filter(cluster__name=query.cluster)
         if change_days:
             queryset = queryset.annotate(segment=_segment(change_days))
         grouped = queryset.values(*keys).annotate(**aggregates).order_by().values_list(*keys, *aggregates)
@@ -412,7 +433,8 @@ def _plan(query: ReportQuery, end: datetime, watermarks: dict, change_days: list
 
 
 def _keys(query: ReportQuery) -> list[str]:
-    keys = [f"{query.group_by}_id", "tier_id"]
+    """The SQL GROUP BY: the group, then what prices a row (its tier and cluster), then what splits rows."""
+    keys = [f"{query.group_by}_id", "tier_id", "cluster_id"]
     if query.group_by in ("team", "namespace"):
         keys.append("cost_center_id")  # a team moved to another cost center bills each part to its own
     if query.step:
@@ -502,7 +524,7 @@ class _Totals:
         return dict(zip(MEASURE_COLUMNS, values, strict=True))
 
 
-MEASURE_COLUMNS = COLUMNS[5 : COLUMNS.index("currency")]
+MEASURE_COLUMNS = COLUMNS[COLUMNS.index("gpu_reserved_hours") : COLUMNS.index("currency")]
 #: Per resource, in the order of COLUMNS: its divisor and where its sums are.
 _LAYOUT = [
     (
@@ -517,11 +539,12 @@ _LAYOUT = [
 def _rows(
     query: ReportQuery, end: datetime, sums: list[tuple], keys: list[str], price_list: PriceList, change_days
 ) -> tuple:
-    """Sum SQL rows into one per (group, cost center, period), pricing each at its tier's rates that day."""
+    """Sum SQL rows into one per (group, cost center, period), each priced at its tier's rates on its cluster."""
     key_count, plain = len(keys), len(PLAIN_METRICS)
-    tier_index = keys.index("tier_id")
+    tier_index, cluster_index = keys.index("tier_id"), keys.index("cluster_id")
     center_index = keys.index("cost_center_id") if "cost_center_id" in keys else None
     step_index = keys.index(query.step) if query.step else None
+    shows_cluster = _shows_cluster(query)
     accumulated: dict[tuple, _Totals] = {}
     price_cache: dict[tuple, list[int]] = {}
     start_day = query.start.date()
@@ -536,6 +559,7 @@ def _rows(
             row[center_index] if center_index is not None else None,
             bucket,
             row[tier_index] if query.split_tiers else None,
+            row[cluster_index] if shows_cluster else None,
         )
         # The row's sums, in SUMMED order, as integers (NULL: nothing to sum).
         values = [int(value or 0) for value in row[key_count : key_count + plain]]
@@ -550,11 +574,12 @@ def _rows(
         day = change_days[segment - 1] if segment else (_as_datetime(bucket).date() if bucket else start_day)
         if day < start_day:
             day = start_day
-        tier_id = row[tier_index]
-        prices = price_cache.get((tier_id, day))
+        tier_id, cluster_id = row[tier_index], row[cluster_index]
+        prices = price_cache.get((tier_id, cluster_id, day))
         if prices is None:
-            prices = price_cache[tier_id, day] = [
-                int(price_list.price(tier_id, resource, kind, day).scaleb(6)) for _, resource, kind, _ in PRICED
+            prices = price_cache[tier_id, cluster_id, day] = [
+                int(price_list.price(tier_id, resource, kind, day, cluster_id=cluster_id).scaleb(6))
+                for _, resource, kind, _ in PRICED
             ]
         costs = totals.costs
         for index, summed in priced:
@@ -573,7 +598,11 @@ def _rows(
     currency, places = settings.CHARGEBACK_CURRENCY, settings.CHARGEBACK_COST_DECIMALS
     periods: dict = {}  # bucket -> (period_start, period_end) as text, computed once per bucket
     tiers = _labels("tier", {key[3] for key in accumulated}) if query.split_tiers else {}
-    for (group_id, center_id, bucket, tier_id), totals in accumulated.items():
+    if query.group_by == "cluster":
+        clusters = labels
+    else:
+        clusters = _labels("cluster", {key[4] for key in accumulated}) if shows_cluster else {}
+    for (group_id, center_id, bucket, tier_id, cluster_id), totals in accumulated.items():
         totals.round_costs(places)
         report_totals.add_row(totals)
         period = periods.get(bucket)
@@ -586,6 +615,7 @@ def _rows(
             "group": code,
             "group_name": name,
             "cost_center": centers[center_id][0] if center_id in centers else "",
+            "cluster": clusters[cluster_id][0] if cluster_id in clusters else "",
             "period_start": period[0],
             "period_end": period[1],
         }
@@ -597,6 +627,11 @@ def _rows(
         rows.append(row)
     rows.sort(key=_row_order)
     return rows, report_totals
+
+
+def _shows_cluster(query: ReportQuery) -> bool:
+    """Whether each row is on one cluster: grouped by cluster or namespace (which never moves), or filtered to one."""
+    return query.group_by in ("cluster", "namespace") or bool(query.cluster)
 
 
 def _divide(numerator: int, denominator: int) -> int:
@@ -642,6 +677,9 @@ def _labels(group_by: str, ids: set) -> dict:
     if group_by == "namespace":
         rows = _by_ids(TeamNamespace.objects.all(), ids).values_list("pk", "name", "team__slug")
         return {pk: (name, f"{name} ({team})") for pk, name, team in rows if pk in ids}
+    if group_by == "cluster":  # a cluster has a name and perhaps a description of what it is for
+        rows = _by_ids(Cluster.objects.all(), ids).values_list("pk", "name", "description")
+        return {pk: (name, description or name) for pk, name, description in rows if pk in ids}
     model, code = {"cost_center": (CostCenter, "code"), "team": (Team, "slug"), "tier": (GpuTier, "slug")}[group_by]
     rows = _by_ids(model.objects.all(), ids).values_list("pk", code, "name")
     return {pk: (slug, name) for pk, slug, name in rows if pk in ids}

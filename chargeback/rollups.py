@@ -5,7 +5,7 @@ carries each series' last value across the watermark in checkpoints; the daily r
 sums complete days of hourly rows, the monthly one complete months of daily rows. Each
 row is attributed to the namespace's tier, team and cost center at the time it is rolled
 up (within minutes of the hour's end), so a later tier change or reorganisation never
-rewrites what was billed.
+rewrites what was billed; and to its cluster, which never changes.
 """
 
 import logging
@@ -234,6 +234,7 @@ def hourly_row(namespace: TeamNamespace, hour: datetime, values: dict[str, int])
         tier_id=namespace.tier_id,
         team_id=namespace.team_id,
         cost_center_id=namespace.team.cost_center_id,
+        cluster_id=namespace.cluster_id,
         **values,
     )
 
@@ -302,7 +303,7 @@ def roll_up_days() -> tuple[int, int]:
 
 def sum_days(start: datetime, end: datetime) -> int:
     """Replace the daily rows of [start, end) (whole days) by the sums of their hourly rows; return how many."""
-    keys = ["namespace_id", "day", "week", "month", "tier_id", "team_id", "cost_center_id"]
+    keys = ["namespace_id", "day", "week", "month", "tier_id", "team_id", "cost_center_id", "cluster_id"]
     sums = (
         HourlyUsage.objects.filter(hour__gte=start, hour__lt=end)
         .values(*keys)
@@ -344,7 +345,7 @@ def roll_up_months() -> tuple[int, int]:
 
 def sum_months(start: datetime, end: datetime) -> int:
     """Replace the monthly rows of [start, end) (whole months) by the sums of their daily rows; return how many."""
-    keys = ["namespace_id", "month", "tier_id", "team_id", "cost_center_id"]
+    keys = ["namespace_id", "month", "tier_id", "team_id", "cost_center_id", "cluster_id"]
     sums = (
         DailyUsage.objects.filter(day__gte=start.date(), day__lt=end.date())
         .values(*keys)

@@ -34,18 +34,23 @@ def report(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         start, end = report_range(form.cleaned_data["start"], form.cleaned_data["end"])
         group_by = form.cleaned_data["group_by"] or "team"
-        result = build_report(ReportQuery(start=start, end=end, group_by=group_by), viewer=request.user)
-        daily = build_report(ReportQuery(start=start, end=end, step="day"), viewer=request.user)
+        cluster = form.cleaned_data["cluster"].name if form.cleaned_data["cluster"] else None
+        result = build_report(
+            ReportQuery(start=start, end=end, group_by=group_by, cluster=cluster), viewer=request.user
+        )
+        daily = build_report(ReportQuery(start=start, end=end, step="day", cluster=cluster), viewer=request.user)
+        only = {"cluster": cluster} if cluster else {}
         context.update(
             report=result,
             group_label=dict(form.fields["group_by"].choices)[group_by],
+            has_cluster_column=group_by != "cluster",  # grouped by cluster, the group is the cluster
             complete_until=_moment(result["complete_until"]),
             provisional_until=_moment(result["provisional_until"]),
-            centers=_by_cost_center(result, start, end, group_by, CostCenter.objects.visible_to(request.user)),
+            centers=_by_cost_center(result, start, end, group_by, CostCenter.objects.visible_to(request.user), only),
             chart=gpu_hours_chart(result["rows"]),
             trend=daily_trend_chart(daily["rows"]),
-            csv_url=_csv_url(start, end, group_by),
-            focus_url=_focus_url(start, end),
+            csv_url=_csv_url(start, end, group_by, **only),
+            focus_url=_focus_url(start, end, **only),
         )
     else:
         status = 400
@@ -56,13 +61,18 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _by_cost_center(result: dict, start: datetime, end: datetime, group_by: str, cost_centers) -> list[dict]:
-    """The rows per cost center, with its totals; grouped by tier, rows span cost centers and stay together."""
+def _by_cost_center(
+    result: dict, start: datetime, end: datetime, group_by: str, cost_centers, only: dict[str, str]
+) -> list[dict]:
+    """The rows per cost center, with its totals; grouped by tier or cluster, rows span cost centers and stay together.
+
+    `only`: the page's filters (a cluster), kept in each cost center's CSV link.
+    """
     names = dict(cost_centers.values_list("code", "name"))
     centers: dict[str, dict] = {}
     for row in result["rows"]:
         code = row["group"] if group_by == "cost_center" else row["cost_center"]
-        extra = {"cost_center": code} if code else {}
+        extra = {**only, "cost_center": code} if code else only
         center = centers.setdefault(
             code,
             {
@@ -84,8 +94,8 @@ def _csv_url(start: datetime, end: datetime, group_by: str, **extra: str) -> str
     return f"{reverse('v1:chargeback')}?{urlencode({**query, **extra})}"
 
 
-def _focus_url(start: datetime, end: datetime) -> str:
-    query = {"start": start.date().isoformat(), "end": end.date().isoformat()}
+def _focus_url(start: datetime, end: datetime, **extra: str) -> str:
+    query = {"start": start.date().isoformat(), "end": end.date().isoformat(), **extra}
     return f"{reverse('v1:chargeback-focus')}?{urlencode(query)}"
 
 

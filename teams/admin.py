@@ -187,13 +187,13 @@ class GpuResourceAdmin(AuditedModelAdmin):
 class RateForm(forms.ModelForm):
     class Meta:
         model = Rate
-        fields = ["tier", "resource", "kind", "effective_from", "price", "note"]
+        fields = ["tier", "cluster", "resource", "kind", "effective_from", "price", "note"]
 
     def clean(self) -> dict:
         cleaned = super().clean()
         if cleaned.get("effective_from") is not None:
             if cleaned.get("tier") is not None and cleaned.get("resource") and cleaned.get("kind"):
-                fields = ("tier", "resource", "kind", "effective_from")
+                fields = ("tier", "cluster", "resource", "kind", "effective_from")
                 check_rate_outside_closed_months(Rate(pk=self.instance.pk, **{name: cleaned[name] for name in fields}))
             check_rate_day(cleaned["effective_from"])
         return cleaned
@@ -204,11 +204,11 @@ class RateAdmin(AuditedModelAdmin):
     """Prices: a change is a new row from a later day; a price that may be billed already is read-only."""
 
     form = RateForm
-    list_display = ["tier", "resource", "kind", "effective_from", "price", "note"]
-    list_filter = ["tier", "resource", "kind"]
-    list_select_related = ["tier"]
+    list_display = ["tier", "cluster", "resource", "kind", "effective_from", "price", "note"]
+    list_filter = ["tier", "cluster", "resource", "kind"]
+    list_select_related = ["tier", "cluster"]
     date_hierarchy = "effective_from"
-    ordering = ["tier", "resource", "kind", "-effective_from"]
+    ordering = ["tier", "cluster", "resource", "kind", "-effective_from"]
     audit_noun = "rate"
 
     def has_change_permission(self, request, obj=None) -> bool:

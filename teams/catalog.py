@@ -6,8 +6,8 @@ does a quota hold guaranteed or burst GPUs; how many GPUs does a spec guarantee;
 GPU resources (whole GPUs, MIG slices, time-sliced shares) may a tier's namespaces hold,
 and what is a unit of each worth in GPU-equivalents.
 `TierCatalog.load()` reads the tiers once per operation and answers them, so no caller
-re-derives a rule. What a GPU-hour costs on a day is `PriceList`'s (the rates, read
-once); which prices may still change is `check_rate_day`'s.
+re-derives a rule. What a GPU-hour costs on a day, in a tier and on a cluster, is
+`PriceList`'s (the rates, read once); which prices may still change is `check_rate_day`'s.
 
 It lives in teams, beside GpuTier and Rate, because teams is the ground floor: policy
 and capacity (teams) need it as much as provisioning and chargeback do.
@@ -221,35 +221,53 @@ class TierCatalog:
 
 
 class PriceList:
-    """Every rate, read in one query: what a unit-hour of a resource costs in a tier on any day."""
+    """Every rate, read in one query: what a unit-hour of a resource costs in a tier, on a cluster, on any day.
+
+    A cluster's own rates (Rate.cluster) price its namespaces from the first of them on; before
+    it, and on a cluster without any, the tier's general rates do. `cluster_id=None` asks for the
+    general rate alone (the tier's list price, as the API shows it).
+    """
 
     def __init__(self) -> None:
         self._days: dict[tuple, list[date]] = defaultdict(list)
         self._prices: dict[tuple, list[Decimal]] = defaultdict(list)
-        for tier_id, resource, kind, effective_from, price in Rate.objects.order_by("effective_from").values_list(
-            "tier_id", "resource", "kind", "effective_from", "price"
-        ):
-            self._days[tier_id, resource, kind].append(effective_from)
-            self._prices[tier_id, resource, kind].append(price)
+        rates = Rate.objects.order_by("effective_from").values_list(
+            "tier_id", "cluster_id", "resource", "kind", "effective_from", "price"
+        )
+        for tier_id, cluster_id, resource, kind, effective_from, price in rates:
+            self._days[tier_id, cluster_id, resource, kind].append(effective_from)
+            self._prices[tier_id, cluster_id, resource, kind].append(price)
 
-    def price(self, tier_id: int, resource: str, kind: str, day: date) -> Decimal:
-        """The price of one unit-hour in effect on `day`; 0 before the first rate."""
-        key = (tier_id, resource, kind)
-        position = bisect_right(self._days.get(key, []), day)
-        return self._prices[key][position - 1] if position else Decimal(0)
+    def _rate(self, tier_id: int, resource: str, kind: str, day: date, cluster_id: int | None) -> tuple | None:
+        """(effective_from, price, whether it is the cluster's own) of the rate in effect on `day`, or None."""
+        keys = [(tier_id, cluster_id, resource, kind), (tier_id, None, resource, kind)]
+        for key in keys if cluster_id is not None else keys[1:]:
+            position = bisect_right(self._days.get(key, []), day)
+            if position:
+                return self._days[key][position - 1], self._prices[key][position - 1], key[1] is not None
+        return None
 
-    def effective_from(self, tier_id: int, resource: str, kind: str, day: date) -> date | None:
-        """The first day of the rate in effect on `day` (None before the first rate): which price point applies."""
-        days = self._days.get((tier_id, resource, kind), [])
-        position = bisect_right(days, day)
-        return days[position - 1] if position else None
+    def price(self, tier_id: int, resource: str, kind: str, day: date, *, cluster_id: int | None) -> Decimal:
+        """The price of one unit-hour in effect on `day` on the cluster; 0 before the first rate."""
+        rate = self._rate(tier_id, resource, kind, day, cluster_id)
+        return rate[1] if rate else Decimal(0)
+
+    def effective_from(
+        self, tier_id: int, resource: str, kind: str, day: date, *, cluster_id: int | None
+    ) -> tuple[date, bool] | None:
+        """(first day, whether it is the cluster's own rate) of the rate in effect on `day`: which price point applies.
+
+        None before the first rate.
+        """
+        rate = self._rate(tier_id, resource, kind, day, cluster_id)
+        return (rate[0], rate[2]) if rate else None
 
     def gpu_prices(self, tier: GpuTier, day: date) -> dict[str, Decimal]:
-        """The GPU-hour prices of a tier on a day, by rate kind: reserved (guaranteed) and burst (used beyond)."""
-        return {kind: self.price(tier.pk, Resource.GPU, kind, day) for kind in Rate.Kind.values}
+        """The tier's general GPU-hour prices on a day, by rate kind: reserved (guaranteed) and burst (used beyond)."""
+        return {kind: self.price(tier.pk, Resource.GPU, kind, day, cluster_id=None) for kind in Rate.Kind.values}
 
     def change_days(self, start: date, end: date) -> list[date]:
-        """Days in (start, end) on which some price changes: a report splits its periods there."""
+        """Days in (start, end) on which some price changes, on any cluster: a report splits its periods there."""
         return sorted({day for days in self._days.values() for day in days if start < day < end})
 
 
@@ -387,8 +405,8 @@ def register_closed_months(provider: Callable[[], list[date]]) -> None:
 def check_rate_outside_closed_months(rate: Rate, *, deleting: bool = False) -> None:
     """Refuse a rate written, changed or deleted so that a day of a closed month would be priced differently.
 
-    A rate prices every day from its own until the next rate of its tier, resource and kind:
-    that span (before and after the change) must not touch a closed month.
+    A rate prices every day from its own until the next rate of its tier, cluster (or none), resource
+    and kind: that span (before and after the change) must not touch a closed month.
     """
     closed = _closed_months_provider() if _closed_months_provider else []
     if not closed:
@@ -413,10 +431,14 @@ def check_rate_outside_closed_months(rate: Rate, *, deleting: bool = False) -> N
 
 
 def _rate_span(rate: Rate) -> tuple[date, date | None]:
-    """[effective_from, the next rate's day) of `rate` among its tier's, resource's and kind's rates."""
+    """[effective_from, the next rate's day) of `rate` among its tier's, cluster's, resource's and kind's rates."""
     following = (
         Rate.objects.filter(
-            tier_id=rate.tier_id, resource=rate.resource, kind=rate.kind, effective_from__gt=rate.effective_from
+            tier_id=rate.tier_id,
+            cluster_id=rate.cluster_id,  # None: the general rates (IS NULL)
+            resource=rate.resource,
+            kind=rate.kind,
+            effective_from__gt=rate.effective_from,
         )
         .exclude(pk=rate.pk)
         .order_by("effective_from")

@@ -299,6 +299,7 @@ def _seed_rates(tier: GpuTier) -> None:
     for kind, price in zip((Rate.Kind.RESERVED, Rate.Kind.BURST), GPU_RATES[tier.slug], strict=True):
         Rate.objects.get_or_create(
             tier=tier,
+            cluster=None,
             resource=Resource.GPU,
             kind=kind,
             effective_from=SINCE_ALWAYS,

@@ -220,6 +220,10 @@ class Resource(models.TextChoices):
 class Rate(models.Model):
     """The price of one unit-hour of a resource in a tier, from a date (UTC midnight) until the next rate.
 
+    A rate with a cluster prices only that cluster's namespaces, from its day on, instead of the
+    tier's general rate (one without a cluster): an inference cluster's H100s may cost more than a
+    lab's A10s. Before a cluster's first rate of a tier, resource and kind, the general one applies.
+
     The only place a price lives. It sits on the ground floor beside GpuTier, not in
     chargeback, because the tier catalog (teams.catalog) answers "what does a GPU cost"
     for policy, capacity and the API as well as for chargeback, and teams never imports
@@ -232,6 +236,14 @@ class Rate(models.Model):
         BURST = "burst", "Used beyond reserved (per unit-hour)"
 
     tier = models.ForeignKey(GpuTier, on_delete=models.CASCADE, related_name="rates")
+    cluster = models.ForeignKey(
+        Cluster,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rates",
+        help_text="Only for namespaces on this cluster; empty: the tier's general rate, for every other cluster.",
+    )
     resource = models.CharField(max_length=16, choices=Resource.choices)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     effective_from = models.DateField(help_text="Applies from 00:00 UTC of this day until the next rate's day.")
@@ -240,13 +252,24 @@ class Rate(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tier", "resource", "kind", "effective_from"], name="tier_rate_unique_day"),
+            # NULLs are distinct in a unique constraint: the general rates need one of their own.
+            models.UniqueConstraint(
+                fields=["tier", "resource", "kind", "effective_from"],
+                condition=models.Q(cluster__isnull=True),
+                name="tier_rate_unique_day",
+            ),
+            models.UniqueConstraint(
+                fields=["tier", "cluster", "resource", "kind", "effective_from"],
+                condition=models.Q(cluster__isnull=False),
+                name="tier_cluster_rate_unique_day",
+            ),
             models.CheckConstraint(condition=models.Q(price__gte=0), name="tier_rate_price_not_negative"),
         ]
-        ordering = ["tier", "resource", "kind", "effective_from"]
+        ordering = ["tier", "cluster", "resource", "kind", "effective_from"]
 
     def __str__(self) -> str:
-        return f"{self.tier.slug} {self.resource} {self.kind} {self.price} from {self.effective_from}"
+        where = f" on {self.cluster.name}" if self.cluster_id else ""
+        return f"{self.tier.slug}{where} {self.resource} {self.kind} {self.price} from {self.effective_from}"
 
 
 class TeamQuerySet(models.QuerySet):

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from rest_framework import serializers
 
 from chargeback.reports import COLUMNS, GROUPS, MEASURE_COLUMNS, STEPS, ReportQuery, bounds_problem
+from teams.models import Cluster
 
 #: Reports cover this century; beyond it a date is a typo, and date arithmetic would overflow.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -27,12 +28,18 @@ class ReportQuerySerializer(serializers.Serializer):
     cost_center = serializers.CharField(
         required=False, allow_null=True, default=None, max_length=32, help_text="Only this cost center (its code)."
     )
+    cluster = serializers.CharField(
+        required=False, allow_null=True, default=None, max_length=63, help_text="Only this cluster (its name)."
+    )
 
     def validate_start(self, value: datetime) -> datetime:
         return _check_moment(value)
 
     def validate_end(self, value: datetime) -> datetime:
         return _check_moment(value)
+
+    def validate_cluster(self, value: str | None) -> str | None:
+        return _check_cluster(value)
 
     def validate(self, attrs: dict) -> dict:
         if attrs["end"] <= attrs["start"]:
@@ -52,6 +59,13 @@ def _check_moment(value: datetime) -> datetime:
         raise serializers.ValidationError("Must be between 2000-01-01 and 2100-01-01.")
     if (value.minute, value.second, value.microsecond) != (0, 0, 0):
         raise serializers.ValidationError("Must be on a whole hour (UTC): reports are made of hourly rollups.")
+    return value
+
+
+def _check_cluster(value: str | None) -> str | None:
+    """A cluster the portal knows, by name: an unknown one is a typo, not an empty report."""
+    if value is not None and not Cluster.objects.filter(name=value).exists():
+        raise serializers.ValidationError("No cluster has this name.")
     return value
 
 
@@ -84,6 +98,7 @@ class ReportSerializer(serializers.Serializer):
     group_by = serializers.ChoiceField(choices=GROUPS)
     step = serializers.ChoiceField(choices=STEPS, allow_null=True)
     cost_center = serializers.CharField(allow_null=True)
+    cluster = serializers.CharField(allow_null=True)
     currency = serializers.CharField()
     columns = serializers.ListField(child=serializers.CharField(), help_text="The CSV header, in order.")
     rows = ReportRowSerializer(many=True)
@@ -102,12 +117,18 @@ class FocusQuerySerializer(serializers.Serializer):
     cost_center = serializers.CharField(
         required=False, allow_null=True, default=None, max_length=32, help_text="Only this cost center (its code)."
     )
+    cluster = serializers.CharField(
+        required=False, allow_null=True, default=None, max_length=63, help_text="Only this cluster (its name)."
+    )
 
     def validate_start(self, value: datetime) -> datetime:
         return _check_moment(value)
 
     def validate_end(self, value: datetime) -> datetime:
         return _check_moment(value)
+
+    def validate_cluster(self, value: str | None) -> str | None:
+        return _check_cluster(value)
 
     def validate(self, attrs: dict) -> dict:
         if attrs["end"] <= attrs["start"]:

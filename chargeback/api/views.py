@@ -39,10 +39,12 @@ class ChargebackView(APIView):
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The rows, with `columns` as header."),
             304: OpenApiResponse(description="Not modified: If-None-Match named the report's current ETag."),
         },
-        description="Chargeback for [start, end) in UTC, grouped by cost center, team, namespace or tier, "
-        "optionally one row per day, week or month. Reserved hours are guaranteed quota x time, used hours "
+        description="Chargeback for [start, end) in UTC, grouped by cost center, team, namespace, tier or "
+        "cluster, optionally one row per day, week or month, optionally of one cost center or cluster only. "
+        "Reserved hours are guaranteed quota x time, used hours "
         "observed usage x time, unknown hours where the portal had no samples (not billed); cost is hours x "
-        "the tier's rates in effect each day. Hours before `complete_until` (the hourly rollup) are final; "
+        "the tier's rates in effect each day on the namespace's cluster (its own rate, else the tier's general "
+        "one). Hours before `complete_until` (the hourly rollup) are final; "
         "from there to `provisional_until` (now, at most `end`) they come from raw samples and are provisional. "
         "Finance and approvers see every team; a team's leads and members see their own teams' usage.",
     )
@@ -106,7 +108,9 @@ class FocusExportView(APIView):
         parameters = FocusQuerySerializer(data=request.query_params)
         parameters.is_valid(raise_exception=True)
         data = parameters.validated_data
-        rows = focus_rows(data["start"], data["end"], viewer=request.user, cost_center=data["cost_center"])
+        rows = focus_rows(
+            data["start"], data["end"], viewer=request.user, cost_center=data["cost_center"], cluster=data["cluster"]
+        )
         response = StreamingHttpResponse(stream_csv(FOCUS_COLUMNS, rows), content_type="text/csv; charset=utf-8")
         name = f"focus-{VERSION}-{data['start']:%Y-%m-%d}-{data['end']:%Y-%m-%d}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'

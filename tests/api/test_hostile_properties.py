@@ -89,10 +89,13 @@ def test_a_request_id_of_any_shape(world, clients, path):
         {},
         optional={
             key: st.one_of(
-                st.sampled_from(["2000-01-01", "2099-12-31", "2026-10-01T00:00:00Z", "day", "week", "month", "team"]),
+                st.sampled_from(
+                    ["2000-01-01", "2099-12-31", "2026-10-01T00:00:00Z", "day", "week", "month", "team", "cluster"]
+                ),
+                st.sampled_from(["default", "gpu-a", "-", "x" * 64]),
                 st.text(st.characters(exclude_categories=["Cs"]), max_size=30),
             )
-            for key in ("start", "end", "step", "group_by", "cost_center", "format")
+            for key in ("start", "end", "step", "group_by", "cost_center", "cluster", "format")
         },
     )
 )
@@ -110,10 +113,12 @@ def test_a_chargeback_query(world, clients, query):
         {},
         optional={
             key: st.one_of(
-                st.sampled_from(["2000-01-01", "2099-12-31", "2026-10-01T00:00:00Z", "2026-10-02", "rd-001"]),
+                st.sampled_from(
+                    ["2000-01-01", "2099-12-31", "2026-10-01T00:00:00Z", "2026-10-02", "rd-001", "default"]
+                ),
                 st.text(st.characters(exclude_categories=["Cs"]), max_size=30),
             )
-            for key in ("start", "end", "cost_center")
+            for key in ("start", "end", "cost_center", "cluster")
         },
     )
 )

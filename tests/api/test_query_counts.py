@@ -111,6 +111,7 @@ def populate(world, rows: int) -> None:
                 tier=tier,
                 team=teams[index],
                 cost_center=centers[index],
+                cluster=default,
                 day=start.date(),
                 week=start.date() - timedelta(days=3),
                 month=start.date(),

@@ -89,18 +89,47 @@ EXPERIMENTS = {
 OCTOBER = {"period_start": "2026-10-01T00:00:00+00:00", "period_end": "2026-11-01T00:00:00+00:00"}
 GROUPS = {
     "cost_center": [
-        {"group": "ds-001", "group_name": "Data Science", "cost_center": "ds-001", **OCTOBER, **EXPERIMENTS},
-        {"group": "rd-001", "group_name": "Research & Development", "cost_center": "rd-001", **OCTOBER, **RESEARCH},
+        {
+            "group": "ds-001",
+            "group_name": "Data Science",
+            "cost_center": "ds-001",
+            "cluster": "",
+            **OCTOBER,
+            **EXPERIMENTS,
+        },
+        {
+            "group": "rd-001",
+            "group_name": "Research & Development",
+            "cost_center": "rd-001",
+            "cluster": "",
+            **OCTOBER,
+            **RESEARCH,
+        },
     ],
     "team": [
-        {"group": "data-science", "group_name": "Data Science", "cost_center": "ds-001", **OCTOBER, **EXPERIMENTS},
-        {"group": "research", "group_name": "ML Research", "cost_center": "rd-001", **OCTOBER, **RESEARCH},
+        {
+            "group": "data-science",
+            "group_name": "Data Science",
+            "cost_center": "ds-001",
+            "cluster": "",
+            **OCTOBER,
+            **EXPERIMENTS,
+        },
+        {
+            "group": "research",
+            "group_name": "ML Research",
+            "cost_center": "rd-001",
+            "cluster": "",
+            **OCTOBER,
+            **RESEARCH,
+        },
     ],
     "namespace": [
         {
             "group": "ml-experiments",
             "group_name": "ml-experiments (data-science)",
             "cost_center": "ds-001",
+            "cluster": "default",
             **OCTOBER,
             **EXPERIMENTS,
         },
@@ -108,13 +137,28 @@ GROUPS = {
             "group": "ml-research",
             "group_name": "ml-research (research)",
             "cost_center": "rd-001",
+            "cluster": "default",
             **OCTOBER,
             **RESEARCH,
         },
     ],
     "tier": [
-        {"group": "best-effort", "group_name": "Best effort", "cost_center": "", **OCTOBER, **EXPERIMENTS},
-        {"group": "high-priority", "group_name": "High priority", "cost_center": "", **OCTOBER, **RESEARCH},
+        {
+            "group": "best-effort",
+            "group_name": "Best effort",
+            "cost_center": "",
+            "cluster": "",
+            **OCTOBER,
+            **EXPERIMENTS,
+        },
+        {
+            "group": "high-priority",
+            "group_name": "High priority",
+            "cost_center": "",
+            "cluster": "",
+            **OCTOBER,
+            **RESEARCH,
+        },
     ],
 }
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.admin.sites import site
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from teams.capacity import guaranteed_total
 from teams.catalog import PriceList, TierCatalog, check_rate_day, is_billed, tier_default_spec
@@ -127,13 +128,59 @@ def test_a_price_holds_from_its_day_until_the_next_rate(world, django_assert_num
     with django_assert_num_queries(1):
         prices = PriceList()
     with django_assert_num_queries(0):
-        assert prices.price(high.pk, "gpu", "reserved", date(2026, 10, 15)) == Decimal("2.4")
-        assert prices.price(high.pk, "gpu", "reserved", date(2026, 10, 16)) == Decimal("3.0")
-        assert prices.price(high.pk, "gpu", "reserved", date(1999, 12, 31)) == Decimal(0)  # before the first rate
-        assert prices.price(high.pk, "cpu", "reserved", date(2026, 10, 16)) == Decimal(0)  # no CPU rate
+        assert prices.price(high.pk, "gpu", "reserved", date(2026, 10, 15), cluster_id=None) == Decimal("2.4")
+        assert prices.price(high.pk, "gpu", "reserved", date(2026, 10, 16), cluster_id=None) == Decimal("3.0")
+        # before the first rate, and without a CPU rate
+        assert prices.price(high.pk, "gpu", "reserved", date(1999, 12, 31), cluster_id=None) == Decimal(0)
+        assert prices.price(high.pk, "cpu", "reserved", date(2026, 10, 16), cluster_id=None) == Decimal(0)
         assert prices.gpu_prices(high, date(2026, 10, 20)) == {"reserved": Decimal("3.0"), "burst": Decimal("1.2")}
         assert prices.change_days(date(2026, 10, 1), date(2026, 11, 1)) == [date(2026, 10, 16)]
         assert prices.change_days(date(2026, 10, 16), date(2026, 11, 1)) == []
+
+
+def test_a_clusters_own_rate_prices_its_namespaces_from_its_day_and_the_general_rate_prices_the_rest(
+    world, django_assert_num_queries
+):
+    high = GpuTier.objects.get(slug="high-priority")
+    default, inference = Cluster.objects.get_default(), Cluster.objects.create(name="inference")
+    Rate.objects.create(
+        tier=high, cluster=inference, resource="gpu", kind="reserved", effective_from=date(2026, 10, 10), price="4.0"
+    )
+    Rate.objects.create(tier=high, resource="gpu", kind="reserved", effective_from=date(2026, 10, 20), price="3.0")
+
+    with django_assert_num_queries(1):
+        prices = PriceList()
+
+    def reserved(cluster: Cluster | None, day: int) -> Decimal:
+        return prices.price(high.pk, "gpu", "reserved", date(2026, 10, day), cluster_id=cluster.pk if cluster else None)
+
+    # Before its own rate the inference cluster pays the general 2.40; from Oct 10 its 4.00 holds, whatever
+    # the general rate does after.
+    assert [reserved(inference, day) for day in (9, 10, 25)] == [Decimal("2.4"), Decimal("4.0"), Decimal("4.0")]
+    assert [reserved(default, day) for day in (9, 10, 25)] == [Decimal("2.4"), Decimal("2.4"), Decimal("3.0")]
+    assert [reserved(None, day) for day in (9, 10, 25)] == [Decimal("2.4"), Decimal("2.4"), Decimal("3.0")]
+    assert prices.price(high.pk, "gpu", "burst", date(2026, 10, 25), cluster_id=inference.pk) == Decimal("1.2")
+    assert prices.effective_from(high.pk, "gpu", "reserved", date(2026, 10, 25), cluster_id=inference.pk) == (
+        date(2026, 10, 10),
+        True,
+    )
+    assert prices.gpu_prices(high, date(2026, 10, 12)) == {"reserved": Decimal("2.4"), "burst": Decimal("1.2")}
+    assert prices.change_days(date(2026, 10, 1), date(2026, 11, 1)) == [date(2026, 10, 10), date(2026, 10, 20)]
+
+
+def test_a_general_and_a_cluster_rate_may_share_a_day_but_two_general_rates_may_not(world):
+    high = GpuTier.objects.get(slug="high-priority")
+    inference = Cluster.objects.create(name="inference")
+    day = date(2026, 10, 10)
+    Rate.objects.create(tier=high, resource="gpu", kind="reserved", effective_from=day, price="3.0")
+    Rate.objects.create(tier=high, cluster=inference, resource="gpu", kind="reserved", effective_from=day, price="4.0")
+
+    for cluster in (None, inference):
+        again = Rate(tier=high, cluster=cluster, resource="gpu", kind="reserved", effective_from=day, price="5")
+        with pytest.raises(ValidationError):
+            again.full_clean()
+        with pytest.raises(IntegrityError), transaction.atomic():
+            again.save()
 
 
 def test_prices_up_to_today_are_billed_and_a_new_price_starts_tomorrow_at_the_earliest(world):

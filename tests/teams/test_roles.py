@@ -140,6 +140,7 @@ def shown(world, pending) -> None:
         "tier": namespace.tier,
         "team": world.research,
         "cost_center": world.research.cost_center,
+        "cluster": namespace.cluster,
         "day": day,
         "week": date(2026, 11, 30),
         "month": date(2026, 11, 1),
