@@ -20,6 +20,7 @@ from chargeback.models import METRICS, BillingPeriod, HourlyUsage, RollupState, 
 from chargeback.reports import ReportQuery, build_report
 from chargeback.rollups import sum_days, sum_months, watermark
 from teams import events, roles
+from teams.models import Cluster
 
 #: The totals an audit row and the difference show: hours and money.
 SUMMARY = ("gpu_reserved_hours", "gpu_used_hours", "gpu_burst_hours", "cost_total")
@@ -98,6 +99,7 @@ class Change:
     """One namespace's row at closing and now (either may be missing), in the summary columns."""
 
     namespace: str
+    cluster: str
     cost_center: str
     at_closing: dict
     now: dict
@@ -108,15 +110,24 @@ class Change:
 
 
 def changes_since_closing(period: BillingPeriod, *, viewer) -> list[Change]:
-    """Rows whose hours or money differ between the stored report and the month's report now."""
-    stored = {row["group"]: row for row in period.snapshot.get("rows", [])}
-    current = {row["group"]: row for row in month_report(period.month, viewer=viewer)["rows"]}
+    """Rows whose hours or money differ between the stored report and the month's report now.
+
+    A namespace is its cluster and name; a row stored before reports named clusters is the
+    default cluster's, where every namespace was then.
+    """
+    default = Cluster.objects.get_default().name
+
+    def by_namespace(rows: list[dict]) -> dict[tuple[str, str], dict]:
+        return {(row.get("cluster") or default, row["group"]): row for row in rows}
+
+    stored = by_namespace(period.snapshot.get("rows", []))
+    current = by_namespace(month_report(period.month, viewer=viewer)["rows"])
     changes = []
-    for name in sorted(stored.keys() | current.keys()):
-        before, after = stored.get(name, {}), current.get(name, {})
+    for cluster, name in sorted(stored.keys() | current.keys()):
+        before, after = stored.get((cluster, name), {}), current.get((cluster, name), {})
         if any(before.get(column) != after.get(column) for column in SUMMARY):
             center = (after or before).get("cost_center", "")
-            changes.append(Change(name, center, before, after))
+            changes.append(Change(name, cluster, center, before, after))
     return changes
 
 

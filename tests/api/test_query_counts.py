@@ -22,8 +22,8 @@ EXPECTED = {
     "/api/v1/requests/": 5,
     "/api/v1/clusters/": 5,
     "/api/v1/usage-samples/": 4,
-    # and the adjustment lines booked for closed months, in one query
-    "/api/v1/chargeback/?start=2026-10-01&end=2026-10-03&group_by=namespace": 9,
+    # and the adjustment lines booked for closed months, and the clusters' names, a query each
+    "/api/v1/chargeback/?start=2026-10-01&end=2026-10-03&group_by=namespace": 10,
 }
 
 
