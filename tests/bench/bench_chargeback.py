@@ -37,8 +37,6 @@ from pathlib import Path
 
 from django.core.management.utils import get_random_secret_key
 
-from tests.clusters import connect
-
 ROOT = Path(__file__).resolve().parents[2]
 #: The reports' "now": rolled up until 13:00, raw samples until 13:30.
 DAILY_UNTIL = datetime(2026, 11, 1, tzinfo=UTC)
@@ -228,6 +226,7 @@ class ChildBenchmark:
         from chargeback.models import RollupState
         from teams.demo import seed_demo
         from teams.models import CostCenter, GpuTier, Rate, Team, TeamNamespace
+        from tests.clusters import connect
 
         started = time.perf_counter()
         if self.vendor == "sqlite":
