@@ -47,6 +47,8 @@ WEEK_START = HOURLY_UNTIL - timedelta(days=7)
 PRICE_CHANGE = date(2026, 5, 1)
 NAMESPACES_PER_TEAM, TEAMS_PER_COST_CENTER = 10, 5
 GPU = "requests.nvidia.com/gpu"
+#: The columns a rollup row is attributed by, before its period and its sums.
+ATTRIBUTION = ["namespace_id", "tier_id", "team_id", "cost_center_id", "cluster_id"]
 
 
 def main(argv: list[str]) -> None:
@@ -318,7 +320,7 @@ class ChildBenchmark:
     def write_daily(self) -> None:
         from chargeback.models import METRICS, DailyUsage
 
-        columns = ["namespace_id", "tier_id", "team_id", "cost_center_id", "day", "week", "month", *METRICS]
+        columns = [*ATTRIBUTION, "day", "week", "month", *METRICS]
         days = (DAILY_UNTIL - YEAR_START).days
 
         def rows():
@@ -326,7 +328,7 @@ class ChildBenchmark:
                 day = (YEAR_START + timedelta(days=offset)).date()
                 week, month = day - timedelta(days=day.weekday()), day.replace(day=1)
                 for namespace_id, tier_id, team_id, center_id, index in self.namespaces:
-                    yield (namespace_id, tier_id, team_id, center_id, day, week, month,
+                    yield (namespace_id, tier_id, team_id, center_id, self.cluster.pk, day, week, month,
                            *self.totals(tier_id, index, 86400, offset))  # fmt: skip
 
         self.figures["daily_rows"] = self.copy(DailyUsage._meta.db_table, columns, rows())
@@ -342,7 +344,7 @@ class ChildBenchmark:
     def write_hourly(self) -> None:
         from chargeback.models import METRICS, HourlyUsage
 
-        columns = ["namespace_id", "tier_id", "team_id", "cost_center_id", "hour", "day", "week", "month", *METRICS]
+        columns = [*ATTRIBUTION, "hour", "day", "week", "month", *METRICS]
         start = DAILY_UNTIL - timedelta(days=self.options.hourly_days)
         hours = int((HOURLY_UNTIL - start) / timedelta(hours=1))
 
@@ -352,8 +354,8 @@ class ChildBenchmark:
                 day = hour.date()
                 week, month = day - timedelta(days=day.weekday()), day.replace(day=1)
                 for namespace_id, tier_id, team_id, center_id, index in self.namespaces:
-                    yield (namespace_id, tier_id, team_id, center_id, self.moment(hour), day, week, month,
-                           *self.totals(tier_id, index, 3600, offset // 24))  # fmt: skip
+                    yield (namespace_id, tier_id, team_id, center_id, self.cluster.pk, self.moment(hour), day, week,
+                           month, *self.totals(tier_id, index, 3600, offset // 24))  # fmt: skip
 
         self.figures["hourly_rows"] = self.copy(HourlyUsage._meta.db_table, columns, rows())
 
