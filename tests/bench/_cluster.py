@@ -17,6 +17,8 @@ from django.conf import settings
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from teams.demo import seed_demo
+from teams.models import TeamNamespace
 from tests.kube import ADMIN_CONTEXT
 
 #: On every namespace a benchmark creates, so that cleanup finds all of them and nothing else.
@@ -34,6 +36,21 @@ def admin_client(pool_size: int = THREADS) -> client.ApiClient:
     config.load_kube_config(config_file=path, context=context, client_configuration=configuration, persist_config=False)
     configuration.connection_pool_maxsize = pool_size
     return client.ApiClient(configuration)
+
+
+def namespace_shapes() -> list[tuple]:
+    """(team, tier, quotas, limit range) of the seed's namespaces, which are then deleted: the shapes to copy.
+
+    One quota of 12 keys, a scoped quota beside an unscoped one, one quota of one key; only the
+    copies a benchmark makes are managed.
+    """
+    seed_demo()
+    shapes = [
+        (namespace.team, namespace.tier, namespace.quotas, namespace.limit_range)
+        for namespace in TeamNamespace.objects.select_related("team__cost_center", "tier").order_by("name")
+    ]
+    TeamNamespace.objects.all().delete()
+    return shapes
 
 
 def run_selector(run_id: str) -> str:

@@ -36,13 +36,13 @@ from provisioning import tasks
 from provisioning.manifests import render_namespace, render_quotas
 from provisioning.models import ClusterConnection, TaskLock
 from teams.catalog import TierCatalog
-from teams.demo import seed_demo
 from teams.models import Cluster, TeamNamespace
 from tests.bench._cluster import (
     BENCH_LABEL,
     admin_client,
     bench_namespaces,
     create_in_parallel,
+    namespace_shapes,
     run_selector,
     wait_for_earlier_runs,
 )
@@ -110,12 +110,7 @@ class ClustersBenchmark:
     def __init__(self, run_id: str, options: argparse.Namespace, kubeconfigs: list[tuple[Path, str]]) -> None:
         self.run_id = run_id
         self.options = options
-        seed_demo()
-        self.shapes = [
-            (namespace.team, namespace.tier, namespace.quotas, namespace.limit_range)
-            for namespace in TeamNamespace.objects.select_related("team__cost_center", "tier").order_by("name")
-        ]
-        TeamNamespace.objects.all().delete()
+        self.shapes = namespace_shapes()
         self.catalog = TierCatalog.load()
         self.clusters: list[Cluster] = []
         self.admins: list[client.ApiClient] = []

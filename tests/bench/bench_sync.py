@@ -37,7 +37,6 @@ from provisioning.manifests import MANAGED_SELECTOR, render_namespace, render_qu
 from provisioning.models import UsageSample
 from provisioning.sync import sync_usage
 from teams.catalog import TierCatalog
-from teams.demo import seed_demo
 from teams.models import Cluster, TeamNamespace
 from tests.bench._cluster import (
     BENCH_LABEL,
@@ -45,6 +44,7 @@ from tests.bench._cluster import (
     bench_namespaces,
     cluster_list_requests,
     create_in_parallel,
+    namespace_shapes,
     run_selector,
     wait_for_earlier_runs,
 )
@@ -97,14 +97,7 @@ class SyncBenchmark:
         self.admin = admin
         self.admin_core = client.CoreV1Api(admin)
         self.options = options
-        seed_demo()
-        # The seed's namespaces are the shapes to copy: one quota of 12 keys, a scoped quota beside an
-        # unscoped one, one quota of one key. Only the copies are managed here.
-        self.shapes = [
-            (namespace.team, namespace.tier, namespace.quotas, namespace.limit_range)
-            for namespace in TeamNamespace.objects.select_related("team__cost_center", "tier").order_by("name")
-        ]
-        TeamNamespace.objects.all().delete()
+        self.shapes = namespace_shapes()
         self.catalog = TierCatalog.load()
         self.cluster = connect(
             "bench", kubeconfig_path=settings.KUBECONFIG, context=settings.KUBE_CONTEXT, is_default=True
