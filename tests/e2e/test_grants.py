@@ -44,7 +44,8 @@ def test_a_lead_asks_for_gpus_until_a_date_and_the_approver_sees_the_period_and_
 
     assert f"Asked for until the end of {until.isoformat()}" in asked
     assert period == f"Time-boxed: until {until.isoformat()}, then it goes back on its own."
-    assert impact.startswith(f"Capacity impact for the period only, until {until.isoformat()}: guaranteed GPUs 24 → 32")
+    period_only = f"for the period only, until {until.isoformat()}"
+    assert impact.startswith(f"Capacity impact on default {period_only}: guaranteed GPUs 24 → 32")
     assert Grant.objects.get(request_id=request_id).until == shorter
     assert f"keeps this until the end of {shorter.isoformat()}" in granted
     assert f"shortened by the approver from {until.isoformat()}" in granted

@@ -1,6 +1,7 @@
 """Usage follows the database in the background: no reload, and a half-typed form keeps its text."""
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from teams import workflow
@@ -59,6 +60,7 @@ def test_the_cluster_page_follows_a_sync_without_reload(world, sign_in, live_ser
     namespace.observed_quotas = {"ml-research-quota": {"hard": {GPU: "8"}, "used": {GPU: "6"}}}
     namespace.save()
     cluster.connection.gpu_capacity = 56
+    cluster.connection.capacity_synced_at = timezone.now()
     cluster.connection.save()
 
     expect(research).to_contain_text(f"{GPU}: 6/8", timeout=10_000)
