@@ -138,6 +138,7 @@ def roll_up_hours(start: datetime, end: datetime) -> int:
 
     Hours in a closed month keep their rows: the difference is booked as an adjustment.
     """
+    # Across clusters, deliberately: each namespace's samples are its own cluster's.
     namespaces = live_namespaces(TeamNamespace.objects.all(), start)
     states = load_checkpoints(namespaces)
     rows = integrate_hours(namespaces, states, start, end)

@@ -125,6 +125,7 @@ def namespaces() -> Iterator[Metric]:
     )
     drifted: Counter[str] = Counter()
     failed: Counter[str] = Counter()
+    # Across clusters, deliberately: one scrape, each series labelled with its cluster.
     rows = TeamNamespace.objects.live().values_list(
         "cluster__name",
         "name",

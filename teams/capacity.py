@@ -118,6 +118,7 @@ def recount_guaranteed() -> int:
     """Count every live namespace again: a tier's edit may move quotas between guaranteed and burst, and a
     GPU resource's new weight changes what its slices are worth."""
     catalog = TierCatalog.load()
+    # Across clusters, deliberately: a tier or a weight is the same on every cluster.
     namespaces = list(TeamNamespace.objects.live().only("pk", "tier_id", "quotas", "guaranteed_gpus"))
     changed = []
     for namespace in namespaces:

@@ -48,6 +48,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    # Across clusters, deliberately: a team's namespaces, wherever they are, each card naming its cluster.
     namespaces = TeamNamespace.objects.visible_to(request.user).live()
     page = Paginator(
         namespaces.select_related("cluster", "team__cost_center", "tier").order_by("name", "cluster__name", "pk"),
