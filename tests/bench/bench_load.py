@@ -45,6 +45,7 @@ from django.utils.crypto import get_random_string
 
 from accounts.actions import create_api_token
 from chargeback.models import METRICS, DailyUsage, HourlyUsage, RollupState
+from chargeback.rollups import floor_month, sum_months
 from portal.celery import app as celery_app
 from teams import workflow
 from teams.capacity import CapacityTotals
@@ -282,10 +283,11 @@ class World:
             )
 
     def write_rollups(self) -> None:
-        """A year of daily rollups and today's hourly ones for the namespaces without any yet.
+        """A year of daily rollups and today's hourly ones for the namespaces without any yet, and the
+        monthly rollup of every complete month, as the beat task leaves them.
 
-        PostgreSQL makes the rows itself (INSERT ... SELECT over generate_series): a row of 23
-        columns per namespace and day costs no round trip and no Python.
+        PostgreSQL makes the daily and hourly rows itself (INSERT ... SELECT over generate_series):
+        a row of 24 columns per namespace and day costs no round trip and no Python.
         """
         new_ids = [namespace.pk for namespace in self.namespaces[self.rolled_up :]]
         midnight = datetime.combine(self.today, datetime.min.time(), tzinfo=UTC)
@@ -301,6 +303,9 @@ class World:
         self.rows_written += _insert_rollups(HourlyUsage._meta.db_table, hourly, ["hour"], parameters)
         RollupState.objects.update_or_create(name=RollupState.DAILY, defaults={"complete_until": midnight})
         RollupState.objects.update_or_create(name=RollupState.HOURLY, defaults={"complete_until": hour})
+        this_month = floor_month(midnight)
+        self.rows_written += sum_months(floor_month(midnight - timedelta(days=365)), this_month)
+        RollupState.objects.update_or_create(name=RollupState.MONTHLY, defaults={"complete_until": this_month})
         self.rolled_up = len(self.namespaces)
 
     def settle(self) -> None:
@@ -441,12 +446,14 @@ ROLLUP_VALUES = {
 
 def _insert_rollups(table_name: str, periods: str, extra_columns: list[str], parameters: dict) -> int:
     """Rows of `table_name` for every namespace in parameters["ids"] and every period of `periods`."""
-    columns = ["namespace_id", "tier_id", "team_id", "cost_center_id", *extra_columns, "day", "week", "month"]
+    attribution = ["namespace_id", "tier_id", "team_id", "cost_center_id", "cluster_id"]
+    columns = [*attribution, *extra_columns, "day", "week", "month"]
     values = [
         "ns.id",
         "ns.tier_id",
         "ns.team_id",
         "team.cost_center_id",
+        "ns.cluster_id",
         *(f"period.{column}" for column in extra_columns),
         "period.day",
         "date_trunc('week', period.day)::date",
