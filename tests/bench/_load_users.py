@@ -23,9 +23,10 @@ PLAN = json.loads(open(os.environ["LOAD_PLAN"]).read())  # noqa: SIM115  locust 
 THINK = tuple(PLAN["think_seconds"])
 WARMUP = float(os.environ.get("LOAD_WARMUP", "0"))
 STATIC = PLAN["static_path"]
+NAMESPACES = PLAN["namespace_prefix"]
 #: What a browser window shows of a list at first, so what htmx's `revealed` fragments load without scrolling.
 CARDS_IN_VIEW, QUEUE_ROWS_IN_VIEW = 4, 2
-CHART = re.compile(r'hx-get="(/namespaces/[^"]+/chart/[^"]*)" hx-trigger="(\w+)"')
+CHART = re.compile(r'hx-get="(/clusters/[^"]+/namespaces/[^"]+/chart/[^"]*)" hx-trigger="(\w+)"')
 EVIDENCE = re.compile(r'hx-get="(/requests/\d+/evidence/)" hx-trigger="(\w+)"')
 
 #: name -> response times (ms) of the measured window; name -> failure messages.
@@ -96,7 +97,7 @@ class Person(FastHttpUser):
 
     def look_at_a_namespace(self) -> None:
         name = random.choice(self.me["namespaces"])
-        html = self.page(f"/namespaces/{name}/", "namespace page", expect=name)
+        html = self.page(f"{NAMESPACES}{name}/", "namespace page", expect=name)
         self.fragments(html, CHART, "usage chart (htmx)", 1)
 
     @task(1)

@@ -326,8 +326,8 @@ class World:
         htmx = {"HTTP_HX_REQUEST": "true"}
         requests = {
             "dashboard": (lead, "get", "/teams/", {}),
-            "namespace page": (lead, "get", f"/namespaces/{name}/", {}),
-            "usage chart (htmx)": (lead, "get", f"/namespaces/{name}/chart/?range=24h", htmx),
+            "namespace page": (lead, "get", f"{self.namespace_prefix}{name}/", {}),
+            "usage chart (htmx)": (lead, "get", f"{self.namespace_prefix}{name}/chart/?range=24h", htmx),
             "request form": (lead, "get", f"/requests/new/change_quota/?namespace={name}", {}),
             "policy check (htmx)": (lead, "post", "/requests/new/change_quota/validate/", {"data": fields, **htmx}),
             "YAML preview (htmx)": (lead, "post", "/requests/preview/change_quota/", {"data": fields, **htmx}),
@@ -364,6 +364,11 @@ class World:
 
     # What the simulated people need.
 
+    @property
+    def namespace_prefix(self) -> str:
+        """Where the world's namespaces' pages are: every one is on its one cluster."""
+        return f"/clusters/{self.cluster.name}/namespaces/"
+
     def plan(self, *, think: list[float]) -> dict:
         """The sessions, tokens, namespaces and form fields of every bench user, for the locustfile."""
         names_by_team: dict[int, list[str]] = {}
@@ -372,6 +377,7 @@ class World:
         return {
             "think_seconds": think,
             "static_path": STATIC_PATH,
+            "namespace_prefix": self.namespace_prefix,
             "chargeback_json": self.chargeback_url("json"),
             "chargeback_csv": self.chargeback_url("csv"),
             "lead": [
