@@ -7,6 +7,8 @@ last test.
 """
 
 from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -15,6 +17,8 @@ from kubernetes import config
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
+from chargeback.reports import ReportQuery, build_report
+from chargeback.rollups import floor_hour
 from provisioning.models import ClusterConnection, UsageSample
 from provisioning.sync import sync_capacity, sync_usage
 from provisioning.tasks import sync_usage as sync_usage_task
@@ -177,6 +181,35 @@ def test_approval_weighs_guaranteed_gpus_against_the_requests_own_cluster(world,
     assert (refused.value.impact.cluster, refused.value.impact.capacity) == ("gpu-b", 16)
     assert (refused.value.impact.guaranteed_now, refused.value.impact.guaranteed_after) == (8, 20)
     assert Request.objects.get(pk=wide.pk).state == State.PENDING
+
+
+def test_chargeback_by_cluster_bills_each_cluster_the_gpu_hours_its_own_syncs_saw(
+    world, cluster, cluster_b, worker, unique_name
+):
+    """The same namespace name on A and B, 8 guaranteed GPUs each, synced on each cluster at three hours:
+    by hand, 2 h x 8 = 16 reserved GPU-hours on each cluster, and each cluster's total is its namespaces'."""
+    name = unique_name("billed")
+    on_a, on_b = approved_and_applied(world, name, cluster), approved_and_applied(world, name, cluster_b)
+    start = floor_hour(timezone.now()) - timedelta(hours=3)
+    for hour in range(3):  # a sync stamps what it reads with `now`; a heartbeat samples every key each hour
+        for where in (cluster, cluster_b):
+            sync_usage(where, now=start + timedelta(hours=hour))
+    end = start + timedelta(hours=2)
+
+    def report(group_by: str, where: str | None = None) -> dict:
+        query = ReportQuery(start=start, end=end, group_by=group_by, cluster=where)
+        return build_report(query, viewer=world.finance, now=end)
+
+    by_namespace = report("namespace")["rows"]
+    reserved = {(row["cluster"], row["group"]): Decimal(row["gpu_reserved_hours"]) for row in by_namespace}
+    assert (reserved[("local", name)], reserved[("gpu-b", name)]) == (16, 16)
+    for where in ("local", "gpu-b"):
+        [total] = report("cluster", where)["rows"]
+        parts = [row for row in by_namespace if row["cluster"] == where]
+        assert Decimal(total["gpu_reserved_hours"]) == sum(Decimal(row["gpu_reserved_hours"]) for row in parts)
+        assert Decimal(total["cost_total"]) == sum(Decimal(row["cost_total"]) for row in parts)
+    assert UsageSample.objects.filter(namespace=on_b).exclude(cluster=cluster_b).count() == 0
+    assert UsageSample.objects.filter(namespace=on_a).exclude(cluster=cluster).count() == 0
 
 
 def test_a_stopped_cluster_writes_no_samples_and_stops_no_other_and_recovers_by_itself(
