@@ -12,7 +12,9 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-class ReportQuerySerializer(serializers.Serializer):
+class RangeQuerySerializer(serializers.Serializer):
+    """A range of whole days or hours, narrowed to a cost center or a cluster: what every export asks."""
+
     start = serializers.DateTimeField(
         input_formats=["%Y-%m-%d", "iso-8601"],
         help_text="From (inclusive): a date (00:00 UTC) or an ISO 8601 date-time on a whole hour.",
@@ -20,10 +22,6 @@ class ReportQuerySerializer(serializers.Serializer):
     end = serializers.DateTimeField(
         input_formats=["%Y-%m-%d", "iso-8601"],
         help_text="Until (exclusive): a date (00:00 UTC) or an ISO 8601 date-time on a whole hour.",
-    )
-    group_by = serializers.ChoiceField(choices=GROUPS, default="cost_center")
-    step = serializers.ChoiceField(
-        choices=STEPS, required=False, allow_null=True, default=None, help_text="One row per group and period."
     )
     cost_center = serializers.CharField(
         required=False, allow_null=True, default=None, max_length=32, help_text="Only this cost center (its code)."
@@ -48,6 +46,13 @@ class ReportQuerySerializer(serializers.Serializer):
             field_name, message = problem
             raise serializers.ValidationError({field_name: [message]})
         return attrs
+
+
+class ReportQuerySerializer(RangeQuerySerializer):
+    group_by = serializers.ChoiceField(choices=GROUPS, default="cost_center")
+    step = serializers.ChoiceField(
+        choices=STEPS, required=False, allow_null=True, default=None, help_text="One row per group and period."
+    )
 
     def query(self) -> ReportQuery:
         return ReportQuery(**self.validated_data)
@@ -105,35 +110,5 @@ class ReportSerializer(serializers.Serializer):
     totals = ReportTotalsSerializer()
 
 
-class FocusQuerySerializer(serializers.Serializer):
+class FocusQuerySerializer(RangeQuerySerializer):
     """The FOCUS export's range: whole days or hours, as the report's; one FOCUS row per day and charge."""
-
-    start = serializers.DateTimeField(
-        input_formats=["%Y-%m-%d", "iso-8601"], help_text="From (inclusive), as for the report."
-    )
-    end = serializers.DateTimeField(
-        input_formats=["%Y-%m-%d", "iso-8601"], help_text="Until (exclusive), as for the report."
-    )
-    cost_center = serializers.CharField(
-        required=False, allow_null=True, default=None, max_length=32, help_text="Only this cost center (its code)."
-    )
-    cluster = serializers.CharField(
-        required=False, allow_null=True, default=None, max_length=63, help_text="Only this cluster (its name)."
-    )
-
-    def validate_start(self, value: datetime) -> datetime:
-        return _check_moment(value)
-
-    def validate_end(self, value: datetime) -> datetime:
-        return _check_moment(value)
-
-    def validate_cluster(self, value: str | None) -> str | None:
-        return _check_cluster(value)
-
-    def validate(self, attrs: dict) -> dict:
-        if attrs["end"] <= attrs["start"]:
-            raise serializers.ValidationError({"end": ["Must be after start."]})
-        if problem := bounds_problem(attrs["start"], attrs["end"], None):
-            field_name, message = problem
-            raise serializers.ValidationError({field_name: [message]})
-        return attrs
