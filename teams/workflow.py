@@ -410,17 +410,7 @@ def _approve(
     granted_until = grants.approved_until(request, until)
     if request.extends_id is not None:
         return _extend(request, actor, note, granted_until)
-    report = check_request(
-        request.kind,
-        team=request.team,
-        namespace_name=request.namespace_name,
-        proposed=request.proposed_spec,
-        namespace=request.namespace,
-        cluster=request.cluster,
-        request_id=request.pk,
-        resolved=True,
-    )
-    report.raise_for_errors()
+    report = _check_again(request, request.proposed_spec)
     if report.changes != request.changes:
         # The stored sections are whole: approving them now would undo what changed meanwhile.
         raise ValidationError(
@@ -542,6 +532,22 @@ def _approve_reversion(request: Request) -> tuple[dict, dict]:
     return before, {**after, "reverts_grant_of": request.reverted_grant.request_id}
 
 
+def _check_again(request: Request, proposed: dict) -> PolicyReport:
+    """The policy on `proposed` (whole sections) for this request, against its namespace as it is now."""
+    report = check_request(
+        request.kind,
+        team=request.team,
+        namespace_name=request.namespace_name,
+        proposed=proposed,
+        namespace=request.namespace,
+        cluster=request.cluster,
+        request_id=request.pk,
+        resolved=True,
+    )
+    report.raise_for_errors()
+    return report
+
+
 def _grant(request: Request, amounts: dict[str, str]) -> dict:
     """Check the approver's partial grant like any proposal and keep it on the request; return its spec."""
     resolution = grant(request.proposed_spec, request.changes, amounts)
@@ -549,17 +555,7 @@ def _grant(request: Request, amounts: dict[str, str]) -> dict:
         raise ValidationError({field_name: message for field_name, message in resolution.errors})
     if not resolution.spec:
         return request.proposed_spec
-    report = check_request(
-        request.kind,
-        team=request.team,
-        namespace_name=request.namespace_name,
-        proposed=resolution.spec,
-        namespace=request.namespace,
-        cluster=request.cluster,
-        request_id=request.pk,
-        resolved=True,
-    )
-    report.raise_for_errors()
+    report = _check_again(request, resolution.spec)
     request.granted_spec = report.proposed
     request.granted_changes = report.changes
     return report.proposed
