@@ -173,12 +173,9 @@ def propose_downsize(namespace: TeamNamespace, *, proposed: dict, evidence: dict
     )
     report.raise_for_errors()
     with transaction.atomic():
-        request = Request.objects.create(
+        request = _request_on(
+            namespace,
             kind=Kind.DOWNSIZE_QUOTA,
-            team=namespace.team,
-            namespace=namespace,
-            namespace_name=namespace.name,
-            cluster=namespace.cluster,
             proposed_spec=report.proposed,
             changes=report.changes,
             first_changes=report.changes,
@@ -191,6 +188,13 @@ def propose_downsize(namespace: TeamNamespace, *, proposed: dict, evidence: dict
         _audit(request, system, "request.submitted", {}, {"state": State.PENDING, "proposed": report.proposed, **shown})
     logger.info("request.downsize_proposed", extra={"portal_request_id": request.pk, "namespace": namespace.name})
     return request
+
+
+def _request_on(namespace: TeamNamespace, **fields) -> Request:
+    """A request the system or a lead makes on an existing namespace: its team, name and cluster are the namespace's."""
+    return Request.objects.create(
+        team=namespace.team, namespace=namespace, namespace_name=namespace.name, cluster=namespace.cluster, **fields
+    )
 
 
 def submit_extension(grant_id: int, *, actor, until: object, justification: str) -> Request:
@@ -214,12 +218,9 @@ def submit_extension(grant_id: int, *, actor, until: object, justification: str)
             elif problem := grants.until_problem(asked, after=grant.until):
                 report.error("until", problem, "invalid")
         report.raise_for_errors()
-        request = Request.objects.create(
+        request = _request_on(
+            namespace,
             kind=Kind.CHANGE_QUOTA,
-            team=namespace.team,
-            namespace=namespace,
-            namespace_name=namespace.name,
-            cluster=namespace.cluster,
             until=asked,
             extends=grant,
             justification=justification.strip(),
@@ -508,12 +509,9 @@ def _submit_reversion(grant: Grant, namespace: TeamNamespace, kind: str, propose
     else:
         why = f"The grant of request #{grant.request_id} ended on {grant.until.isoformat()}: its amounts go back."
     changes = spec_changes(namespace_spec(namespace), merge_spec(namespace_spec(namespace), proposed))
-    request = Request.objects.create(
+    request = _request_on(
+        namespace,
         kind=kind,
-        team=namespace.team,
-        namespace=namespace,
-        namespace_name=namespace.name,
-        cluster=namespace.cluster,
         proposed_spec=proposed,
         changes=changes,
         first_changes=changes,
