@@ -41,19 +41,33 @@ def test_simulated_gpu_nodes_are_ready_with_gpus_allocatable(core: CoreV1Api) ->
     for node in nodes:
         ready = {c.type: c.status for c in node.status.conditions}["Ready"]
         assert ready == "True", node.metadata.name
-        assert node.status.allocatable[GPU] == node.metadata.labels["nvidia.com/gpu.count"]
-        assert int(node.status.allocatable[GPU]) > 0
+        advertised = {name: int(count) for name, count in node.status.allocatable.items() if name.startswith("nvidia.com/")}
+        assert advertised, f"{node.metadata.name} advertises no GPU resource"
+        assert all(count > 0 for count in advertised.values()), advertised
+        if GPU in advertised:
+            assert advertised == {GPU: int(node.metadata.labels["nvidia.com/gpu.count"])}
         assert node.metadata.labels["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-80GB"
         assert not [t for t in node.spec.taints or [] if t.key == "node.kubernetes.io/not-ready"]
 
 
-def test_local_cluster_has_eight_nodes_of_eight_gpus(core: CoreV1Api, is_local_cluster: bool) -> None:
+def test_local_cluster_has_eight_whole_gpu_nodes_and_two_partitioned_ones(
+    core: CoreV1Api, is_local_cluster: bool
+) -> None:
     if not is_local_cluster:
-        pytest.skip("the 8 x 8 GPU default is the local cluster's (cluster/up.sh)")
-    nodes = core.list_node(label_selector="sim.gpu-portal/simulated=true").items
+        pytest.skip("the 8 x 8 GPU default and the two partitioned nodes are the local cluster's (cluster/lib.sh)")
+    nodes = {node.metadata.name: node for node in core.list_node(label_selector="sim.gpu-portal/simulated=true").items}
 
-    assert sorted(node.metadata.name for node in nodes) == [f"gpu-node-{i}" for i in range(8)]
-    assert sum(int(node.status.allocatable[GPU]) for node in nodes) == 64
+    assert sorted(nodes, key=lambda name: int(name.rsplit("-", 1)[1])) == [f"gpu-node-{i}" for i in range(10)]
+    whole = [nodes[f"gpu-node-{i}"].status.allocatable for i in range(8)]
+    assert [int(allocatable[GPU]) for allocatable in whole] == [8] * 8
+    partitioned = {
+        name: {resource: count for resource, count in nodes[name].status.allocatable.items() if resource.startswith("nvidia.com/")}
+        for name in ("gpu-node-8", "gpu-node-9")
+    }
+    assert partitioned == {
+        "gpu-node-8": {"nvidia.com/mig-1g.10gb": "30", "nvidia.com/mig-2g.20gb": "6", "nvidia.com/mig-3g.40gb": "4"},
+        "gpu-node-9": {"nvidia.com/gpu.shared": "32"},
+    }
 
 
 def test_controller_manager_created_the_default_service_account(core: CoreV1Api) -> None:

@@ -134,7 +134,7 @@ def test_prometheus_reads_what_an_approval_applied_and_a_sync_observed(
     assert prometheus.value('gpu_portal_requests_pending{kind="change_quota", age="under_1h"}') == 1
     assert prometheus.value("gpu_portal_approve_to_applied_seconds_count") == 1
     assert prometheus.value('gpu_portal_cluster_usage_sync_age_seconds{cluster="local"}') < 120
-    assert prometheus.value('gpu_portal_cluster_gpu_capacity{cluster="local"}') == capacity
+    assert prometheus.value('gpu_portal_cluster_gpu_capacity{cluster="local"}') == float(capacity)
     assert prometheus.value('gpu_portal_cluster_gpu_guaranteed{cluster="local"}') == guaranteed == 32
     assert prometheus.value("sum(gpu_portal_apply_failures_total)") == 0
     assert prometheus.value("gpu_portal_celery_broker_up") == 1
