@@ -1,4 +1,4 @@
-"""The usage rolled up from raw samples, per namespace and hour, day or month.
+"""The usage rolled up from raw samples, per namespace and hour, day or month, and per team and month.
 
 Rolled-up usage is stored as exact integers of unit-seconds: milli-GPU-seconds,
 millicore-seconds and byte-seconds, and plain seconds for unknown time. Dividing by
@@ -19,14 +19,9 @@ class UsageTotalsQuerySet(models.QuerySet):
         return roles.restrict_to_teams(self, user, "team")
 
 
-class UsageTotals(models.Model):
-    """What one namespace used in one period, attributed to its tier, team and cost center at the time.
+class UsageSums(models.Model):
+    """What was used in one period, attributed to a tier, team, cost center and cluster."""
 
-    `cluster` is the namespace's (it never moves), copied so that reports group, filter and
-    price by cluster without joining namespaces.
-    """
-
-    namespace = models.ForeignKey(TeamNamespace, on_delete=models.CASCADE, related_name="+")
     tier = models.ForeignKey(GpuTier, on_delete=models.PROTECT, related_name="+")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
     cost_center = models.ForeignKey(CostCenter, on_delete=models.PROTECT, related_name="+")
@@ -53,6 +48,19 @@ class UsageTotals(models.Model):
     memory_used_unknown = models.BigIntegerField(default=0)
 
     objects = UsageTotalsQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class UsageTotals(UsageSums):
+    """What one namespace used in one period, attributed to its tier, team and cost center at the time.
+
+    `cluster` is the namespace's (it never moves), copied so that reports group, filter and
+    price by cluster without joining namespaces.
+    """
+
+    namespace = models.ForeignKey(TeamNamespace, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         abstract = True
@@ -111,6 +119,27 @@ class MonthlyUsage(UsageTotals):
 
     def __str__(self) -> str:
         return f"{self.namespace_id} {self.month:%Y-%m}"
+
+
+class TeamMonthlyUsage(UsageSums):
+    """A team's month on one tier and cluster, billed to one cost center: its namespaces' monthly rows summed.
+
+    Reports by cost center, team, tier or cluster read these, so a year costs 12 rows per team
+    and tier, however many namespaces the teams have; only reports by namespace read
+    MonthlyUsage. Written with the monthly rows they sum (chargeback.rollups.sum_months).
+    """
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "month", "tier", "cost_center", "cluster"], name="teammonthlyusage_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["month"])]
+        verbose_name_plural = "team monthly usage"
+
+    def __str__(self) -> str:
+        return f"{self.team_id} {self.month:%Y-%m}"
 
 
 class SeriesCheckpoint(models.Model):

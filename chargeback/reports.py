@@ -1,9 +1,10 @@
 """The chargeback report: rolled-up usage summed in SQL, priced in Python, per group and period.
 
 A report covers [start, end) in UTC. Up to what is rolled up (`complete_until`) whole
-months come from the monthly table (unless a price changes inside them), whole days from
-the daily table and the hours around them from the hourly table; past it,
-up to now, the same integration the rollup runs sums the raw samples in memory: that part
+months come from a monthly table (unless a price changes inside them): the teams' one
+unless the report is by namespace, so that a year by cost center grows with teams, not
+namespaces. Whole days come from the daily table and the hours around them from the
+hourly table; past it, up to now, the same integration the rollup runs sums the raw samples in memory: that part
 is provisional (`provisional_until`), final once the hourly rollup passes it.
 Every row is priced at its tier's rates on its own cluster, whatever it is grouped by.
 Sums are exact integers; hours and money are rounded once, at the end, in integer
@@ -20,7 +21,7 @@ from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
-from chargeback.models import DailyUsage, HourlyUsage, MonthlyUsage, RollupState, UsageAdjustment
+from chargeback.models import DailyUsage, HourlyUsage, MonthlyUsage, RollupState, TeamMonthlyUsage, UsageAdjustment
 from chargeback.rollups import (
     DAY,
     floor_day,
@@ -344,7 +345,8 @@ def _sums(
         months = Q()
         for since, until in plan.months:
             months |= Q(month__gte=since.date(), month__lt=until.date())
-        parts.append(MonthlyUsage.objects.visible_to(viewer).filter(months))
+        monthly = MonthlyUsage if query.group_by == "namespace" else TeamMonthlyUsage
+        parts.append(monthly.objects.visible_to(viewer).filter(months))
     if plan.days:
         days = Q()
         for since, until in plan.days:

@@ -2,10 +2,11 @@
 
 The hourly rollup integrates every complete hour once (chargeback.integration) and
 carries each series' last value across the watermark in checkpoints; the daily rollup
-sums complete days of hourly rows, the monthly one complete months of daily rows. Each
-row is attributed to the namespace's tier, team and cost center at the time it is rolled
-up (within minutes of the hour's end), so a later tier change or reorganisation never
-rewrites what was billed; and to its cluster, which never changes.
+sums complete days of hourly rows, the monthly one complete months of daily rows (per
+namespace, and those again per team). Each row is attributed to the namespace's tier, team
+and cost center at the time it is rolled up (within minutes of the hour's end), so a later
+tier change or reorganisation never rewrites what was billed; and to its cluster, which
+never changes.
 """
 
 import logging
@@ -30,6 +31,7 @@ from chargeback.models import (
     NamespaceCheckpoint,
     RollupState,
     SeriesCheckpoint,
+    TeamMonthlyUsage,
 )
 from provisioning.manifests import render_quotas
 from provisioning.models import UsageSample
@@ -345,16 +347,32 @@ def roll_up_months() -> tuple[int, int]:
 
 
 def sum_months(start: datetime, end: datetime) -> int:
-    """Replace the monthly rows of [start, end) (whole months) by the sums of their daily rows; return how many."""
-    keys = ["namespace_id", "month", "tier_id", "team_id", "cost_center_id", "cluster_id"]
-    sums = (
-        DailyUsage.objects.filter(day__gte=start.date(), day__lt=end.date())
-        .values(*keys)
-        .annotate(**{f"total_{name}": Sum(name) for name in METRICS})
-        .order_by()
-    )
+    """Replace the monthly rows of [start, end) (whole months) by the sums of their daily rows; return how many.
+
+    The teams' monthly rows of those months are replaced too, by the sums of the new rows.
+    """
+    with transaction.atomic():
+        days = DailyUsage.objects.filter(day__gte=start.date(), day__lt=end.date())
+        rows = _replace_months(MonthlyUsage, days, ["namespace_id", *MONTH_KEYS], start, end)
+        sum_team_months(start, end)
+    return rows
+
+
+def sum_team_months(start: datetime, end: datetime) -> int:
+    """Replace the teams' monthly rows of [start, end) by the sums of the namespaces' monthly rows; return how many."""
+    months = MonthlyUsage.objects.filter(month__gte=start.date(), month__lt=end.date())
+    return _replace_months(TeamMonthlyUsage, months, MONTH_KEYS, start, end)
+
+
+#: What a monthly row is attributed to besides its namespace: a row per month, tier, team, cost center and cluster.
+MONTH_KEYS = ["month", "tier_id", "team_id", "cost_center_id", "cluster_id"]
+
+
+def _replace_months(model, source, keys: list[str], start: datetime, end: datetime) -> int:
+    """`model`'s rows of [start, end) replaced by `source`'s summed per `keys` (`month` among them)."""
+    sums = source.values(*keys).annotate(**{f"total_{name}": Sum(name) for name in METRICS}).order_by()
     rows = [
-        MonthlyUsage(
+        model(
             **{key: row[key] for key in keys},
             day=row["month"],
             week=week_of(row["month"]),
@@ -363,8 +381,8 @@ def sum_months(start: datetime, end: datetime) -> int:
         for row in sums.iterator(chunk_size=5000)
     ]
     with transaction.atomic():
-        MonthlyUsage.objects.filter(month__gte=start.date(), month__lt=end.date()).delete()
-        MonthlyUsage.objects.bulk_create(rows, batch_size=2000)
+        model.objects.filter(month__gte=start.date(), month__lt=end.date()).delete()
+        model.objects.bulk_create(rows, batch_size=2000)
     return len(rows)
 
 

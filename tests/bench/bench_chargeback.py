@@ -10,7 +10,7 @@ writes in bulk: cost centers, teams and namespaces, a year of daily rollups, the
 * report Y, the year grouped by cost center, report YT, the year by team, and report
   W, the last 7 days (to the hour) grouped by namespace, each against the raw SQL
   aggregate over the rollup tables it needs (the same sums and groups, no ORM, no
-  pricing): the year reads the monthly rollup, the week daily and hourly rows;
+  pricing): the year reads the teams' monthly rollup, the week daily and hourly rows;
 * the forecast of one monthly budget per cost center (chargeback.budgets), against the
   month-to-date report by cost center it is built on;
 * at 1,000 namespaces, the same two reports on a copy of the database that also holds
@@ -335,11 +335,12 @@ class ChildBenchmark:
 
     def write_monthly(self) -> None:
         """The monthly rollup of the daily rows, by the rollup's own code (one GROUP BY over the year)."""
-        from chargeback.models import MonthlyUsage
+        from chargeback.models import MonthlyUsage, TeamMonthlyUsage
         from chargeback.rollups import sum_months
 
         self.figures["monthly_rows"] = sum_months(YEAR_START, DAILY_UNTIL)
         assert self.figures["monthly_rows"] == MonthlyUsage.objects.count()
+        self.figures["team_monthly_rows"] = TeamMonthlyUsage.objects.count()
 
     def write_hourly(self) -> None:
         from chargeback.models import METRICS, HourlyUsage
@@ -536,7 +537,9 @@ class ChildBenchmark:
         from chargeback.reports import PLAIN_METRICS, SPLIT, SPLIT_METRICS
 
         group = f"{query.group_by}_id"
-        keys = [group, "tier_id"] + (["cost_center_id"] if query.group_by in ("team", "namespace") else [])
+        keys = [group, "tier_id", "cluster_id"] + (
+            ["cost_center_id"] if query.group_by in ("team", "namespace") else []
+        )
         sums = [f"SUM({name})" for name in PLAIN_METRICS]
         sums += [f"SUM({name} / {SPLIT}), SUM({name} %% {SPLIT})" for name in SPLIT_METRICS]
         split = query.start.date() < PRICE_CHANGE < query.end.date() + timedelta(days=1)
@@ -549,9 +552,10 @@ class ChildBenchmark:
         results = []
         whole_months = all(moment == moment.replace(day=1, hour=0) for moment in (query.start, query.end))
         with self.connection.cursor() as cursor:
-            if whole_months:  # the price changes on the 1st: every month is one row per namespace
+            if whole_months:  # the price changes on the 1st: every month is one row per team (or namespace)
+                table = "chargeback_monthlyusage" if query.group_by == "namespace" else "chargeback_teammonthlyusage"
                 cursor.execute(
-                    f"{select} FROM chargeback_monthlyusage WHERE month >= %s AND month < %s {group_by}",
+                    f"{select} FROM {table} WHERE month >= %s AND month < %s {group_by}",
                     [*prefix, query.start.date(), query.end.date()],
                 )
                 return cursor.fetchall()
