@@ -4,7 +4,8 @@ For each database (SQLite, and PostgreSQL through the runner's DATABASE_URL) and
 size (`--sizes`, 100 and 1,000 namespaces; `--large` adds 10,000), a child process
 writes in bulk: cost centers, teams and namespaces, a year of daily rollups, the last
 `--hourly-days` days of hourly rollups, and raw usage samples for the last 7 days at
-5-minute resolution (one GPU series per namespace). It then times, alternating over
+5-minute resolution (one GPU series per namespace; `--no-raw` leaves them out where no raw
+comparison needs them: reports read rollups only, and the samples are most of the fill). It then times, alternating over
 `--rounds` rounds:
 
 * report Y, the year grouped by cost center, report YT, the year by team, and report
@@ -57,6 +58,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--large", action="store_true", help="add 10,000 namespaces (several minutes per database)")
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds per comparison (default 7)")
     parser.add_argument("--hourly-days", type=int, default=31, help="days of hourly rollups kept (default 31)")
+    parser.add_argument("--no-raw", action="store_true", help="no raw samples at sizes without the raw comparison")
     parser.add_argument("--engines", default="sqlite,postgresql", help="databases to run on (default both)")
     parser.add_argument("--raw-at", type=int, default=1000, help="size of the 30 s / 5 min raw comparison (1000)")
     options, _ = parser.parse_known_args(argv)
@@ -119,6 +121,8 @@ def run_child(engine: str, size: int, options, *, raw_comparison: bool) -> dict:
     Each step runs in a process of its own: Django loads its settings once per process.
     """
     common = [f"--namespaces={size}", f"--rounds={options.rounds}", f"--hourly-days={options.hourly_days}"]
+    if options.no_raw and not raw_comparison:
+        common.append("--no-raw")
     # DEBUG off, as in production: no query log, no debug cursor.
     environment = {
         **os.environ,
@@ -194,6 +198,7 @@ def child(argv: list[str]) -> None:
     parser.add_argument("--namespaces", type=int, required=True)
     parser.add_argument("--rounds", type=int, required=True)
     parser.add_argument("--hourly-days", type=int, required=True)
+    parser.add_argument("--no-raw", action="store_true")
     parser.add_argument("--other", help="measure: the database with 30-second raw samples, in alternation")
     options = parser.parse_args(argv)
 
@@ -275,7 +280,8 @@ class ChildBenchmark:
         self.write_daily()
         self.write_monthly()
         self.write_hourly()
-        self.figures["raw_5min_rows"] = self.write_raw(step_seconds=300)
+        if not self.options.no_raw:
+            self.figures["raw_5min_rows"] = self.write_raw(step_seconds=300)
         RollupState.objects.create(name=RollupState.DAILY, complete_until=DAILY_UNTIL)
         RollupState.objects.create(name=RollupState.MONTHLY, complete_until=DAILY_UNTIL)
         RollupState.objects.create(name=RollupState.HOURLY, complete_until=HOURLY_UNTIL)
