@@ -401,7 +401,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             # Slugs and names, not rows: an approver sees every team, 200 model instances a page otherwise.
             "teams": Team.objects.visible_to(request.user).values_list("slug", "name"),
-            "tiers": GpuTier.objects.visible_to(request.user),
+            "clusters": [(row.cluster.name, row.cluster.name) for row in totals.rows],
+            "tiers": GpuTier.objects.visible_to(request.user).values_list("slug", "name"),
             "kinds": Kind.choices,
             "failed_reversions": Grant.objects.visible_to(request.user)
             .filter(reversion__state=State.FAILED)

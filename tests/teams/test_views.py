@@ -463,6 +463,18 @@ def test_the_queue_fetches_a_rows_decision_forms_when_it_is_opened_and_links_to_
     assert "Rejected" in decided
 
 
+def test_the_queue_filters_mark_the_chosen_option_and_escape_names(as_role, world):
+    world.research.name = "R&D <research>"
+    world.research.save()
+
+    page = as_role("approver").get(reverse("queue"), {"team": world.research.slug, "kind": "change_quota"})
+
+    html = page.content.decode()
+    assert f'<option value="{world.research.slug}" selected>R&amp;D &lt;research&gt;</option>' in html
+    assert '<option value="change_quota" selected>Change quota</option>' in html
+    assert '<option value="create_namespace">' in html
+
+
 def test_rejecting_needs_a_note(as_role, pending):
     response = as_role("approver").post(reverse("request-reject", args=[pending.pk]), {"note": ""}, follow=True)
 
