@@ -362,7 +362,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     pending = (
         Request.objects.visible_to(request.user)
         .filter(state=State.PENDING)
-        .select_related("team__cost_center", "cluster", "namespace__tier", "requested_by", "downsize")
+        .select_related("team", "cluster", "namespace__tier", "requested_by", "downsize")
         .order_by("created_at", "pk")  # pk: pages never share or skip a request submitted in the same instant
     )
     filters = {key: request.GET.get(key, "") for key in ("team", "cluster", "tier", "kind")}
