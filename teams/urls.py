@@ -18,6 +18,7 @@ urlpatterns = [
     path("requests/<int:pk>/reject/", views.request_reject, name="request-reject"),
     path("requests/<int:pk>/retry/", views.request_retry, name="request-retry"),
     path("requests/<int:pk>/state/", views.request_row, name="request-row"),
+    path("requests/<int:pk>/decision/", views.request_decision, name="request-decision"),
     path("grants/<int:pk>/extend/", views.grant_extend, name="grant-extend"),
     path("queue/", views.queue, name="queue"),
     path("queue/approve/", views.queue_bulk_approve, name="queue-bulk-approve"),

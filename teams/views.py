@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from teams import autoapproval, conversation, grants, roles, workflow
-from teams.capacity import CapacityTotals, budget_impacts, cluster_status
+from teams.capacity import CapacityTotals, budget_impacts, capacity_impact, cluster_status
 from teams.forms import build_form, lead_teams, resolve_target, revision_data
 from teams.models import AuditEvent, Cluster, GpuTier, Grant, Request, Team, TeamNamespace
 from teams.policy import PolicyError, check_request
@@ -57,7 +57,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     totals = CapacityTotals()
     shown_clusters = set(namespaces.values_list("cluster_id", flat=True).distinct())
     visible_requests = Request.objects.visible_to(request.user)
-    shown = visible_requests.select_related("team", "requested_by")
+    # The columns the table shows, not whole requests with their specs and diffs: most of the query's cost was those.
+    shown = visible_requests.select_related("team", "requested_by").only(
+        "kind", "state", "namespace_name", "created_at", "team__name", "requested_by__username"
+    )
     recent = list(shown.filter(state__in=Request.OPEN_STATES).order_by("-created_at")[:RECENT_REQUESTS])
     recent += list(shown.exclude(state__in=Request.OPEN_STATES).order_by("-created_at")[:RECENT_REQUESTS])
     failing = set(visible_requests.filter(state=State.FAILED).values_list("namespace_id", flat=True))
@@ -359,7 +362,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     pending = (
         Request.objects.visible_to(request.user)
         .filter(state=State.PENDING)
-        .select_related("team__cost_center", "cluster", "namespace__tier", "requested_by", "downsize")
+        .select_related("team", "cluster", "namespace__tier", "requested_by", "downsize")
         .order_by("created_at", "pk")  # pk: pages never share or skip a request submitted in the same instant
     )
     filters = {key: request.GET.get(key, "") for key in ("team", "cluster", "tier", "kind")}
@@ -383,7 +386,6 @@ def queue(request: HttpRequest) -> HttpResponse:
                 "impact": totals.impact(item),
                 "diff": item.changes,
                 "own": item.requested_by_id == request.user.pk,
-                "grantable": bool(grantable(item.changes)),
                 "since_first": since_first(item.first_changes, item.changes) if item.revision > 1 else [],
             }
         )
@@ -402,7 +404,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             # Slugs and names, not rows: an approver sees every team, 200 model instances a page otherwise.
             "teams": Team.objects.visible_to(request.user).values_list("slug", "name"),
-            "tiers": GpuTier.objects.visible_to(request.user),
+            "clusters": [(row.cluster.name, row.cluster.name) for row in totals.rows],
+            "tiers": GpuTier.objects.visible_to(request.user).values_list("slug", "name"),
             "kinds": Kind.choices,
             "failed_reversions": Grant.objects.visible_to(request.user)
             .filter(reversion__state=State.FAILED)
@@ -509,6 +512,17 @@ def queue_bulk_approve(request: HttpRequest) -> HttpResponse:
     if not approved and not refused:
         messages.error(request, "Select the requests to approve.")
     return redirect("queue")
+
+
+@login_required
+def request_decision(request: HttpRequest, pk: int) -> HttpResponse:
+    """A queue row's decision forms, fetched when the approver opens the row: three forms on each of
+    twenty rows were most of the queue's rendering (BENCHMARKS.md, Load)."""
+    item = _visible_request(request, pk)
+    roles.require_approver(request.user)
+    overcommits = capacity_impact(item).overcommits
+    context = {"item": item, "overcommits": overcommits, "grantable": bool(grantable(item.changes))}
+    return render(request, "teams/partials/queue_decision.html", context)
 
 
 @login_required

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.test import RequestFactory
 from django.utils import timezone
 from django.views.defaults import server_error
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 from notifications import delivery
 from teams import conversation, workflow
@@ -81,3 +81,9 @@ def page_text(page: Page, path: str) -> str:
 def scrolls_sideways(page: Page) -> bool:
     """Whether the page is wider than the window: a phone user would have to scroll it sideways."""
     return page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+
+
+def open_decision(row: Locator) -> None:
+    """Open a queue row's decision: the queue fetches its approve, changes and reject forms only then."""
+    row.locator(".decision summary").click()
+    row.locator(".decision-forms form").first.wait_for()

@@ -3,6 +3,7 @@
 import pytest
 
 from teams.models import Request
+from tests.e2e.pages import open_decision
 from tests.e2e.test_quota_request import GPU_INPUT, ask_for_more_gpus
 from tests.kube import wait_until
 
@@ -18,6 +19,7 @@ def test_an_approver_asks_for_changes_the_lead_resubmits_and_gets_part_of_it_on_
     approver = sign_in("approver")
     approver.goto(f"{live_server.url}/queue/")
     card = approver.locator(f"#request-{request_id}")
+    open_decision(card)
     card.get_by_label("What should change (required)").fill("12 instead of 16? The cluster is tight.")
     card.get_by_role("button", name="Ask for changes").click()
     card.get_by_text("sent back to its requester").wait_for()

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from teams.models import Grant, Request
+from tests.e2e.pages import open_decision
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -36,6 +37,7 @@ def test_a_lead_asks_for_gpus_until_a_date_and_the_approver_sees_the_period_and_
     period = row.locator(".until").inner_text()
     impact = row.locator(".impact").inner_text()
     approver.screenshot(path=screenshots / "grant-2-queue.png", full_page=True)
+    open_decision(row)
     row.get_by_label("Until (you may shorten it)").fill(shorter.isoformat())
     row.get_by_role("button", name="Approve").click()
     row.get_by_text(f"Request #{request_id} approved").wait_for()

@@ -4,6 +4,7 @@ import pytest
 
 from provisioning.sync import sync_usage
 from teams.models import Request, TeamNamespace
+from tests.e2e.pages import open_decision
 from tests.kube import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -41,6 +42,7 @@ def test_a_lead_asks_for_eight_more_gpus_an_approver_approves_and_the_cluster_fo
     assert "guaranteed GPUs 24 → 32" in row.locator(".impact").inner_text()
     row.locator(".dry-run", has_text="Dry run").wait_for()
     approver.screenshot(path=screenshots / "3-approval-queue.png", full_page=True)
+    open_decision(row)
     row.get_by_role("button", name="Approve").click()
     row.locator(".badge.state-applied").wait_for(timeout=60_000)
 
@@ -67,6 +69,7 @@ def test_a_rejected_request_shows_the_approvers_note_to_the_lead(sign_in, live_s
     approver = sign_in("approver")
     approver.goto(f"{live_server.url}/queue/")
     row = approver.locator(f"#request-{request_id}")
+    open_decision(row)
     row.get_by_label("Why reject (required)").fill("Use ml-experiments for sweeps.")
     row.get_by_role("button", name="Reject").click()
     row.get_by_text(f"Request #{request_id} rejected.").wait_for()

@@ -48,6 +48,7 @@ TEAM_OBJECTS: dict[str, Target] = {
     "request-reject": ("post", lambda o: ([o["pending"]], "", {"note": "no"}), 403),
     "request-retry": ("post", lambda o: ([o["failed"]], "", {}), 403),
     "request-row": ("get", lambda o: ([o["pending"]], "", None), 403),
+    "request-decision": ("get", lambda o: ([o["pending"]], "", None), 403),
     # A grant is extended by a lead of its team; its members see it on the request's page.
     "grant-extend": ("get", lambda o: ([o["grant"]], "", None), 403),
     "request-dry-run": ("get", lambda o: ([o["pending"]], "", None), 403),

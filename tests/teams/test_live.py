@@ -27,6 +27,30 @@ def test_the_usage_fragment_shows_the_latest_sync_and_polls_at_the_sync_interval
     assert "<html" not in fragment
 
 
+def test_the_usage_fragment_names_other_quotas_shows_unreported_usage_and_escapes_what_the_cluster_reports(
+    world, sign_in
+):
+    namespace = world.namespace("ml-research")
+    namespace.observed_quotas = {
+        "ml-research-quota": {"hard": {"requests.nvidia.com/gpu": "8"}, "used": {"requests.nvidia.com/gpu": "6"}},
+        "<b>extra</b>": {"hard": {"pods": "10"}},
+    }
+    namespace.save()
+
+    fragment = sign_in("research-lead").get(reverse("namespace-usage", args=["default", "ml-research"]), **HTMX)
+
+    rows = fragment.content.decode().split("<tr>")[2:]
+    assert rows[0] == (
+        '<th scope="row" class="mono">requests.nvidia.com/gpu</th><td class="num">6</td><td class="num">8</td>'
+        '<td class="bar-cell"><svg class="bar ok" role="img" aria-label="75% of hard">'
+        '<rect height="100%" width="75%"/></svg></td></tr>'
+    )
+    assert rows[1].startswith(
+        '<th scope="row" class="mono">pods <span class="muted">(&lt;b&gt;extra&lt;/b&gt;)</span></th>'
+        '<td class="num"><span class="muted" title="The quota controller has not reported usage yet">unknown</span>'
+    )
+
+
 def test_another_teams_usage_fragment_is_a_404(world, sign_in):
     response = sign_in("research-lead").get(reverse("namespace-usage", args=["default", "ml-production"]), **HTMX)
 

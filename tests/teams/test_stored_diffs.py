@@ -7,10 +7,11 @@ from rest_framework.test import APIClient
 from teams import workflow
 from teams.events import system_actor
 from teams.models import Request
+from teams.templatetags.diff_rows import diff_rows
 from tests.requests import ask_for_gpus, ask_for_namespace
 
 GPU_ROW = (
-    '<td class="mono">requests.nvidia.com/gpu</td>\n      <td class="num">8</td><td class="num">16 '
+    '<td class="mono">requests.nvidia.com/gpu</td><td class="num">8</td><td class="num">16 '
     '<span class="visually-hidden">(changed)</span></td>'
 )
 CURRENT_HEAD = '<th scope="col">Current</th>'
@@ -79,3 +80,21 @@ def test_a_change_keeps_its_current_column_after_it_ends(world, client, end):
     assert ended_api == sent_api
     gpu = next(row for row in ended_api if row["key"] == "requests.nvidia.com/gpu")
     assert (gpu["current"], gpu["proposed"], gpu["change"]) == ("8", "16", "changed")
+
+
+def test_diff_rows_name_each_object_once_mark_removals_and_escape_what_they_show():
+    diff = [
+        {"object": "q<1>", "key": "pods", "current": "4", "proposed": "8", "change": "changed"},
+        {"object": "q<1>", "key": "limits.cpu", "current": None, "proposed": "2", "change": "added"},
+        {"object": "q<1>", "key": "limits.memory", "current": "1Gi", "proposed": None, "change": "removed"},
+    ]
+
+    assert diff_rows(diff, "change_quota").split("</tr>")[:3] == [
+        '<tr class="changed"><td class="mono">q&lt;1&gt;</td><td class="mono">pods</td><td class="num">4</td>'
+        '<td class="num">8 <span class="visually-hidden">(changed)</span></td>',
+        '<tr class="changed added"><td class="mono"></td><td class="mono">limits.cpu</td><td class="num">—</td>'
+        '<td class="num">2 <span class="visually-hidden">(added)</span></td>',
+        '<tr class="changed removed"><td class="mono"></td><td class="mono">limits.memory</td><td class="num">1Gi</td>'
+        '<td class="num"><strong>removed</strong> <span class="visually-hidden">(removed)</span></td>',
+    ]
+    assert '<td class="num">4</td>' not in diff_rows(diff, "create_namespace")

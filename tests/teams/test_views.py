@@ -112,6 +112,11 @@ def test_request_state_fragment_per_role(as_role, pending, role, expected):
     assert outcome(as_role(role).get(reverse("request-row", args=[pending.pk]))) == expected
 
 
+@pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 404, 200, 403], strict=True))
+def test_decision_forms_fragment_per_role(as_role, pending, role, expected):
+    assert outcome(as_role(role).get(reverse("request-decision", args=[pending.pk]))) == expected
+
+
 @pytest.mark.parametrize(("role", "expected"), zip(ROLES, ["login", 403, 403, 404, 302, 403], strict=True))
 def test_approving_per_role(as_role, pending, role, expected):
     response = as_role(role).post(reverse("request-approve", args=[pending.pk]), {"note": "ok"})
@@ -420,6 +425,7 @@ def test_the_queue_shows_capacity_impact_and_refuses_overcommit_without_override
     client = as_role("approver")
 
     page = client.get(reverse("queue")).content.decode()
+    forms = client.get(reverse("request-decision", args=[pending.pk]), HTTP_HX_REQUEST="true").content.decode()
     refused = client.post(reverse("request-approve", args=[pending.pk]), {}, HTTP_HX_REQUEST="true")
     approved = client.post(
         reverse("request-approve", args=[pending.pk]), {"override_capacity": "on"}, HTTP_HX_REQUEST="true"
@@ -428,11 +434,45 @@ def test_the_queue_shows_capacity_impact_and_refuses_overcommit_without_override
     assert "guaranteed GPUs 24 → <strong>32</strong> of 30" in page
     assert 'Capacity impact on <span class="mono">small</span>' in page
     assert "overcommits small" in page
+    assert '<input type="checkbox" name="override_capacity"> Approve anyway' in forms
     assert refused.status_code == 409
     assert "Approving would guarantee 32 GPUs on a cluster with 30" in refused.content.decode()
     assert approved.status_code == 200
     assert Request.objects.get(pk=pending.pk).state == State.APPROVED
     assert 'hx-trigger="every 2s"' in approved.content.decode()
+
+
+def test_the_queue_fetches_a_rows_decision_forms_when_it_is_opened_and_links_to_them_without_script(
+    as_role, world, pending
+):
+    client = as_role("approver")
+    decision = reverse("request-decision", args=[pending.pk])
+
+    page = client.get(reverse("queue")).content.decode()
+    forms = client.get(decision, HTTP_HX_REQUEST="true").content.decode()
+    workflow.reject_request(pending.pk, actor=world.approver, note="Not now.")
+    decided = client.get(decision, HTTP_HX_REQUEST="true").content.decode()
+
+    assert f'<details hx-get="{decision}" hx-trigger="toggle once"' in page
+    assert f'<a href="/requests/{pending.pk}/#decide">Decide on the request\'s page</a>' in page
+    assert 'name="note"' not in page
+    assert f'hx-post="/requests/{pending.pk}/approve/" hx-target="#decision-{pending.pk}"' in forms
+    assert f'<input type="text" id="reject-note-{pending.pk}" name="note" required>' in forms
+    assert "override_capacity" not in forms  # it fits the cluster
+    assert 'name="note"' not in decided
+    assert "Rejected" in decided
+
+
+def test_the_queue_filters_mark_the_chosen_option_and_escape_names(as_role, world):
+    world.research.name = "R&D <research>"
+    world.research.save()
+
+    page = as_role("approver").get(reverse("queue"), {"team": world.research.slug, "kind": "change_quota"})
+
+    html = page.content.decode()
+    assert f'<option value="{world.research.slug}" selected>R&amp;D &lt;research&gt;</option>' in html
+    assert '<option value="change_quota" selected>Change quota</option>' in html
+    assert '<option value="create_namespace">' in html
 
 
 def test_rejecting_needs_a_note(as_role, pending):
