@@ -159,7 +159,8 @@ def test_whole_months_from_the_monthly_rollup_are_priced_at_their_clusters_rate(
 
     usage_tables = {table for query in queries.captured_queries for table in USAGE_TABLES if table in query["sql"]}
     assert usage_tables == {"chargeback_teammonthlyusage", "chargeback_usageadjustment"}
-    # October is read from the teams' monthly rows: 2,976 GPU-hours on gpu-b at 3.00, 7,920 on the default cluster at 2.40.
+    # October is read from the teams' monthly rows:
+    # 2,976 GPU-hours on gpu-b at 3.00, 7,920 on the default cluster at 2.40.
     assert by_group(report, "cost_gpu_reserved") == {("data-science", ""): ("0.00",), ("research", ""): ("27936.00",)}
 
 

@@ -41,7 +41,8 @@ def test_simulated_gpu_nodes_are_ready_with_gpus_allocatable(core: CoreV1Api) ->
     for node in nodes:
         ready = {c.type: c.status for c in node.status.conditions}["Ready"]
         assert ready == "True", node.metadata.name
-        advertised = {name: int(count) for name, count in node.status.allocatable.items() if name.startswith("nvidia.com/")}
+        allocatable = node.status.allocatable.items()
+        advertised = {name: int(count) for name, count in allocatable if name.startswith("nvidia.com/")}
         assert advertised, f"{node.metadata.name} advertises no GPU resource"
         assert all(count > 0 for count in advertised.values()), advertised
         if GPU in advertised:
@@ -61,7 +62,7 @@ def test_local_cluster_has_eight_whole_gpu_nodes_and_two_partitioned_ones(
     whole = [nodes[f"gpu-node-{i}"].status.allocatable for i in range(8)]
     assert [int(allocatable[GPU]) for allocatable in whole] == [8] * 8
     partitioned = {
-        name: {resource: count for resource, count in nodes[name].status.allocatable.items() if resource.startswith("nvidia.com/")}
+        name: {key: count for key, count in nodes[name].status.allocatable.items() if key.startswith("nvidia.com/")}
         for name in ("gpu-node-8", "gpu-node-9")
     }
     assert partitioned == {
