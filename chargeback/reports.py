@@ -4,8 +4,9 @@ A report covers [start, end) in UTC. Up to what is rolled up (`complete_until`) 
 months come from a monthly table (unless a price changes inside them): the teams' one
 unless the report is by namespace, so that a year by cost center grows with teams, not
 namespaces. Whole days come from the daily table and the hours around them from the
-hourly table; past it, up to now, the same integration the rollup runs sums the raw samples in memory: that part
-is provisional (`provisional_until`), final once the hourly rollup passes it.
+hourly table; past it, up to now, the same integration the rollup runs sums the raw
+samples in memory: that part is provisional (`provisional_until`), final once the hourly
+rollup passes it.
 Every row is priced at its tier's rates on its own cluster, whatever it is grouped by.
 Sums are exact integers; hours and money are rounded once, at the end, in integer
 arithmetic: hours to 6 decimals and each row's costs to CHARGEBACK_COST_DECIMALS (half

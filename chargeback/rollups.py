@@ -346,26 +346,22 @@ def roll_up_months() -> tuple[int, int]:
     return months, rows
 
 
+#: What a monthly row is attributed to besides its namespace: a row per month, tier, team, cost center and cluster.
+MONTH_KEYS = ["month", "tier_id", "team_id", "cost_center_id", "cluster_id"]
+
+
 def sum_months(start: datetime, end: datetime) -> int:
     """Replace the monthly rows of [start, end) (whole months) by the sums of their daily rows; return how many.
 
-    The teams' monthly rows of those months are replaced too, by the sums of the new rows.
+    The teams' monthly rows of those months are replaced too, by the sums of the new rows,
+    in the same transaction.
     """
-    with transaction.atomic():
-        days = DailyUsage.objects.filter(day__gte=start.date(), day__lt=end.date())
-        rows = _replace_months(MonthlyUsage, days, ["namespace_id", *MONTH_KEYS], start, end)
-        sum_team_months(start, end)
-    return rows
-
-
-def sum_team_months(start: datetime, end: datetime) -> int:
-    """Replace the teams' monthly rows of [start, end) by the sums of the namespaces' monthly rows; return how many."""
+    days = DailyUsage.objects.filter(day__gte=start.date(), day__lt=end.date())
     months = MonthlyUsage.objects.filter(month__gte=start.date(), month__lt=end.date())
-    return _replace_months(TeamMonthlyUsage, months, MONTH_KEYS, start, end)
-
-
-#: What a monthly row is attributed to besides its namespace: a row per month, tier, team, cost center and cluster.
-MONTH_KEYS = ["month", "tier_id", "team_id", "cost_center_id", "cluster_id"]
+    with transaction.atomic():
+        rows = _replace_months(MonthlyUsage, days, ["namespace_id", *MONTH_KEYS], start, end)
+        _replace_months(TeamMonthlyUsage, months, MONTH_KEYS, start, end)
+    return rows
 
 
 def _replace_months(model, source, keys: list[str], start: datetime, end: datetime) -> int:
@@ -380,9 +376,8 @@ def _replace_months(model, source, keys: list[str], start: datetime, end: dateti
         )
         for row in sums.iterator(chunk_size=5000)
     ]
-    with transaction.atomic():
-        model.objects.filter(month__gte=start.date(), month__lt=end.date()).delete()
-        model.objects.bulk_create(rows, batch_size=2000)
+    model.objects.filter(month__gte=start.date(), month__lt=end.date()).delete()
+    model.objects.bulk_create(rows, batch_size=2000)
     return len(rows)
 
 
