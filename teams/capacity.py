@@ -172,7 +172,8 @@ class CapacityTotals:
             row["cluster_id"]: row
             for row in TeamNamespace.objects.live()
             .values("cluster_id")
-            .annotate(guaranteed=Sum("guaranteed_gpus"), namespaces=Count("pk"))
+            # COUNT(*), not COUNT(id): the partial index on (cluster, guaranteed_gpus) then answers alone.
+            .annotate(guaranteed=Sum("guaranteed_gpus"), namespaces=Count("*"))
             .order_by()
         }
         statuses = cluster_statuses()
