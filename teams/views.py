@@ -55,7 +55,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         DASHBOARD_PAGE_SIZE,
     ).get_page(request.GET.get("page"))
     totals = CapacityTotals()
-    shown_clusters = set(namespaces.values_list("cluster_id", flat=True).distinct())
+    # order_by(): the default ordering would join clusters and put its columns in the DISTINCT.
+    shown_clusters = set(namespaces.order_by().values_list("cluster_id", flat=True).distinct())
     visible_requests = Request.objects.visible_to(request.user)
     # The columns the table shows, not whole requests with their specs and diffs: most of the query's cost was those.
     shown = visible_requests.select_related("team", "requested_by").only(
@@ -362,7 +363,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     pending = (
         Request.objects.visible_to(request.user)
         .filter(state=State.PENDING)
-        .select_related("team", "cluster", "namespace__tier", "requested_by", "downsize")
+        .select_related("team", "namespace", "requested_by", "downsize", "extends")
         .order_by("created_at", "pk")  # pk: pages never share or skip a request submitted in the same instant
     )
     filters = {key: request.GET.get(key, "") for key in ("team", "cluster", "tier", "kind")}
@@ -377,9 +378,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     totals = CapacityTotals()
     if request.htmx and request.htmx.target == "capacity":  # the header polling for the latest total
         return render(request, "teams/partials/capacity.html", {"totals": totals})
-    page = Paginator(pending.select_related("extends"), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(pending, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = []
     for item in page.object_list:
+        totals.attach(item)
         rows.append(
             {
                 "item": item,
