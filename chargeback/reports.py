@@ -227,6 +227,8 @@ def _adjustment_rows(query: ReportQuery, viewer, prices: PriceList) -> list[tupl
         booked = booked.filter(cost_center__code=query.cost_center)
     if query.cluster:
         booked = booked.filter(cluster__name=query.cluster)
+    if not booked.exists():  # most reports book none: a cheap query instead of compiling the aggregate
+        return []
     keys = _keys(ReportQuery(start=query.start, end=query.end, group_by=query.group_by))
     aggregates = _aggregates()
     sql, params = (
@@ -237,8 +239,6 @@ def _adjustment_rows(query: ReportQuery, viewer, prices: PriceList) -> list[tupl
         .query.sql_with_params()
     )
     fetched = _fetch(sql, params)
-    if not fetched:
-        return []
     parts: dict[tuple, list] = {}
     for row in fetched:
         usage_month, booked_month, day = (_as_datetime(value).date() for value in row[len(keys) : len(keys) + 3])
